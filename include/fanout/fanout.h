@@ -1,0 +1,107 @@
+// fanout: run a model sequence in parallel, commit every iteration atomically,
+// return when every iteration has committed or failed.
+//
+//   auto spec = fanout::LoadJobSpec("job.yaml");
+//   fanout::RunReport report = fanout::RunJob(*spec, {});
+//   return report.ExitCode();
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fanout/job_spec.h"
+#include "fanout/status.h"
+#include "fanout/value.h"
+
+namespace fanout {
+
+class Storage;
+class Database;
+
+enum class IterationStatus { kPending, kCommitted, kFailed, kSkipped, kCancelled };
+const char* ToString(IterationStatus s);
+
+struct IterationReport {
+  Value n;
+  std::string kind;
+  std::string target;  // output dir name, e.g. iter_2
+  IterationStatus status = IterationStatus::kPending;
+  std::string skip_reason;  // for kSkipped
+  int64_t rows = 0;
+  int64_t bytes = 0;
+  int files = 0;
+  int attempts = 0;
+  double started_at = 0;   // unix seconds
+  double finished_at = 0;  // unix seconds
+  std::string error;
+  std::string fingerprint;
+  double seconds() const { return finished_at > started_at ? finished_at - started_at : 0; }
+};
+
+struct RunReport {
+  std::string run_id;
+  std::string job_name;
+  std::string out_dir;
+  double started_at = 0, finished_at = 0;
+  Status status;  // not ok: the job did not run (invalid, busy, interrupted)
+  bool interrupted = false;
+  std::vector<IterationReport> iterations;
+  std::string manifest_path;  // empty when no manifest was written
+
+  int Count(IterationStatus s) const;
+  // 0 all ok, 1 some iteration failed, 2 invalid job / inputs, 130 interrupted.
+  int ExitCode() const;
+  std::string ToJson() const;
+};
+
+// Progress events. Called from worker threads: implementations synchronise.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void OnPlanned(const std::vector<IterationReport>& iterations) { (void)iterations; }
+  virtual void OnStarted(const IterationReport& it) { (void)it; }
+  virtual void OnRetry(const IterationReport& it, const std::string& error, double delay_s) {
+    (void)it, (void)error, (void)delay_s;
+  }
+  virtual void OnFinished(const IterationReport& it) { (void)it; }
+  virtual void OnMessage(const std::string& line) { (void)line; }
+};
+
+struct RunOptions {
+  int max_workers = 0;               // overrides run.max_workers when > 0
+  std::vector<std::string> only;     // run only these n (as text)
+  bool resume = false;               // skip iterations whose fingerprint matches
+  EventSink* events = nullptr;       // may be null
+  std::shared_ptr<Storage> storage;  // null: the local filesystem
+  const std::atomic<bool>* cancel = nullptr;  // set to true to cancel the run
+  // Called once with the engine after inputs load, before anything runs (tests
+  // use it to register UDFs).
+  std::function<Status(Database&)> on_engine_ready;
+};
+
+// Loads inputs once, plans, runs every iteration with at most max_workers in
+// flight, commits each atomically and writes the run manifest. Returns when
+// every iteration has committed, failed, been skipped or cancelled.
+RunReport RunJob(const JobSpec& spec, const RunOptions& options);
+
+// What `fanout validate` does: load schemas, run prepare, plan, prepare every
+// transform. Writes nothing.
+Status ValidateJob(const JobSpec& spec);
+
+struct PlannedIteration {
+  Value n;
+  std::string kind;
+  std::string target;
+  Params params;
+  std::string sql;
+  std::string run_reason;  // with resume: why it would run, or "up to date"
+  bool would_run = true;
+};
+// What `fanout plan` prints: the resolved iterations.
+Result<std::vector<PlannedIteration>> PlanJob(const JobSpec& spec, const RunOptions& options);
+
+}  // namespace fanout

@@ -1,0 +1,78 @@
+// JobSpec: a validated job file (see README "Job file").
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fanout/status.h"
+#include "fanout/value.h"
+
+namespace fanout {
+
+struct InputSpec {
+  std::string name;    // table name (a plain identifier)
+  std::string path;    // absolute
+  std::string format;  // csv | tsv | parquet | json | ndjson
+  ValueMap options;    // reader options, bound as named parameters
+};
+
+struct TransformSpec {
+  std::string sql;     // the SQL text (read from `source` when that is a file)
+  std::string source;  // file path, or "<job>:line" for inline SQL
+};
+
+struct SequenceSpec {
+  enum class Kind { kList, kRange, kSql };
+  Kind kind = Kind::kList;
+  std::vector<Value> items;  // kList: int64 or string values
+  int64_t first = 0, last = -1, step = 1;  // kRange, both ends included
+  std::string sql;           // kSql: returns column n and optionally kind
+};
+
+struct OutputSpec {
+  enum class Mode { kOverwrite, kErrorIfExists, kSkipExisting };
+  std::string dir;                  // absolute
+  std::string name = "iter_{n}";    // {n} and {kind} are replaced
+  std::string format = "parquet";   // parquet | csv | json
+  std::string compression = "zstd";
+  Mode mode = Mode::kOverwrite;
+  int64_t max_file_bytes = 0;       // 0: one part file per iteration
+};
+
+struct RunSpec {
+  int max_workers = 0;     // 0: auto
+  int threads = 0;         // 0: auto
+  std::string memory_limit = "75%";
+  int retries = 0;
+  double retry_backoff_seconds = 1.0;
+  double timeout_seconds = 30 * 60;
+  bool stop_on_failure = false;  // on_failure: stop
+};
+
+struct JobSpec {
+  std::string path;      // the job file, absolute
+  std::string base_dir;  // relative paths resolve against it
+  std::string name;
+  std::vector<InputSpec> inputs;
+  Params params;
+  std::vector<std::string> param_files;  // `include` files, absolute
+  std::string prepare;                   // may be empty
+  SequenceSpec sequence;
+  std::optional<TransformSpec> transform;         // one transform for every kind
+  std::map<std::string, TransformSpec> transforms;  // per kind
+  std::map<std::string, Params> overrides;        // key: n as text
+  OutputSpec output;
+  RunSpec run;
+};
+
+// Parses and validates a job file. Errors name file:line:column and say what
+// to do. `sets` are `key=value` params from the command line (--set).
+Result<JobSpec> LoadJobSpec(const std::string& path, const std::vector<std::string>& sets = {});
+// The same from YAML text; `path` is used for messages and relative paths.
+Result<JobSpec> ParseJobSpec(const std::string& yaml_text, const std::string& path,
+                             const std::vector<std::string>& sets = {});
+
+}  // namespace fanout

@@ -1,0 +1,125 @@
+#include "commit.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+namespace fanout {
+namespace {
+
+std::string Parent(const std::string& path) { return std::filesystem::path(path).parent_path().string(); }
+
+std::string PartName(int i, const std::string& ext) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "part-%05d", i);
+  return buf + ext;
+}
+
+// ".parquet", ".csv.gz", ...: everything from the first dot.
+std::string FullExtension(const std::string& name) {
+  auto dot = name.find('.');
+  return dot == std::string::npos ? "" : name.substr(dot);
+}
+
+}  // namespace
+
+Committer::Committer(Storage& storage, std::string out_dir, std::string run_id)
+    : storage_(storage),
+      out_dir_(std::move(out_dir)),
+      run_id_(std::move(run_id)),
+      staging_root_(out_dir_ + "/.fanout-staging/" + run_id_) {}
+
+Status Committer::Start() { return storage_.CreateDirs(staging_root_); }
+
+Status Committer::RemoveStaleStaging() {
+  std::string root = out_dir_ + "/.fanout-staging";
+  auto entries = storage_.List(root);
+  if (!entries.ok()) return Status::Ok();  // nothing staged yet
+  for (const FileInfo& e : *entries)
+    if (e.name != run_id_) FANOUT_RETURN_IF_ERROR(storage_.RemoveAll(root + "/" + e.name));
+  return Status::Ok();
+}
+
+Result<std::string> Committer::StagingDir(const std::string& target, int attempt) {
+  std::string dir = staging_root_ + "/" + target + "." + std::to_string(attempt);
+  if (storage_.Exists(dir)) FANOUT_RETURN_IF_ERROR(storage_.RemoveAll(dir));
+  FANOUT_RETURN_IF_ERROR(storage_.CreateDirs(dir));
+  return dir;
+}
+
+Result<std::vector<PartFile>> Committer::SealParts(const std::string& staging) {
+  auto entries = storage_.List(staging);
+  if (!entries.ok()) return entries.status();
+  std::vector<FileInfo> files;
+  for (const FileInfo& e : *entries)
+    if (!e.is_dir && e.name != "_SUCCESS") files.push_back(e);
+  // The engine names multi-file output part-0, part-1, ...: order by number.
+  std::sort(files.begin(), files.end(), [](const FileInfo& a, const FileInfo& b) {
+    auto num = [](const std::string& s) { return std::atoll(s.c_str() + s.find('-') + 1); };
+    return num(a.name) != num(b.name) ? num(a.name) < num(b.name) : a.name < b.name;
+  });
+  std::vector<PartFile> parts;
+  for (size_t i = 0; i < files.size(); ++i) {
+    std::string name = PartName(static_cast<int>(i), FullExtension(files[i].name));
+    std::string path = staging + "/" + name;
+    if (name != files[i].name) FANOUT_RETURN_IF_ERROR(storage_.Rename(staging + "/" + files[i].name, path, false));
+    FANOUT_RETURN_IF_ERROR(storage_.SyncFile(path));
+    auto hash = storage_.HashFile(path);
+    if (!hash.ok()) return hash.status();
+    parts.push_back(PartFile{name, files[i].size, *hash});
+  }
+  if (parts.empty()) return Status::Io("the engine wrote no file into " + staging);
+  return parts;
+}
+
+Status Committer::Swap(const std::string& staging, const std::string& final_path) {
+  if (!storage_.Exists(final_path)) {
+    FANOUT_RETURN_IF_ERROR(storage_.Rename(staging, final_path, /*replace=*/false));
+    return storage_.SyncDir(out_dir_);
+  }
+  // Replace: one atomic exchange; the old output lands in staging and is
+  // removed after the exchange is durable.
+  FANOUT_RETURN_IF_ERROR(storage_.Exchange(staging, final_path));
+  FANOUT_RETURN_IF_ERROR(storage_.SyncDir(out_dir_));
+  (void)storage_.RemoveAll(staging);  // the old output; a leftover is stale staging
+  return Status::Ok();
+}
+
+Result<CommitResult> Committer::Publish(const std::string& staging, const std::string& target,
+                                        nlohmann::ordered_json marker) {
+  auto parts = SealParts(staging);
+  if (!parts.ok()) return parts.status();
+  CommitResult result;
+  result.files = *parts;
+  auto files = nlohmann::ordered_json::array();
+  for (const PartFile& p : result.files) {
+    result.bytes += p.bytes;
+    files.push_back({{"name", p.name}, {"bytes", p.bytes}, {"xxh3", p.xxh3}});
+  }
+  marker["bytes"] = result.bytes;
+  marker["files"] = files;
+  FANOUT_RETURN_IF_ERROR(storage_.WriteFile(staging + "/_SUCCESS", marker.dump(2) + "\n"));
+  FANOUT_RETURN_IF_ERROR(storage_.SyncDir(staging));
+  FANOUT_RETURN_IF_ERROR(Swap(staging, out_dir_ + "/" + target));
+  return result;
+}
+
+void Committer::Discard(const std::string& staging) { (void)storage_.RemoveAll(staging); }
+
+Status Committer::Finish() { return storage_.RemoveAll(staging_root_); }
+
+Status WriteFileAtomic(Storage& storage, const std::string& path, const std::string& data) {
+  std::string tmp = path + ".tmp";
+  FANOUT_RETURN_IF_ERROR(storage.WriteFile(tmp, data));
+  FANOUT_RETURN_IF_ERROR(storage.Rename(tmp, path, /*replace=*/true));
+  return storage.SyncDir(Parent(path));
+}
+
+nlohmann::json ReadSuccessMarker(Storage& storage, const std::string& out_dir, const std::string& target) {
+  auto text = storage.ReadFile(out_dir + "/" + target + "/_SUCCESS");
+  if (!text.ok()) return nullptr;
+  auto j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  return j.is_discarded() ? nlohmann::json(nullptr) : j;
+}
+
+}  // namespace fanout

@@ -1,0 +1,103 @@
+// engine: the only module that talks to DuckDB (its C API). RAII owners for
+// the database, connections and prepared statements; DuckDB errors become
+// Status values:
+//   kInterrupted  the query was interrupted (timeout, cancel)
+//   kIo           transient: I/O, out of memory, network — worth a retry
+//   kFailed       permanent: parser, binder, catalog, conversion, ...
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fanout/status.h"
+#include "fanout/value.h"
+
+namespace fanout {
+
+class Connection;
+
+// A small, fully materialised query result (sequence SQL, reading back).
+struct Table {
+  std::vector<std::string> columns;
+  std::vector<std::vector<Value>> rows;
+  int Column(const std::string& name) const;  // -1 when absent
+};
+
+// One DuckDB instance: its threads are shared by every connection.
+// Thread-safe: connections may be opened from any thread.
+class Database {
+ public:
+  struct Options {
+    int threads = 0;               // 0: DuckDB's default (all cores)
+    std::string memory_limit;      // e.g. "75%", "8GB"; empty: DuckDB's default
+    std::string temp_directory;    // spill location; empty: DuckDB's default
+  };
+  static Result<std::unique_ptr<Database>> Open(const Options& options);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  Result<std::unique_ptr<Connection>> Connect();
+  // Registers fn(BIGINT) -> BIGINT as a volatile SQL scalar function.
+  Status RegisterScalarFunction(const std::string& name, std::function<int64_t(int64_t)> fn);
+  static std::string Version();
+
+ private:
+  struct Impl;
+  explicit Database(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+class PreparedStatement {
+ public:
+  ~PreparedStatement();
+  PreparedStatement(const PreparedStatement&) = delete;
+  PreparedStatement& operator=(const PreparedStatement&) = delete;
+
+  // The names of its $name parameters.
+  const std::vector<std::string>& param_names() const { return names_; }
+  // True when the statement returns rows (SELECT, WITH, VALUES, ...).
+  bool is_query() const;
+  Status Bind(const std::string& name, const Value& value);
+  // Binds each of its parameters from `params`; a name not in params is an
+  // error naming it.
+  Status BindAll(const Params& params);
+  Result<Table> Execute();
+
+ private:
+  friend class Connection;
+  struct Impl;
+  explicit PreparedStatement(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  std::vector<std::string> names_;
+};
+
+// One client session. Not thread-safe, except Interrupt(), which any thread
+// may call to stop the statement that is running.
+class Connection {
+ public:
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  Status Execute(const std::string& sql);
+  Result<Table> Query(const std::string& sql);
+  Result<std::unique_ptr<PreparedStatement>> Prepare(const std::string& sql);
+  // How many statements DuckDB's parser finds in `sql`.
+  Result<int> CountStatements(const std::string& sql);
+  void Interrupt();
+
+ private:
+  friend class Database;
+  struct Impl;
+  explicit Connection(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Quotes an identifier for SQL ("name" with inner quotes doubled).
+std::string QuoteIdentifier(const std::string& name);
+
+}  // namespace fanout

@@ -1,0 +1,104 @@
+#include "execute.h"
+
+#include "load.h"
+#include "util.h"
+
+namespace fanout {
+
+EngineExecutor::EngineExecutor(Database& db, Committer& committer, const OutputSpec& output, std::string run_id)
+    : db_(db), committer_(committer), output_(output), run_id_(std::move(run_id)) {}
+
+std::string EngineExecutor::CopyStatement(const std::string& query) const {
+  // Only fanout's own validated keywords go into the text; the target path
+  // and every param are bound.
+  std::string opts;
+  if (output_.format == "parquet") {
+    opts = "FORMAT parquet, COMPRESSION " + output_.compression;
+  } else if (output_.format == "csv") {
+    opts = "FORMAT csv, HEADER true";
+  } else {
+    opts = "FORMAT json";
+  }
+  if (output_.format != "parquet" && output_.compression != "none") opts += ", COMPRESSION " + output_.compression;
+  if (output_.max_file_bytes > 0)
+    opts += ", FILE_SIZE_BYTES " + std::to_string(output_.max_file_bytes) + ", FILENAME_PATTERN 'part-{i}'";
+  return "COPY (\n" + query + "\n) TO $fanout_target (" + opts + ")";
+}
+
+std::string EngineExecutor::CopyTarget(const std::string& staging) const {
+  if (output_.max_file_bytes > 0) return staging;
+  std::string ext = "." + output_.format;
+  if (output_.format != "parquet" && output_.compression == "gzip") ext += ".gz";
+  if (output_.format != "parquet" && output_.compression == "zstd") ext += ".zst";
+  return staging + "/part-00000" + ext;
+}
+
+Result<int64_t> EngineExecutor::Transform(const Iteration& it, Connection& con, const std::string& staging) {
+  int64_t rows = 0;
+  for (size_t i = 0; i < it.statements.size(); ++i) {
+    bool last = i + 1 == it.statements.size();
+    auto stmt = con.Prepare(last ? CopyStatement(it.statements[i]) : it.statements[i]);
+    if (!stmt.ok()) return stmt.status();
+    for (const std::string& name : (*stmt)->param_names()) {
+      Status st = name == "fanout_target" ? (*stmt)->Bind(name, Value(CopyTarget(staging)))
+                                          : (*stmt)->Bind(name, it.params.at(name));
+      if (!st.ok()) return st;
+    }
+    auto result = (*stmt)->Execute();
+    if (!result.ok()) {
+      Status s = result.status();
+      if (s.code() == Status::Code::kInterrupted || it.statements.size() == 1) return s;
+      return s.WithPrefix("statement " + std::to_string(i + 1) + " of " + std::to_string(it.statements.size()));
+    }
+    if (last && !result->rows.empty() && !result->rows[0].empty()) {
+      if (auto* n = std::get_if<int64_t>(&result->rows[0][0].v)) rows = *n;
+    }
+  }
+  return rows;
+}
+
+Status EngineExecutor::RunAttempt(const Iteration& it, int attempt, Interrupter& stop, IterationReport& report) {
+  double started = NowSeconds();
+  auto staging = committer_.StagingDir(it.target, attempt);
+  if (!staging.ok()) return staging.status();
+  auto con = db_.Connect();
+  if (!con.ok()) return con.status();
+  Connection* c = con->get();
+  if (!stop.Arm([c] { c->Interrupt(); })) {
+    committer_.Discard(*staging);
+    return Status::Interrupted(stop.reason());
+  }
+  Result<int64_t> rows = Transform(it, *c, *staging);
+  stop.Disarm();
+  if (stop.fired()) rows = Status::Interrupted(stop.reason());
+  if (!rows.ok()) {
+    committer_.Discard(*staging);
+    return rows.status();
+  }
+  nlohmann::ordered_json marker;
+  marker["fanout_version"] = 1;
+  marker["run_id"] = run_id_;
+  marker["n"] = nlohmann::json::parse(it.n.ToJson());
+  marker["kind"] = it.kind;
+  marker["rows"] = *rows;
+  marker["attempt"] = attempt;
+  marker["started_at"] = FormatUtc(started);
+  marker["committed_at"] = FormatUtc(NowSeconds());
+  marker["seconds"] = NowSeconds() - started;
+  marker["fingerprint"] = it.fingerprint;
+  marker["fingerprint_parts"] = {
+      {"sql", it.fp_sql}, {"params", it.fp_params}, {"inputs", it.fp_inputs}, {"output", it.fp_output}};
+  marker["params"] = nlohmann::json::parse(Value(ValueMap(it.params.begin(), it.params.end())).ToJson());
+  marker["engine"] = "duckdb " + Database::Version();
+  auto commit = committer_.Publish(*staging, it.target, std::move(marker));
+  if (!commit.ok()) {
+    committer_.Discard(*staging);
+    return commit.status().WithPrefix("commit");
+  }
+  report.rows = *rows;
+  report.bytes = commit->bytes;
+  report.files = static_cast<int>(commit->files.size());
+  return Status::Ok();
+}
+
+}  // namespace fanout

@@ -1,0 +1,233 @@
+// job: the public entry points. Data flows one way:
+//   spec -> load -> plan -> run (scheduler + execute) -> commit -> report
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "commit.h"
+#include "engine.h"
+#include "execute.h"
+#include "fanout/fanout.h"
+#include "load.h"
+#include "plan.h"
+#include "scheduler.h"
+#include "storage.h"
+#include "util.h"
+
+namespace fanout {
+namespace {
+
+constexpr int64_t kHashInputsUpTo = 64LL << 20;  // content-hash inputs up to 64 MiB
+
+std::string NewRunId() {
+  time_t now = time(nullptr);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  char buf[64];
+  strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+  std::random_device rd;
+  char suffix[16];
+  snprintf(suffix, sizeof suffix, "-%06x", rd() & 0xffffff);
+  return std::string(buf) + suffix;
+}
+
+int Cores() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+// "75%" -> that share of physical memory in MiB; sizes pass through.
+std::string ResolveMemoryLimit(const std::string& limit) {
+  if (limit.empty() || limit.back() != '%') return limit;
+  double share = std::stod(limit) / 100.0;
+  double ram = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
+  return std::to_string(static_cast<int64_t>(ram * share / (1 << 20))) + "MiB";
+}
+
+// The engine, loaded inputs and the plan: everything before the first write.
+struct Loaded {
+  std::unique_ptr<Database> db;
+  std::unique_ptr<Connection> con;
+  std::vector<Iteration> iterations;
+};
+
+Result<Loaded> LoadAndPlan(const JobSpec& spec, const RunOptions& options, bool schema_only,
+                           const std::string& spill_dir) {
+  Loaded l;
+  Database::Options db_options;
+  db_options.threads = spec.run.threads > 0 ? spec.run.threads : Cores();
+  db_options.memory_limit = ResolveMemoryLimit(spec.run.memory_limit);
+  db_options.temp_directory = spill_dir;
+  auto db = Database::Open(db_options);
+  if (!db.ok()) return db.status();
+  l.db = std::move(db).value();
+  if (options.on_engine_ready) FANOUT_RETURN_IF_ERROR(options.on_engine_ready(*l.db));
+  auto con = l.db->Connect();
+  if (!con.ok()) return con.status();
+  l.con = std::move(con).value();
+
+  std::string identity = "[";
+  for (const InputSpec& in : spec.inputs) {
+    auto id = InputIdentity(in, kHashInputsUpTo);
+    if (!id.ok()) return id.status();
+    identity += *id + ",";
+  }
+  identity += "]";
+  bool need_rows = spec.sequence.kind == SequenceSpec::Kind::kSql;
+  FANOUT_RETURN_IF_ERROR(LoadInputs(*l.con, spec, schema_only && !need_rows));
+  FANOUT_RETURN_IF_ERROR(RunPrepare(*l.con, spec));
+  auto its = PlanIterations(spec, *l.con, identity);
+  if (!its.ok()) return its.status();
+  FANOUT_RETURN_IF_ERROR(DryRunTransforms(*l.db, *l.con, *its));
+  auto only = FilterOnly(std::move(its).value(), options.only);
+  if (!only.ok()) return only.status();
+  l.iterations = std::move(only).value();
+  return l;
+}
+
+// Why an iteration would run under --resume, or "" when it is up to date.
+std::string ResumeReason(Storage& storage, const std::string& out_dir, const Iteration& it) {
+  if (!storage.Exists(out_dir + "/" + it.target)) return "no output yet";
+  nlohmann::json m = ReadSuccessMarker(storage, out_dir, it.target);
+  if (m.is_null()) return "output has no valid _SUCCESS";
+  if (m.value("fingerprint", "") == it.fingerprint) return "";
+  std::string changed;
+  nlohmann::json parts = m.value("fingerprint_parts", nlohmann::json::object());
+  auto diff = [&](const char* name, const std::string& now) {
+    if (parts.value(name, "") != now) changed += (changed.empty() ? "" : ", ") + std::string(name);
+  };
+  diff("sql", it.fp_sql);
+  diff("params", it.fp_params);
+  diff("inputs", it.fp_inputs);
+  diff("output", it.fp_output);
+  return "changed: " + (changed.empty() ? std::string("fingerprint") : changed);
+}
+
+std::string LockHolder(const std::string& run_id) {
+  char host[256] = "?";
+  gethostname(host, sizeof host - 1);
+  return "run " + run_id + ", pid " + std::to_string(getpid()) + " on " + host;
+}
+
+}  // namespace
+
+Status ValidateJob(const JobSpec& spec) {
+  auto loaded = LoadAndPlan(spec, RunOptions{}, /*schema_only=*/true, "");
+  return loaded.status();
+}
+
+Result<std::vector<PlannedIteration>> PlanJob(const JobSpec& spec, const RunOptions& options) {
+  auto loaded = LoadAndPlan(spec, options, /*schema_only=*/true, "");
+  if (!loaded.ok()) return loaded.status();
+  auto storage = options.storage ? options.storage : NewPosixStorage();
+  std::vector<PlannedIteration> out;
+  for (const Iteration& it : loaded->iterations) {
+    PlannedIteration p{it.n, it.kind, it.target, it.params, "", "", true};
+    for (const auto& s : it.statements) p.sql += s + ";\n";
+    if (options.resume) {
+      p.run_reason = ResumeReason(*storage, spec.output.dir, it);
+      p.would_run = !p.run_reason.empty();
+      if (!p.would_run) p.run_reason = "up to date";
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
+  RunReport report;
+  report.run_id = NewRunId();
+  report.job_name = spec.name;
+  report.out_dir = spec.output.dir;
+  report.started_at = NowSeconds();
+  auto finish = [&](Status st) {
+    report.status = std::move(st);
+    report.finished_at = NowSeconds();
+    return report;
+  };
+  const std::string& out = spec.output.dir;
+  std::string spill = out + "/.fanout-staging/" + report.run_id + "/spill";
+
+  // 1. Everything that can reject the job, before anything is written.
+  auto loaded = LoadAndPlan(spec, options, /*schema_only=*/false, spill);
+  if (!loaded.ok()) return finish(loaded.status());
+  for (const Iteration& it : loaded->iterations) {
+    IterationReport r;
+    r.n = it.n;
+    r.kind = it.kind;
+    r.target = it.target;
+    r.fingerprint = it.fingerprint;
+    report.iterations.push_back(r);
+  }
+
+  // 2. Own the output: create it, lock it, clear what killed runs left.
+  std::shared_ptr<Storage> storage = options.storage ? options.storage : NewPosixStorage();
+  Status st = storage->CreateDirs(out + "/_fanout/runs");
+  if (!st.ok())
+    return finish(Status::Invalid("cannot create the output folder " + out + ": " + st.message() +
+                                  " (check output.dir and its permissions)"));
+  auto lock = storage->Lock(out + "/_fanout/lock", LockHolder(report.run_id));
+  if (!lock.ok()) return finish(lock.status());
+  Committer committer(*storage, out, report.run_id);
+  st = committer.RemoveStaleStaging();
+  if (st.ok()) st = committer.Start();
+  if (!st.ok()) return finish(Status::Invalid("cannot prepare staging under " + out + ": " + st.message()));
+
+  // 3. Decide what runs: output.mode and --resume.
+  std::vector<std::string> existing;
+  for (size_t i = 0; i < loaded->iterations.size(); ++i) {
+    const Iteration& it = loaded->iterations[i];
+    IterationReport& r = report.iterations[i];
+    bool exists = storage->Exists(out + "/" + it.target);
+    if (exists && spec.output.mode == OutputSpec::Mode::kErrorIfExists) existing.push_back(it.target);
+    if (exists && spec.output.mode == OutputSpec::Mode::kSkipExisting &&
+        !ReadSuccessMarker(*storage, out, it.target).is_null()) {
+      r.status = IterationStatus::kSkipped;
+      r.skip_reason = "exists (output.mode: skip_existing)";
+    } else if (options.resume && exists && ResumeReason(*storage, out, it).empty()) {
+      r.status = IterationStatus::kSkipped;
+      r.skip_reason = "up to date (--resume)";
+    }
+  }
+  if (!existing.empty()) {
+    std::string list;
+    for (const auto& t : existing) list += (list.empty() ? "" : ", ") + t;
+    (void)committer.Finish();
+    return finish(Status::Invalid("output.mode is error_if_exists and these outputs exist in " + out + ": " + list +
+                                  " (remove them, or use mode: overwrite or skip_existing)"));
+  }
+  if (options.events) options.events->OnPlanned(report.iterations);
+
+  // 4. Run: the barrier is RunIterations returning.
+  SchedulerOptions so;
+  int n = static_cast<int>(loaded->iterations.size());
+  so.workers = options.max_workers > 0 ? options.max_workers
+               : spec.run.max_workers > 0 ? spec.run.max_workers
+                                          : std::min(n, std::max(2, Cores()));
+  so.retries = spec.run.retries;
+  so.backoff_seconds = spec.run.retry_backoff_seconds;
+  so.timeout_seconds = spec.run.timeout_seconds;
+  so.stop_on_failure = spec.run.stop_on_failure;
+  so.cancel = options.cancel;
+  so.events = options.events;
+  std::vector<size_t> order(loaded->iterations.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  EngineExecutor executor(*loaded->db, committer, spec.output, report.run_id);
+  RunIterations(loaded->iterations, report.iterations, order, executor, so);
+  report.interrupted = options.cancel && options.cancel->load();
+
+  // 5. Clean up and write the manifest (atomically, like every output).
+  loaded->con.reset();
+  loaded->db.reset();
+  Status cleanup = committer.Finish();
+  report.finished_at = NowSeconds();
+  report.manifest_path = out + "/_fanout/runs/" + report.run_id + ".json";
+  Status manifest = WriteFileAtomic(*storage, report.manifest_path, report.ToJson());
+  if (!manifest.ok()) {
+    report.manifest_path.clear();
+    return finish(Status::Io("cannot write the run manifest: " + manifest.message()));
+  }
+  if (!cleanup.ok() && options.events) options.events->OnMessage("warning: " + cleanup.message());
+  return finish(Status::Ok());
+}
+
+}  // namespace fanout

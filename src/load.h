@@ -1,0 +1,26 @@
+// load: the job's inputs -> shared tables, loaded once; then `prepare` once.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine.h"
+#include "fanout/job_spec.h"
+
+namespace fanout {
+
+// Loads every input into a table of its name. schema_only loads no rows
+// (validate). Errors name the input, its file and DuckDB's reason.
+Status LoadInputs(Connection& con, const JobSpec& spec, bool schema_only);
+
+// Runs the job's `prepare` SQL (every statement, params bound).
+Status RunPrepare(Connection& con, const JobSpec& spec);
+
+// Identity of an input file for fingerprints: path, size, mtime and, for files
+// up to `hash_limit` bytes, an xxh3 of the content. Stable JSON text.
+Result<std::string> InputIdentity(const InputSpec& input, int64_t hash_limit);
+
+// DuckDB's messages can run to many lines of hints: keeps the first lines.
+std::string ShortenEngineError(const std::string& message, int max_lines = 6);
+
+}  // namespace fanout

@@ -1,0 +1,203 @@
+// The `fanout` command: run | validate | plan | status.
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include "fanout/fanout.h"
+#include "report.h"
+#include "storage.h"
+
+namespace {
+
+std::atomic<bool> g_cancel{false};
+
+// First SIGINT/SIGTERM: stop starting iterations, interrupt the running ones,
+// keep what committed. Second: exit at once (staging is never visible).
+void OnSignal(int) {
+  if (g_cancel.exchange(true)) _exit(130);
+  const char msg[] = "\nfanout: interrupted: stopping (again to exit at once)\n";
+  ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
+  (void)ignored;
+}
+
+void InstallSignalHandlers() {
+  struct sigaction sa = {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+int Fail(const fanout::Status& st) {
+  fprintf(stderr, "fanout: error: %s\n", st.message().c_str());
+  return st.code() == fanout::Status::Code::kInvalid || st.code() == fanout::Status::Code::kBusy ? 2 : 1;
+}
+
+std::vector<std::string> SplitCommas(const std::vector<std::string>& in) {
+  std::vector<std::string> out;
+  for (const std::string& s : in) {
+    size_t start = 0;
+    while (start <= s.size()) {
+      size_t end = s.find(',', start);
+      if (end == std::string::npos) end = s.size();
+      if (end > start) out.push_back(s.substr(start, end - start));
+      start = end + 1;
+    }
+  }
+  return out;
+}
+
+int Run(const std::string& job, const std::vector<std::string>& sets, fanout::RunOptions options, bool json) {
+  auto spec = fanout::LoadJobSpec(job, sets);
+  if (!spec.ok()) return Fail(spec.status());
+  fanout::ConsoleProgress progress(stderr, fanout::ConsoleProgress::IsSmartTerminal(stderr));
+  options.events = &progress;
+  options.cancel = &g_cancel;
+  options.storage = fanout::MaybeFaultyFromEnv(fanout::NewPosixStorage());
+  InstallSignalHandlers();
+  fanout::RunReport report = fanout::RunJob(*spec, options);
+  progress.Done();
+  if (!report.status.ok() && report.iterations.empty()) return Fail(report.status);
+  if (!report.status.ok() && report.manifest_path.empty() && report.ExitCode() == 2) return Fail(report.status);
+  std::string summary = fanout::FormatSummary(report);
+  if (json) {
+    fputs(summary.c_str(), stderr);
+    fputs(report.ToJson().c_str(), stdout);
+  } else {
+    fputs(summary.c_str(), stdout);
+  }
+  if (!report.status.ok()) fprintf(stderr, "fanout: error: %s\n", report.status.message().c_str());
+  return report.ExitCode();
+}
+
+int Validate(const std::string& job, const std::vector<std::string>& sets) {
+  auto spec = fanout::LoadJobSpec(job, sets);
+  if (!spec.ok()) return Fail(spec.status());
+  fanout::Status st = fanout::ValidateJob(*spec);
+  if (!st.ok()) return Fail(st);
+  printf("%s: valid\n", spec->path.c_str());
+  return 0;
+}
+
+int Plan(const std::string& job, const std::vector<std::string>& sets, fanout::RunOptions options, bool json) {
+  auto spec = fanout::LoadJobSpec(job, sets);
+  if (!spec.ok()) return Fail(spec.status());
+  auto plan = fanout::PlanJob(*spec, options);
+  if (!plan.ok()) return Fail(plan.status());
+  if (json) {
+    auto a = nlohmann::ordered_json::array();
+    for (const auto& p : *plan) {
+      nlohmann::ordered_json e;
+      e["n"] = nlohmann::json::parse(p.n.ToJson());
+      e["kind"] = p.kind;
+      e["target"] = p.target;
+      e["params"] = nlohmann::json::parse(fanout::Value(fanout::ValueMap(p.params.begin(), p.params.end())).ToJson());
+      e["sql"] = p.sql;
+      if (options.resume) e["would_run"] = p.would_run, e["reason"] = p.run_reason;
+      a.push_back(e);
+    }
+    printf("%s\n", a.dump(2).c_str());
+    return 0;
+  }
+  printf("job %s: %zu iterations -> %s\n", spec->name.c_str(), plan->size(), spec->output.dir.c_str());
+  for (const auto& p : *plan) {
+    std::string params;
+    for (const auto& [k, v] : p.params)
+      if (k != "n" && k != "kind") params += (params.empty() ? "" : " ") + k + "=" + v.ToJson();
+    printf("  n=%-8s %s%s  %s\n", p.n.ToString().c_str(), p.target.c_str(),
+           p.kind.empty() ? "" : (" kind=" + p.kind).c_str(), params.c_str());
+    if (options.resume) printf("           %s: %s\n", p.would_run ? "run " : "skip", p.run_reason.c_str());
+  }
+  return 0;
+}
+
+int Status(const std::string& out, bool json) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<fs::path> runs;
+  for (const auto& e : fs::directory_iterator(fs::path(out) / "_fanout" / "runs", ec))
+    if (e.path().extension() == ".json") runs.push_back(e.path());
+  if (ec || runs.empty()) {
+    fprintf(stderr, "fanout: error: no run manifests under %s/_fanout/runs (is this a fanout output folder?)\n",
+            out.c_str());
+    return 2;
+  }
+  std::sort(runs.begin(), runs.end());
+  auto storage = fanout::NewPosixStorage();
+  auto last = nlohmann::json::parse(*storage->ReadFile(runs.back().string()), nullptr, false);
+  if (json) {
+    printf("%s\n", last.dump(2).c_str());
+    return 0;
+  }
+  printf("%zu runs in %s/_fanout/runs\n", runs.size(), out.c_str());
+  size_t first = runs.size() > 10 ? runs.size() - 10 : 0;
+  for (size_t i = first; i < runs.size(); ++i) {
+    auto m = nlohmann::json::parse(*storage->ReadFile(runs[i].string()), nullptr, false);
+    if (m.is_discarded()) continue;
+    auto c = m["counts"];
+    printf("  %s  %-11s %3d committed %3d failed %3d skipped %3d cancelled  %.1fs\n",
+           m.value("run_id", "?").c_str(), m.value("status", "?").c_str(), c.value("committed", 0),
+           c.value("failed", 0), c.value("skipped", 0), c.value("cancelled", 0), m.value("seconds", 0.0));
+  }
+  printf("last run %s:\n", last.value("run_id", "?").c_str());
+  for (const auto& it : last["iterations"]) {
+    std::string err = it["error"].is_string() ? it["error"].get<std::string>() : "";
+    printf("  %-12s %-10s %10lld rows  %s\n", it["target"].get<std::string>().c_str(),
+           it["status"].get<std::string>().c_str(), static_cast<long long>(it.value("rows", 0LL)),
+           err.substr(0, err.find('\n')).c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"fanout: run a model sequence in parallel; every iteration committed atomically"};
+  app.require_subcommand(1);
+  std::string job, out;
+  std::vector<std::string> sets, only;
+  int max_workers = 0;
+  bool resume = false, json = false;
+
+  auto* run = app.add_subcommand("run", "run every iteration; exit 0 ok, 1 some failed, 2 invalid, 130 interrupted");
+  run->add_option("job", job, "job file (YAML)")->required();
+  run->add_option("--max-workers", max_workers, "iterations in flight at once")->check(CLI::PositiveNumber);
+  run->add_option("--only", only, "run only these n (comma-separated)");
+  run->add_option("--set", sets, "param override, name=value (repeatable)");
+  run->add_flag("--resume", resume, "skip iterations whose _SUCCESS fingerprint matches");
+  run->add_flag("--json", json, "print the run manifest as JSON on stdout");
+
+  auto* validate = app.add_subcommand("validate", "check the job: parse, load schemas, prepare every transform");
+  validate->add_option("job", job, "job file (YAML)")->required();
+  validate->add_option("--set", sets, "param override, name=value (repeatable)");
+
+  auto* plan = app.add_subcommand("plan", "print the resolved iterations, their params and SQL");
+  plan->add_option("job", job, "job file (YAML)")->required();
+  plan->add_option("--only", only, "only these n (comma-separated)");
+  plan->add_option("--set", sets, "param override, name=value (repeatable)");
+  plan->add_flag("--resume", resume, "show which iterations would run and why");
+  plan->add_flag("--json", json, "print JSON");
+
+  auto* status = app.add_subcommand("status", "what the last runs wrote, from the manifests");
+  status->add_option("out", out, "output folder")->required();
+  status->add_flag("--json", json, "print the last manifest as JSON");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  fanout::RunOptions options;
+  options.max_workers = max_workers;
+  options.only = SplitCommas(only);
+  options.resume = resume;
+  if (*run) return Run(job, sets, options, json);
+  if (*validate) return Validate(job, sets);
+  if (*plan) return Plan(job, sets, options, json);
+  return Status(out, json);
+}

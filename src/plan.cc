@@ -1,0 +1,245 @@
+#include "plan.h"
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "load.h"
+#include "util.h"
+
+namespace fanout {
+namespace {
+
+std::string KeyOf(const Value& n) { return n.ToString(); }
+
+Result<std::vector<std::pair<Value, std::string>>> ResolveSequence(const JobSpec& spec, Connection& con) {
+  std::vector<std::pair<Value, std::string>> out;  // (n, kind)
+  const SequenceSpec& seq = spec.sequence;
+  switch (seq.kind) {
+    case SequenceSpec::Kind::kList:
+      for (const Value& v : seq.items) out.emplace_back(v, "");
+      break;
+    case SequenceSpec::Kind::kRange:
+      for (int64_t i = seq.first; i <= seq.last; i += seq.step) out.emplace_back(Value(i), "");
+      break;
+    case SequenceSpec::Kind::kSql: {
+      auto stmt = con.Prepare(seq.sql);
+      Status st = stmt.ok() ? (*stmt)->BindAll(spec.params) : stmt.status();
+      Result<Table> t = st.ok() ? (*stmt)->Execute() : Result<Table>(st);
+      if (!t.ok()) return Status::Invalid("sequence.sql failed: " + ShortenEngineError(t.status().message()));
+      int n_col = t->Column("n"), kind_col = t->Column("kind");
+      if (n_col < 0) return Status::Invalid("sequence.sql must return a column named n (and optionally kind)");
+      for (const auto& row : t->rows) {
+        const Value& n = row[n_col];
+        if (n.is_null()) return Status::Invalid("sequence.sql returned a NULL n");
+        if (!std::holds_alternative<int64_t>(n.v) && !std::holds_alternative<std::string>(n.v))
+          return Status::Invalid("sequence.sql: n must be an integer or text, got " + n.ToJson());
+        std::string kind = kind_col >= 0 && !row[kind_col].is_null() ? row[kind_col].ToString() : "";
+        out.emplace_back(n, kind);
+      }
+      if (out.empty()) return Status::Invalid("sequence.sql returned no rows: nothing to run");
+      break;
+    }
+  }
+  return out;
+}
+
+const TransformSpec* TransformFor(const JobSpec& spec, const std::string& kind) {
+  auto it = spec.transforms.find(kind);
+  if (it != spec.transforms.end()) return &it->second;
+  return spec.transform ? &*spec.transform : nullptr;
+}
+
+std::string TargetName(const std::string& pattern, const std::string& n, const std::string& kind) {
+  std::string out;
+  for (size_t i = 0; i < pattern.size();) {
+    if (pattern.compare(i, 3, "{n}") == 0) {
+      out += n;
+      i += 3;
+    } else if (pattern.compare(i, 6, "{kind}") == 0) {
+      out += kind;
+      i += 6;
+    } else {
+      out += pattern[i++];
+    }
+  }
+  return out;
+}
+
+std::string OutputIdentity(const OutputSpec& o) {
+  nlohmann::ordered_json j;
+  j["name"] = o.name;
+  j["format"] = o.format;
+  j["compression"] = o.compression;
+  j["max_file_bytes"] = o.max_file_bytes;
+  return j.dump();
+}
+
+Status CheckParamRefs(const Iteration& it) {
+  std::vector<std::string> refs;
+  for (const std::string& s : it.statements) SplitStatements(s, &refs);
+  for (const std::string& r : refs) {
+    if (r == "?" || isdigit(static_cast<unsigned char>(r[0])))
+      return Status::Invalid(it.transform_source + ": positional parameter " + (r == "?" ? "?" : "$" + r) +
+                             " for n = " + it.key + ": use named params ($n, $kind, $<param>)");
+    if (!it.params.count(r)) {
+      std::string known;
+      for (const auto& [k, v] : it.params) known += (known.empty() ? "" : ", ") + ("$" + k);
+      return Status::Invalid(it.transform_source + ": unknown param $" + r + " in the transform for n = " + it.key +
+                             " (known: " + known + "); add it under params: or fix the name");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::vector<Iteration>> PlanIterations(const JobSpec& spec, Connection& con, const std::string& input_identity) {
+  auto seq = ResolveSequence(spec, con);
+  if (!seq.ok()) return seq.status();
+  std::vector<Iteration> out;
+  std::map<std::string, size_t> seen;
+  std::string fp_inputs = HashHex(input_identity + "\n" + spec.prepare);
+  std::string fp_output = HashHex(OutputIdentity(spec.output));
+  std::map<std::string, std::vector<std::string>> split_cache;
+  for (size_t i = 0; i < seq->size(); ++i) {
+    auto& [n, kind] = (*seq)[i];
+    Iteration it;
+    it.index = i;
+    it.n = n;
+    it.key = KeyOf(n);
+    it.kind = kind;
+    if (auto [pos, fresh] = seen.emplace(it.key, i); !fresh)
+      return Status::Invalid("sequence: n = " + it.key + " appears twice (positions " + std::to_string(pos->second + 1) +
+                             " and " + std::to_string(i + 1) + "): each iteration needs its own n");
+    if (!IsSafePathComponent(it.key))
+      return Status::Invalid("sequence: n = '" + it.key +
+                             "' cannot name an output folder: use letters, digits, '.', '_', '-' only");
+    if (!kind.empty() && !IsSafePathComponent(kind))
+      return Status::Invalid("sequence: kind '" + kind + "' for n = " + it.key + " has unsafe characters");
+    it.target = TargetName(spec.output.name, it.key, kind);
+    if (!IsSafePathComponent(it.target) || it.target[0] == '.' || it.target[0] == '_')
+      return Status::Invalid("output.name gives '" + it.target + "' for n = " + it.key +
+                             ": it must be one folder name not starting with . or _");
+    const TransformSpec* t = TransformFor(spec, kind);
+    if (!t)
+      return Status::Invalid("no transform for kind '" + kind + "' (n = " + it.key +
+                             "): add transforms." + kind + " or a default transform");
+    it.transform_source = t->source;
+    auto [cached, fresh] = split_cache.try_emplace(t->source);
+    if (fresh) cached->second = SplitStatements(t->sql);
+    it.statements = cached->second;
+    if (it.statements.empty()) return Status::Invalid(t->source + ": the transform has no SQL statement");
+    it.params = spec.params;
+    if (auto o = spec.overrides.find(it.key); o != spec.overrides.end())
+      for (const auto& [k, v] : o->second) it.params[k] = v;
+    it.params["n"] = n;
+    it.params["kind"] = Value(kind);
+    FANOUT_RETURN_IF_ERROR(CheckParamRefs(it));
+    std::string sql_text;
+    for (const auto& s : it.statements) sql_text += s + ";\n";
+    it.fp_sql = HashHex(sql_text);
+    it.fp_params = HashHex(Value(ValueMap(it.params.begin(), it.params.end())).ToJson());
+    it.fp_inputs = fp_inputs;
+    it.fp_output = fp_output;
+    it.fingerprint = HashHex(it.fp_sql + it.fp_params + it.fp_inputs + it.fp_output);
+    out.push_back(std::move(it));
+  }
+  for (const auto& [key, params] : spec.overrides)
+    if (!seen.count(key) && spec.sequence.kind != SequenceSpec::Kind::kSql)
+      return Status::Invalid("overrides: n = " + key + " is not in the sequence (remove it or add it to the sequence)");
+  return out;
+}
+
+namespace {
+
+// The shape of a param's type (for dry-run dedupe): same shape, same plan.
+std::string TypeShape(const Value& v) {
+  struct V {
+    std::string operator()(std::monostate) { return "null"; }
+    std::string operator()(bool) { return "b"; }
+    std::string operator()(int64_t) { return "i"; }
+    std::string operator()(double) { return "d"; }
+    std::string operator()(const std::string&) { return "s"; }
+    std::string operator()(const ValueList& l) {
+      std::string s = "[";
+      for (const auto& e : l) s += TypeShape(e) + ",";
+      return s + "]";
+    }
+    std::string operator()(const ValueMap& m) {
+      std::string s = "{";
+      for (const auto& [k, e] : m) s += k + ":" + TypeShape(e) + ",";
+      return s + "}";
+    }
+  };
+  return std::visit(V{}, v.v);
+}
+
+Status DryRunOne(Connection& con, const Iteration& it) {
+  auto fail = [&](size_t i, const Status& st) {
+    return Status::Invalid(it.transform_source + ": statement " + std::to_string(i + 1) + " of the transform for n = " +
+                           it.key + " does not prepare: " + ShortenEngineError(st.message()));
+  };
+  for (size_t i = 0; i < it.statements.size(); ++i) {
+    auto stmt = con.Prepare(it.statements[i]);
+    if (!stmt.ok()) return fail(i, stmt.status());
+    Status st = (*stmt)->BindAll(it.params);
+    if (!st.ok()) return fail(i, st);
+    if (i + 1 == it.statements.size()) {
+      if (!(*stmt)->is_query())
+        return Status::Invalid(it.transform_source + ": the last statement of the transform (for n = " + it.key +
+                               ") must be a query (SELECT, WITH, FROM, VALUES): its result is what gets written");
+    }
+    // Every statement runs against the empty copies: earlier ones create the
+    // temp tables later ones read, and binding with the real param values
+    // finds type errors. Errors that depend on data don't show here.
+    auto r = (*stmt)->Execute();
+    if (!r.ok()) return fail(i, r.status());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status DryRunTransforms(Database& db, Connection& con, const std::vector<Iteration>& iterations) {
+  // Empty copies of every table and view, in their own catalog.
+  auto tables = con.Query(
+      "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() "
+      "AND table_schema = 'main'");
+  if (!tables.ok()) return tables.status();
+  FANOUT_RETURN_IF_ERROR(con.Execute("ATTACH ':memory:' AS fanout_dry"));
+  Status result = Status::Ok();
+  for (const auto& row : tables->rows) {
+    std::string name = QuoteIdentifier(row[0].ToString());
+    result = con.Execute("CREATE TABLE fanout_dry.main." + name + " AS SELECT * FROM main." + name + " LIMIT 0");
+    if (!result.ok()) break;
+  }
+  if (result.ok()) {
+    std::set<std::string> done;
+    for (const Iteration& it : iterations) {
+      std::string shape = it.transform_source;
+      for (const auto& [k, v] : it.params) shape += "|" + k + "=" + TypeShape(v);
+      if (!done.insert(shape).second) continue;
+      auto dry = db.Connect();
+      if (!dry.ok()) return dry.status();
+      result = (*dry)->Execute("USE fanout_dry");
+      if (result.ok()) result = (*dry)->Execute("SET search_path = 'fanout_dry.main,memory.main'");
+      if (result.ok()) result = DryRunOne(**dry, it);
+      if (!result.ok()) break;
+    }
+  }
+  Status detach = con.Execute("DETACH fanout_dry");
+  return result.ok() ? detach : result;
+}
+
+Result<std::vector<Iteration>> FilterOnly(std::vector<Iteration> all, const std::vector<std::string>& only) {
+  if (only.empty()) return all;
+  std::set<std::string> want(only.begin(), only.end());
+  std::vector<Iteration> out;
+  for (auto& it : all)
+    if (want.erase(it.key)) out.push_back(std::move(it));
+  if (!want.empty()) return Status::Invalid("--only: n = " + *want.begin() + " is not in the sequence");
+  return out;
+}
+
+}  // namespace fanout

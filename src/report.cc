@@ -1,0 +1,221 @@
+#include "report.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "util.h"
+
+namespace fanout {
+
+const char* ToString(IterationStatus s) {
+  switch (s) {
+    case IterationStatus::kPending: return "pending";
+    case IterationStatus::kCommitted: return "committed";
+    case IterationStatus::kFailed: return "failed";
+    case IterationStatus::kSkipped: return "skipped";
+    case IterationStatus::kCancelled: return "cancelled";
+  }
+  return "?";
+}
+
+int RunReport::Count(IterationStatus s) const {
+  return static_cast<int>(std::count_if(iterations.begin(), iterations.end(),
+                                        [s](const IterationReport& r) { return r.status == s; }));
+}
+
+int RunReport::ExitCode() const {
+  if (interrupted) return 130;
+  if (status.code() == Status::Code::kInvalid || status.code() == Status::Code::kBusy) return 2;
+  if (!status.ok()) return 1;
+  if (Count(IterationStatus::kFailed) || Count(IterationStatus::kCancelled) || Count(IterationStatus::kPending)) return 1;
+  return 0;
+}
+
+std::string RunReport::ToJson() const {
+  nlohmann::ordered_json j;
+  j["fanout_version"] = 1;
+  j["run_id"] = run_id;
+  j["job"] = job_name;
+  j["out_dir"] = out_dir;
+  j["started_at"] = FormatUtc(started_at);
+  j["finished_at"] = FormatUtc(finished_at);
+  j["seconds"] = finished_at - started_at;
+  int code = ExitCode();
+  j["status"] = code == 0 ? "succeeded" : code == 130 ? "interrupted" : code == 2 ? "invalid" : "failed";
+  j["exit_code"] = code;
+  if (!status.ok()) j["error"] = status.message();
+  j["counts"] = {{"total", iterations.size()},
+                 {"committed", Count(IterationStatus::kCommitted)},
+                 {"failed", Count(IterationStatus::kFailed)},
+                 {"skipped", Count(IterationStatus::kSkipped)},
+                 {"cancelled", Count(IterationStatus::kCancelled)}};
+  auto its = nlohmann::ordered_json::array();
+  for (const IterationReport& r : iterations) {
+    nlohmann::ordered_json e;
+    e["n"] = nlohmann::json::parse(r.n.ToJson());
+    e["kind"] = r.kind;
+    e["target"] = r.target;
+    e["status"] = ToString(r.status);
+    e["rows"] = r.rows;
+    e["bytes"] = r.bytes;
+    e["files"] = r.files;
+    e["attempts"] = r.attempts;
+    e["started_at"] = r.started_at > 0 ? nlohmann::ordered_json(FormatUtc(r.started_at)) : nullptr;
+    e["finished_at"] = r.finished_at > 0 ? nlohmann::ordered_json(FormatUtc(r.finished_at)) : nullptr;
+    e["start_unix"] = r.started_at;
+    e["end_unix"] = r.finished_at;
+    e["seconds"] = r.seconds();
+    e["error"] = r.error.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.error);
+    if (!r.skip_reason.empty()) e["skip_reason"] = r.skip_reason;
+    e["fingerprint"] = r.fingerprint;
+    its.push_back(e);
+  }
+  j["iterations"] = its;
+  return j.dump(2) + "\n";
+}
+
+std::string FormatBytes(int64_t b) {
+  char buf[32];
+  if (b < 1024) snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(b));
+  else if (b < (1 << 20)) snprintf(buf, sizeof buf, "%.1f KiB", b / 1024.0);
+  else if (b < (1LL << 30)) snprintf(buf, sizeof buf, "%.1f MiB", b / 1048576.0);
+  else snprintf(buf, sizeof buf, "%.2f GiB", b / 1073741824.0);
+  return buf;
+}
+
+namespace {
+std::string FirstLine(const std::string& s, size_t max) {
+  std::string line = s.substr(0, s.find('\n'));
+  if (line.size() > max) line = line.substr(0, max - 3) + "...";
+  return line;
+}
+}  // namespace
+
+std::string FormatSummary(const RunReport& report) {
+  std::string out;
+  char buf[512];
+  snprintf(buf, sizeof buf, "%-12s %-10s %12s %11s %8s %8s  %s\n", "iteration", "status", "rows", "bytes", "seconds",
+           "attempts", "error");
+  out += buf;
+  for (const IterationReport& r : report.iterations) {
+    std::string err = r.status == IterationStatus::kSkipped ? r.skip_reason : FirstLine(r.error, 100);
+    snprintf(buf, sizeof buf, "%-12s %-10s %12lld %11s %8.2f %8d  %s\n", r.n.ToString().c_str(), ToString(r.status),
+             static_cast<long long>(r.rows), FormatBytes(r.bytes).c_str(), r.seconds(), r.attempts, err.c_str());
+    out += buf;
+  }
+  int ok = report.Count(IterationStatus::kCommitted) + report.Count(IterationStatus::kSkipped);
+  snprintf(buf, sizeof buf, "SUMMARY: %d/%zu iterations succeeded", ok, report.iterations.size());
+  out += buf;
+  std::string failed;
+  for (const IterationReport& r : report.iterations)
+    if (r.status == IterationStatus::kFailed) failed += (failed.empty() ? "" : ", ") + r.n.ToString();
+  if (!failed.empty()) out += " (failed: " + failed + ")";
+  int skipped = report.Count(IterationStatus::kSkipped), cancelled = report.Count(IterationStatus::kCancelled);
+  if (skipped) out += ", " + std::to_string(skipped) + " skipped";
+  if (cancelled) out += ", " + std::to_string(cancelled) + " cancelled";
+  snprintf(buf, sizeof buf, " in %.2fs", report.finished_at - report.started_at);
+  out += buf;
+  out += "\n";
+  if (!report.manifest_path.empty()) out += "manifest: " + report.manifest_path + "\n";
+  return out;
+}
+
+// ----- ConsoleProgress --------------------------------------------------------
+
+ConsoleProgress::ConsoleProgress(FILE* out, bool smart) : out_(out), smart_(smart), t0_(NowSeconds()) {}
+
+bool ConsoleProgress::IsSmartTerminal(FILE* f) {
+  const char* term = std::getenv("TERM");
+  return isatty(fileno(f)) && term && std::string(term) != "dumb";
+}
+
+std::string ConsoleProgress::Stamp() const {
+  char buf[32];
+  snprintf(buf, sizeof buf, "[%7.2fs] ", NowSeconds() - t0_);
+  return buf;
+}
+
+void ConsoleProgress::Line(const std::string& text) {
+  if (smart_) fputs("\r\x1b[K", out_);
+  fputs((Stamp() + text + "\n").c_str(), out_);
+  if (smart_) Redraw();
+  fflush(out_);
+}
+
+void ConsoleProgress::Redraw() {
+  std::string flying;
+  for (const auto& n : in_flight_) flying += (flying.empty() ? "" : " ") + n;
+  if (flying.size() > 60) flying = flying.substr(0, 57) + "...";
+  fprintf(out_, "\r\x1b[K[%d/%d] running %d: %s  (ok %d, failed %d)", committed_ + failed_ + other_, total_, running_,
+          flying.c_str(), committed_, failed_);
+  fflush(out_);
+}
+
+void ConsoleProgress::OnPlanned(const std::vector<IterationReport>& its) {
+  std::lock_guard<std::mutex> lock(mu_);
+  total_ = static_cast<int>(its.size());
+  int skipped = 0;
+  for (const auto& r : its) skipped += r.status == IterationStatus::kSkipped;
+  other_ = skipped;
+  std::string msg = "planned " + std::to_string(total_) + " iterations";
+  if (skipped) msg += " (" + std::to_string(skipped) + " skipped: up to date or existing)";
+  Line(msg);
+}
+
+void ConsoleProgress::OnStarted(const IterationReport& it) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (it.attempts == 1) {
+    ++running_;
+    in_flight_.push_back(it.n.ToString());
+  }
+  if (!smart_) Line("start  n=" + it.n.ToString() + (it.attempts > 1 ? " attempt " + std::to_string(it.attempts) : ""));
+  else Redraw();
+}
+
+void ConsoleProgress::OnRetry(const IterationReport& it, const std::string& error, double delay_s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  char buf[64];
+  snprintf(buf, sizeof buf, " (retry in %.1fs)", delay_s);
+  Line("retry  n=" + it.n.ToString() + ": " + FirstLine(error, 160) + buf);
+}
+
+void ConsoleProgress::OnFinished(const IterationReport& it) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto pos = std::find(in_flight_.begin(), in_flight_.end(), it.n.ToString());
+  if (pos != in_flight_.end()) {
+    in_flight_.erase(pos);
+    --running_;
+  }
+  char buf[128];
+  switch (it.status) {
+    case IterationStatus::kCommitted:
+      ++committed_;
+      snprintf(buf, sizeof buf, "ok     n=%s  %lld rows  %s  %.2fs", it.n.ToString().c_str(),
+               static_cast<long long>(it.rows), FormatBytes(it.bytes).c_str(), it.seconds());
+      Line(buf);
+      break;
+    case IterationStatus::kFailed:
+      ++failed_;
+      Line("FAILED n=" + it.n.ToString() + ": " + FirstLine(it.error, 300));
+      break;
+    default:
+      ++other_;
+      Line(std::string(ToString(it.status)) + " n=" + it.n.ToString() + (it.error.empty() ? "" : ": " + it.error));
+  }
+}
+
+void ConsoleProgress::OnMessage(const std::string& line) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Line(line);
+}
+
+void ConsoleProgress::Done() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (smart_) fputs("\r\x1b[K", out_);
+  fflush(out_);
+}
+
+}  // namespace fanout

@@ -1,0 +1,189 @@
+#include "scheduler.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <random>
+#include <thread>
+
+#include "util.h"
+
+namespace fanout {
+
+bool Interrupter::Arm(std::function<void()> fn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (fired_) return false;
+  fn_ = std::move(fn);
+  return true;
+}
+
+void Interrupter::Disarm() {
+  std::lock_guard<std::mutex> lock(mu_);
+  fn_ = nullptr;
+}
+
+void Interrupter::Fire(const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (fired_) return;
+  fired_ = true;
+  reason_ = reason;
+  if (fn_) fn_();
+}
+
+bool Interrupter::fired() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return fired_;
+}
+
+std::string Interrupter::reason() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return reason_;
+}
+
+namespace {
+
+class Pool {
+ public:
+  Pool(const std::vector<Iteration>& its, std::vector<IterationReport>& reports, const std::vector<size_t>& order,
+       IterationExecutor& exec, const SchedulerOptions& opt)
+      : its_(its), reports_(reports), order_(order), exec_(exec), opt_(opt), slots_(opt.workers) {}
+
+  bool Run() {
+    std::vector<std::thread> workers;
+    for (int w = 0; w < opt_.workers; ++w) workers.emplace_back([this, w] { Work(w); });
+    std::thread watchdog([this] { Watch(); });
+    for (auto& t : workers) t.join();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    watchdog.join();
+    return Cancelled();
+  }
+
+ private:
+  struct Slot {
+    Interrupter* stop = nullptr;  // GUARDED_BY(mu_)
+    double deadline = 0;          // GUARDED_BY(mu_)
+  };
+
+  bool Cancelled() const { return (opt_.cancel && opt_.cancel->load()) || stopping_.load(); }
+
+  void Work(int w) {
+    for (;;) {
+      size_t k = next_.fetch_add(1);
+      if (k >= order_.size()) return;
+      size_t i = order_[k];
+      if (reports_[i].status != IterationStatus::kPending) continue;
+      if (Cancelled()) {
+        Finish(i, IterationStatus::kCancelled, Cancelled() && stopping_ ? "not started: on_failure: stop" : "not started: cancelled");
+        continue;
+      }
+      RunOne(w, i);
+    }
+  }
+
+  void RunOne(int w, size_t i) {
+    IterationReport& r = reports_[i];
+    r.started_at = NowSeconds();
+    for (int attempt = 1;; ++attempt) {
+      r.attempts = attempt;
+      if (opt_.events) opt_.events->OnStarted(r);
+      Interrupter stop;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        slots_[w].stop = &stop;
+        slots_[w].deadline = opt_.timeout_seconds > 0 ? NowSeconds() + opt_.timeout_seconds : 0;
+      }
+      if (Cancelled()) stop.Fire("cancelled");
+      Status st = exec_.RunAttempt(its_[i], attempt, stop, r);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        slots_[w].stop = nullptr;
+      }
+      if (st.ok()) return Finish(i, IterationStatus::kCommitted, "");
+      bool timed_out = stop.fired() && stop.reason().rfind("timed out", 0) == 0;
+      if (stop.fired() && !timed_out) return Finish(i, IterationStatus::kCancelled, "cancelled while running");
+      std::string error = timed_out ? stop.reason() : st.message();
+      bool transient = timed_out || st.code() == Status::Code::kIo;
+      if (!transient || attempt > opt_.retries || Cancelled()) {
+        if (opt_.stop_on_failure) stopping_ = true;
+        return Finish(i, IterationStatus::kFailed, error);
+      }
+      double delay = Backoff(attempt);
+      if (opt_.events) opt_.events->OnRetry(r, error, delay);
+      if (!SleepUnlessCancelled(delay)) return Finish(i, IterationStatus::kCancelled, "cancelled before retry");
+    }
+  }
+
+  // Exponential backoff with full jitter in [base/2, base].
+  double Backoff(int attempt) {
+    double base = opt_.backoff_seconds * static_cast<double>(1 << std::min(attempt - 1, 10));
+    std::lock_guard<std::mutex> lock(mu_);
+    std::uniform_real_distribution<double> jitter(0.5, 1.0);
+    return base * jitter(rng_);
+  }
+
+  bool SleepUnlessCancelled(double seconds) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::duration<double>(seconds), [this] { return Cancelled(); });
+    return !Cancelled();
+  }
+
+  void Finish(size_t i, IterationStatus status, const std::string& error) {
+    IterationReport& r = reports_[i];
+    r.status = status;
+    r.error = error;
+    if (r.started_at == 0) r.started_at = NowSeconds();
+    r.finished_at = NowSeconds();
+    if (opt_.events) opt_.events->OnFinished(r);
+    if (stopping_) cv_.notify_all();
+  }
+
+  // Fires timeouts and cancellation into running attempts.
+  void Watch() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!done_) {
+      cv_.wait_for(lock, std::chrono::milliseconds(20));
+      bool cancel = Cancelled();
+      if (cancel) cv_.notify_all();  // wake sleeping retries
+      double now = NowSeconds();
+      for (Slot& s : slots_) {
+        if (!s.stop) continue;
+        if (cancel) {
+          s.stop->Fire("cancelled");
+        } else if (s.deadline > 0 && now > s.deadline) {
+          char msg[96];
+          snprintf(msg, sizeof msg, "timed out after %gs (run.timeout)", opt_.timeout_seconds);
+          s.stop->Fire(msg);
+        }
+      }
+    }
+  }
+
+  const std::vector<Iteration>& its_;
+  std::vector<IterationReport>& reports_;
+  const std::vector<size_t>& order_;
+  IterationExecutor& exec_;
+  const SchedulerOptions& opt_;
+  std::atomic<size_t> next_{0};
+  std::atomic<bool> stopping_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Slot> slots_;  // GUARDED_BY(mu_)
+  bool done_ = false;        // GUARDED_BY(mu_)
+  std::mt19937 rng_{std::random_device{}()};  // GUARDED_BY(mu_)
+};
+
+}  // namespace
+
+bool RunIterations(const std::vector<Iteration>& iterations, std::vector<IterationReport>& reports,
+                   const std::vector<size_t>& order, IterationExecutor& executor, const SchedulerOptions& options) {
+  if (order.empty()) return options.cancel && options.cancel->load();
+  SchedulerOptions opt = options;
+  opt.workers = std::max(1, std::min<int>(opt.workers, static_cast<int>(order.size())));
+  Pool pool(iterations, reports, order, executor, opt);
+  return pool.Run();
+}
+
+}  // namespace fanout

@@ -1,0 +1,61 @@
+// scheduler: a bounded pool of workers that runs iterations, with retries,
+// per-iteration timeouts and cancellation. It does no I/O itself: it talks to
+// an IterationExecutor (the engine + commit, or a fake in tests) and an
+// EventSink. RunIterations returns only when every iteration has an outcome
+// (the barrier).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+#include "fanout/fanout.h"
+#include "plan.h"
+
+namespace fanout {
+
+// Lets another thread stop the step an attempt is running. Thread-safe.
+class Interrupter {
+ public:
+  // Installs `fn` as the way to stop the current step. Returns false (and
+  // installs nothing) when the interrupter has already fired.
+  bool Arm(std::function<void()> fn);
+  void Disarm();
+  // Stops the current step (if any) and every later Arm fails.
+  void Fire(const std::string& reason);
+  bool fired() const;
+  std::string reason() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::function<void()> fn_;     // GUARDED_BY(mu_)
+  bool fired_ = false;           // GUARDED_BY(mu_)
+  std::string reason_;           // GUARDED_BY(mu_)
+};
+
+class IterationExecutor {
+ public:
+  virtual ~IterationExecutor() = default;
+  // Runs one attempt of `it` and commits it. Fills rows, bytes, files of
+  // `report`. Returns kInterrupted when `stop` fired, kIo for a transient
+  // error (worth a retry), kFailed for a permanent one.
+  virtual Status RunAttempt(const Iteration& it, int attempt, Interrupter& stop, IterationReport& report) = 0;
+};
+
+struct SchedulerOptions {
+  int workers = 1;
+  int retries = 0;
+  double backoff_seconds = 1.0;
+  double timeout_seconds = 0;  // 0: none
+  bool stop_on_failure = false;
+  const std::atomic<bool>* cancel = nullptr;
+  EventSink* events = nullptr;
+};
+
+// Runs every report still kPending (reports[i] belongs to iterations[i]),
+// in the order of `order` (indices). Returns true when the run was cancelled.
+bool RunIterations(const std::vector<Iteration>& iterations, std::vector<IterationReport>& reports,
+                   const std::vector<size_t>& order, IterationExecutor& executor, const SchedulerOptions& options);
+
+}  // namespace fanout

@@ -1,0 +1,262 @@
+#include "storage.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+
+namespace fanout {
+namespace {
+
+Status Errno(const std::string& what, const std::string& path, int err = errno) {
+  return Status::Io(what + " " + path + ": " + std::strerror(err));
+}
+
+// Closes a descriptor on scope exit.
+struct Fd {
+  int fd = -1;
+  explicit Fd(int f) : fd(f) {}
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+  Fd(const Fd&) = delete;
+  // Closes now and reports a close error (it can carry a delayed write error).
+  Status Close(const std::string& path) {
+    int f = fd;
+    fd = -1;
+    if (::close(f) != 0) return Errno("close", path);
+    return Status::Ok();
+  }
+};
+
+class PosixLock : public StorageLock {
+ public:
+  explicit PosixLock(int fd) : fd_(fd) {}
+  ~PosixLock() override {
+    ::flock(fd_, LOCK_UN);
+    ::close(fd_);
+  }
+
+ private:
+  int fd_;
+};
+
+class PosixStorage : public Storage {
+ public:
+  Status CreateDirs(const std::string& path) override {
+    std::error_code ec;
+    std::filesystem::create_directories(path, ec);
+    if (ec) return Status::Io("cannot create directory " + path + ": " + ec.message());
+    return Status::Ok();
+  }
+
+  Result<std::vector<FileInfo>> List(const std::string& dir) override {
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return Errno("cannot list", dir);
+    std::vector<FileInfo> out;
+    while (struct dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      auto info = Stat(dir + "/" + name);
+      if (!info.ok()) continue;  // removed meanwhile
+      info->name = name;
+      out.push_back(*info);
+    }
+    ::closedir(d);
+    return out;
+  }
+
+  Result<FileInfo> Stat(const std::string& path) override {
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0) return Errno("not found:", path);
+    FileInfo info;
+    info.name = std::filesystem::path(path).filename().string();
+    info.is_dir = S_ISDIR(st.st_mode);
+    info.size = st.st_size;
+    info.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    return info;
+  }
+
+  Result<std::string> ReadFile(const std::string& path) override {
+    Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (f.fd < 0) return Errno("cannot open", path);
+    std::string out;
+    char buf[1 << 16];
+    for (;;) {
+      ssize_t n = ::read(f.fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Errno("cannot read", path);
+      if (n == 0) break;
+      out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+  }
+
+  Status WriteFile(const std::string& path, const std::string& data) override {
+    Fd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (f.fd < 0) return Errno("cannot create", path);
+    size_t off = 0;
+    while (off < data.size()) {
+      ssize_t n = ::write(f.fd, data.data() + off, data.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Errno("cannot write", path);
+      off += static_cast<size_t>(n);
+    }
+    if (::fsync(f.fd) != 0) return Errno("cannot fsync", path);
+    return f.Close(path);
+  }
+
+  Status SyncFile(const std::string& path) override {
+    Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (f.fd < 0) return Errno("cannot open", path);
+    if (::fsync(f.fd) != 0) return Errno("cannot fsync", path);
+    return f.Close(path);
+  }
+
+  Status SyncDir(const std::string& path) override {
+    Fd f(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (f.fd < 0) return Errno("cannot open directory", path);
+    if (::fsync(f.fd) != 0) return Errno("cannot fsync directory", path);
+    return f.Close(path);
+  }
+
+  Status Rename(const std::string& from, const std::string& to, bool replace) override {
+    int rc = replace ? ::rename(from.c_str(), to.c_str())
+                     : ::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE);
+    if (rc != 0) return Errno("cannot rename " + from + " to", to);
+    return Status::Ok();
+  }
+
+  Status Exchange(const std::string& a, const std::string& b) override {
+    if (::renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) != 0)
+      return Errno("cannot exchange " + a + " with", b);
+    return Status::Ok();
+  }
+
+  Status RemoveAll(const std::string& path) override {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+    if (ec) return Status::Io("cannot remove " + path + ": " + ec.message());
+    return Status::Ok();
+  }
+
+  Result<std::string> HashFile(const std::string& path) override {
+    Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (f.fd < 0) return Errno("cannot open", path);
+    XXH3_state_t* state = XXH3_createState();
+    XXH3_128bits_reset(state);
+    std::vector<char> buf(1 << 20);
+    for (;;) {
+      ssize_t n = ::read(f.fd, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        XXH3_freeState(state);
+        return Errno("cannot read", path);
+      }
+      if (n == 0) break;
+      XXH3_128bits_update(state, buf.data(), static_cast<size_t>(n));
+    }
+    XXH128_hash_t h = XXH3_128bits_digest(state);
+    XXH3_freeState(state);
+    char hex[33];
+    snprintf(hex, sizeof hex, "%016llx%016llx", static_cast<unsigned long long>(h.high64),
+             static_cast<unsigned long long>(h.low64));
+    return std::string(hex);
+  }
+
+  Result<std::unique_ptr<StorageLock>> Lock(const std::string& path, const std::string& holder) override {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return Errno("cannot open lock file", path);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      int err = errno;
+      std::string current;
+      char buf[512];
+      ssize_t n = ::pread(fd, buf, sizeof buf, 0);
+      if (n > 0) current.assign(buf, static_cast<size_t>(n));
+      ::close(fd);
+      if (err == EWOULDBLOCK)
+        return Status::Busy("another fanout run is writing to this output (" + current +
+                            "); wait for it to finish or use another output.dir");
+      return Errno("cannot lock", path, err);
+    }
+    // The kernel drops a flock when its holder dies: a killed run's lock is
+    // taken over here without any stale-lock guessing.
+    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, holder.data(), holder.size(), 0) < 0) {
+      int err = errno;
+      ::close(fd);
+      return Errno("cannot write lock file", path, err);
+    }
+    return std::unique_ptr<StorageLock>(new PosixLock(fd));
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<Storage> NewPosixStorage() { return std::make_shared<PosixStorage>(); }
+
+// ----- FaultyStorage ----------------------------------------------------------
+
+FaultyStorage::FaultyStorage(std::shared_ptr<Storage> base, int64_t fail_at, Action action, int error_number,
+                             bool sticky)
+    : base_(std::move(base)), fail_at_(fail_at), action_(action), error_number_(error_number), sticky_(sticky) {}
+
+Status FaultyStorage::Check(const char* op, const std::string& path) {
+  int64_t n = ++calls_;
+  if (n < fail_at_ || (n > fail_at_ && !sticky_)) return Status::Ok();
+  if (action_ == Action::kKill) {
+    ::kill(::getpid(), SIGKILL);
+    ::pause();
+  }
+  ++faults_;
+  return Status::Io(std::string("injected fault in ") + op + " " + path + ": " + std::strerror(error_number_));
+}
+
+Status FaultyStorage::CreateDirs(const std::string& p) {
+  FANOUT_RETURN_IF_ERROR(Check("mkdir", p));
+  return base_->CreateDirs(p);
+}
+Status FaultyStorage::WriteFile(const std::string& p, const std::string& d) {
+  FANOUT_RETURN_IF_ERROR(Check("write", p));
+  return base_->WriteFile(p, d);
+}
+Status FaultyStorage::SyncFile(const std::string& p) {
+  FANOUT_RETURN_IF_ERROR(Check("fsync", p));
+  return base_->SyncFile(p);
+}
+Status FaultyStorage::SyncDir(const std::string& p) {
+  FANOUT_RETURN_IF_ERROR(Check("fsync dir", p));
+  return base_->SyncDir(p);
+}
+Status FaultyStorage::Rename(const std::string& f, const std::string& t, bool r) {
+  FANOUT_RETURN_IF_ERROR(Check("rename", f));
+  return base_->Rename(f, t, r);
+}
+Status FaultyStorage::Exchange(const std::string& a, const std::string& b) {
+  FANOUT_RETURN_IF_ERROR(Check("exchange", a));
+  return base_->Exchange(a, b);
+}
+Status FaultyStorage::RemoveAll(const std::string& p) {
+  FANOUT_RETURN_IF_ERROR(Check("remove", p));
+  return base_->RemoveAll(p);
+}
+
+std::shared_ptr<Storage> MaybeFaultyFromEnv(std::shared_ptr<Storage> base) {
+  const char* spec = std::getenv("FANOUT_FAULT_AT");
+  if (!spec || !*spec) return base;
+  std::string s = spec;
+  int64_t at = std::atoll(s.c_str());
+  auto action = s.find(":kill") != std::string::npos ? FaultyStorage::Action::kKill : FaultyStorage::Action::kFail;
+  int err = s.find(":enospc") != std::string::npos ? ENOSPC : EIO;
+  bool sticky = s.find(":sticky") != std::string::npos;
+  return std::make_shared<FaultyStorage>(std::move(base), at, action, err, sticky);
+}
+
+}  // namespace fanout

@@ -1,0 +1,103 @@
+// storage: the seam for every filesystem call of the commit path (LevelDB's
+// Env idea). PosixStorage is the real one; FaultyStorage wraps another and
+// fails or kills the process at the Nth mutating call so tests can prove the
+// guarantees hold under I/O faults and crashes.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fanout/status.h"
+
+namespace fanout {
+
+struct FileInfo {
+  std::string name;  // within its directory
+  bool is_dir = false;
+  int64_t size = 0;
+  int64_t mtime_ns = 0;
+};
+
+// Held while alive; released on destruction or when the process dies.
+class StorageLock {
+ public:
+  virtual ~StorageLock() = default;
+};
+
+// Thread-safe: every method may be called from any thread.
+class Storage {
+ public:
+  virtual ~Storage() = default;
+  virtual Status CreateDirs(const std::string& path) = 0;
+  virtual Result<std::vector<FileInfo>> List(const std::string& dir) = 0;
+  // kIo with "not found" when absent.
+  virtual Result<FileInfo> Stat(const std::string& path) = 0;
+  virtual Result<std::string> ReadFile(const std::string& path) = 0;
+  // Creates or truncates `path`, writes `data`, fsyncs and closes it.
+  virtual Status WriteFile(const std::string& path, const std::string& data) = 0;
+  virtual Status SyncFile(const std::string& path) = 0;
+  virtual Status SyncDir(const std::string& path) = 0;
+  // replace=false fails when `to` exists (RENAME_NOREPLACE).
+  virtual Status Rename(const std::string& from, const std::string& to, bool replace) = 0;
+  // Atomically swaps two existing paths (renameat2 RENAME_EXCHANGE).
+  virtual Status Exchange(const std::string& a, const std::string& b) = 0;
+  virtual Status RemoveAll(const std::string& path) = 0;
+  // xxh3-128 of the file's bytes, as hex.
+  virtual Result<std::string> HashFile(const std::string& path) = 0;
+  // An exclusive lock on `path` (created if needed), holding `holder` as text.
+  // kBusy naming the current holder when another process has it.
+  virtual Result<std::unique_ptr<StorageLock>> Lock(const std::string& path, const std::string& holder) = 0;
+
+  bool Exists(const std::string& path) { return Stat(path).ok(); }
+};
+
+// The local filesystem (POSIX + Linux renameat2).
+std::shared_ptr<Storage> NewPosixStorage();
+
+// Wraps `base`. Counts mutating calls (CreateDirs, WriteFile, SyncFile,
+// SyncDir, Rename, Exchange, RemoveAll); at call number `fail_at` (1-based):
+//   kFail:      the call fails with `error_number` (EIO, ENOSPC, ...) and does
+//               nothing; with `sticky` every later call fails too.
+//   kKill:      the process kills itself with SIGKILL before the call.
+class FaultyStorage : public Storage {
+ public:
+  enum class Action { kFail, kKill };
+  FaultyStorage(std::shared_ptr<Storage> base, int64_t fail_at, Action action, int error_number, bool sticky);
+
+  int64_t calls() const { return calls_.load(); }
+  int64_t faults() const { return faults_.load(); }
+
+  Status CreateDirs(const std::string& path) override;
+  Result<std::vector<FileInfo>> List(const std::string& dir) override { return base_->List(dir); }
+  Result<FileInfo> Stat(const std::string& path) override { return base_->Stat(path); }
+  Result<std::string> ReadFile(const std::string& path) override { return base_->ReadFile(path); }
+  Status WriteFile(const std::string& path, const std::string& data) override;
+  Status SyncFile(const std::string& path) override;
+  Status SyncDir(const std::string& path) override;
+  Status Rename(const std::string& from, const std::string& to, bool replace) override;
+  Status Exchange(const std::string& a, const std::string& b) override;
+  Status RemoveAll(const std::string& path) override;
+  Result<std::string> HashFile(const std::string& path) override { return base_->HashFile(path); }
+  Result<std::unique_ptr<StorageLock>> Lock(const std::string& path, const std::string& holder) override {
+    return base_->Lock(path, holder);
+  }
+
+ private:
+  Status Check(const char* op, const std::string& path);
+  std::shared_ptr<Storage> base_;
+  int64_t fail_at_;
+  Action action_;
+  int error_number_;
+  bool sticky_;
+  std::atomic<int64_t> calls_{0};
+  std::atomic<int64_t> faults_{0};
+};
+
+// Reads FANOUT_FAULT_AT=N[:kill|:eio|:enospc][:sticky] from the environment
+// and wraps `base` when it is set (the crash and fault tests use it).
+std::shared_ptr<Storage> MaybeFaultyFromEnv(std::shared_ptr<Storage> base);
+
+}  // namespace fanout

@@ -1,0 +1,138 @@
+#include "util.h"
+
+#include <xxhash.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <regex>
+
+namespace fanout {
+
+Result<std::string> ExpandEnv(const std::string& text) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    if (text.compare(i, 2, "${") == 0) {
+      size_t end = text.find('}', i + 2);
+      if (end == std::string::npos) return Status::Invalid("unterminated ${ in '" + text + "'");
+      std::string name = text.substr(i + 2, end - i - 2);
+      const char* value = std::getenv(name.c_str());
+      if (!value) return Status::Invalid("environment variable " + name + " is not set (export it or change the path)");
+      out += value;
+      i = end + 1;
+    } else {
+      out += text[i++];
+    }
+  }
+  return out;
+}
+
+Value InferScalar(const std::string& s) {
+  static const std::regex int_re(R"(^[-+]?[0-9]+$)");
+  static const std::regex float_re(R"(^[-+]?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][-+]?[0-9]+)?$)");
+  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return Value();
+  if (s == "true" || s == "True" || s == "TRUE") return Value(true);
+  if (s == "false" || s == "False" || s == "FALSE") return Value(false);
+  if (std::regex_match(s, int_re)) {
+    errno = 0;
+    long long v = std::strtoll(s.c_str(), nullptr, 10);
+    if (errno == 0) return Value(static_cast<int64_t>(v));
+  }
+  if (std::regex_match(s, float_re)) return Value(std::strtod(s.c_str(), nullptr));
+  return Value(s);
+}
+
+std::vector<std::string> SplitStatements(const std::string& sql, std::vector<std::string>* params) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool has_code = false;
+  auto flush = [&] {
+    size_t b = cur.find_first_not_of(" \t\r\n");
+    size_t e = cur.find_last_not_of(" \t\r\n");
+    if (has_code && b != std::string::npos) out.push_back(cur.substr(b, e - b + 1));
+    cur.clear();
+    has_code = false;
+  };
+  size_t i = 0, n = sql.size();
+  auto copy_until = [&](size_t end) {  // copies sql[i, end) into cur
+    cur.append(sql, i, end - i);
+    i = end;
+  };
+  while (i < n) {
+    char c = sql[i];
+    if (c == '\'' || c == '"') {
+      size_t j = i + 1;
+      while (j < n) {
+        if (sql[j] == c && j + 1 < n && sql[j + 1] == c) { j += 2; continue; }
+        if (sql[j] == c) break;
+        ++j;
+      }
+      copy_until(std::min(n, j + 1));
+      has_code = true;
+    } else if (c == '-' && i + 1 < n && sql[i + 1] == '-') {
+      size_t j = sql.find('\n', i);
+      copy_until(j == std::string::npos ? n : j);
+    } else if (c == '/' && i + 1 < n && sql[i + 1] == '*') {
+      size_t j = sql.find("*/", i + 2);
+      copy_until(j == std::string::npos ? n : j + 2);
+    } else if (c == '$') {
+      size_t j = i + 1;
+      while (j < n && (isalnum(static_cast<unsigned char>(sql[j])) || sql[j] == '_')) ++j;
+      if (j < n && sql[j] == '$' && !(j > i + 1 && isdigit(static_cast<unsigned char>(sql[i + 1])))) {
+        std::string tag = sql.substr(i, j - i + 1);
+        size_t close = sql.find(tag, j + 1);
+        copy_until(close == std::string::npos ? n : close + tag.size());
+      } else {
+        if (params && j > i + 1) params->push_back(sql.substr(i + 1, j - i - 1));
+        copy_until(j);
+      }
+      has_code = true;
+    } else if (c == '?' && params) {
+      params->push_back("?");
+      cur += c;
+      ++i;
+      has_code = true;
+    } else if (c == ';') {
+      ++i;
+      flush();
+    } else {
+      if (!isspace(static_cast<unsigned char>(c))) has_code = true;
+      cur += c;
+      ++i;
+    }
+  }
+  flush();
+  return out;
+}
+
+bool IsSafePathComponent(const std::string& name) {
+  static const std::regex re(R"(^[A-Za-z0-9._=+-]+$)");
+  return !name.empty() && name.size() <= 200 && name != "." && name != ".." && std::regex_match(name, re);
+}
+
+double NowSeconds() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string FormatUtc(double t) {
+  time_t secs = static_cast<time_t>(t);
+  int millis = static_cast<int>((t - static_cast<double>(secs)) * 1000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  size_t len = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(buf + len, sizeof buf - len, ".%03dZ", millis);
+  return buf;
+}
+
+std::string HashHex(const std::string& data) {
+  XXH128_hash_t h = XXH3_128bits(data.data(), data.size());
+  char buf[33];
+  snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(h.high64),
+           static_cast<unsigned long long>(h.low64));
+  return buf;
+}
+
+}  // namespace fanout

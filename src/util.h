@@ -1,0 +1,35 @@
+// util: small helpers shared by several modules (text, time, hashing).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fanout/status.h"
+#include "fanout/value.h"
+
+namespace fanout {
+
+// Expands ${NAME}; an unset variable is an error naming it.
+Result<std::string> ExpandEnv(const std::string& text);
+
+// Types a plain YAML/CLI scalar: null, true/false, integer, float, else text.
+Value InferScalar(const std::string& text);
+
+// Splits SQL into statements at top-level semicolons, honouring quotes,
+// comments and $tag$ dollar quotes. Drops empty statements. When `params` is
+// given, collects every $name reference outside quotes and comments ("?" and
+// "$1" are collected as "?" and "1").
+std::vector<std::string> SplitStatements(const std::string& sql, std::vector<std::string>* params = nullptr);
+
+// True when `name` is a safe single path component: [A-Za-z0-9._=+-]+, not "."
+// or "..", at most 200 bytes.
+bool IsSafePathComponent(const std::string& name);
+
+double NowSeconds();                     // unix time, sub-second
+std::string FormatUtc(double unix_seconds);  // 2026-11-23T05:22:16.123Z
+
+// 128-bit xxh3 as 32 hex characters.
+std::string HashHex(const std::string& data);
+
+}  // namespace fanout

@@ -1,0 +1,54 @@
+#include "util.h"
+
+#include <gtest/gtest.h>
+
+namespace fanout {
+
+TEST(SplitStatements, SplitsAtTopLevelSemicolonsOnly) {
+  auto s = SplitStatements("CREATE TEMP TABLE t AS SELECT ';' AS x; -- a ; comment\nSELECT \"a;b\" FROM t /* ; */;\n\n");
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0], "CREATE TEMP TABLE t AS SELECT ';' AS x");
+  EXPECT_EQ(s[1], "-- a ; comment\nSELECT \"a;b\" FROM t /* ; */");
+}
+
+TEST(SplitStatements, DollarQuotesAndCommentOnlyTail) {
+  auto s = SplitStatements("SELECT $$a;b$$; -- trailing comment only");
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0], "SELECT $$a;b$$");
+}
+
+TEST(SplitStatements, CollectsNamedParamsOutsideQuotes) {
+  std::vector<std::string> params;
+  SplitStatements("SELECT $n, '$not_a_param', $scale -- $comment\n WHERE x = ?", &params);
+  EXPECT_EQ(params, (std::vector<std::string>{"n", "scale", "?"}));
+}
+
+TEST(InferScalar, TypesPlainScalars) {
+  EXPECT_EQ(InferScalar("42"), Value(int64_t{42}));
+  EXPECT_EQ(InferScalar("-1.5"), Value(-1.5));
+  EXPECT_EQ(InferScalar("true"), Value(true));
+  EXPECT_TRUE(InferScalar("null").is_null());
+  EXPECT_EQ(InferScalar("north"), Value("north"));
+  EXPECT_EQ(InferScalar("99999999999999999999"), Value(1e20));
+}
+
+TEST(IsSafePathComponent, RejectsTraversalAndSeparators) {
+  EXPECT_TRUE(IsSafePathComponent("iter_56"));
+  EXPECT_TRUE(IsSafePathComponent("model-a.v2"));
+  EXPECT_FALSE(IsSafePathComponent("../x"));
+  EXPECT_FALSE(IsSafePathComponent("a/b"));
+  EXPECT_FALSE(IsSafePathComponent(".."));
+  EXPECT_FALSE(IsSafePathComponent(""));
+  EXPECT_FALSE(IsSafePathComponent("a b"));
+}
+
+TEST(ExpandEnv, ExpandsAndRejectsUnset) {
+  setenv("FANOUT_TEST_DIR", "/data", 1);
+  EXPECT_EQ(*ExpandEnv("${FANOUT_TEST_DIR}/x.csv"), "/data/x.csv");
+  unsetenv("FANOUT_TEST_NOPE");
+  auto r = ExpandEnv("${FANOUT_TEST_NOPE}/x");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("FANOUT_TEST_NOPE"), std::string::npos);
+}
+
+}  // namespace fanout
