@@ -73,15 +73,19 @@ Result<std::vector<PartFile>> Committer::SealParts(const std::string& staging) {
 }
 
 Status Committer::Swap(const std::string& staging, const std::string& final_path) {
-  if (!storage_.Exists(final_path)) {
-    FANOUT_RETURN_IF_ERROR(storage_.Rename(staging, final_path, /*replace=*/false));
-    return storage_.SyncDir(out_dir_);
+  bool replace = storage_.Exists(final_path);
+  FANOUT_RETURN_IF_ERROR(replace ? storage_.Exchange(staging, final_path)
+                                 : storage_.Rename(staging, final_path, /*replace=*/false));
+  Status durable = storage_.SyncDir(out_dir_);
+  if (!durable.ok()) {
+    // The new name is visible but may not survive a crash: undo it, so a
+    // failed iteration leaves the previous output (or none) in place.
+    Status undo = replace ? storage_.Exchange(staging, final_path) : storage_.Rename(final_path, staging, false);
+    if (!undo.ok()) return durable.WithPrefix("publish not durable and could not be undone (" + undo.message() + ")");
+    return durable;
   }
-  // Replace: one atomic exchange; the old output lands in staging and is
-  // removed after the exchange is durable.
-  FANOUT_RETURN_IF_ERROR(storage_.Exchange(staging, final_path));
-  FANOUT_RETURN_IF_ERROR(storage_.SyncDir(out_dir_));
-  (void)storage_.RemoveAll(staging);  // the old output; a leftover is stale staging
+  // Replaced: the old output is now in staging; a leftover is stale staging.
+  if (replace) (void)storage_.RemoveAll(staging);
   return Status::Ok();
 }
 

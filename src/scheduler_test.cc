@@ -1,0 +1,158 @@
+#include "scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <thread>
+
+namespace fanout {
+namespace {
+
+// A fake executor: behaviour per n, records concurrency.
+class FakeExecutor : public IterationExecutor {
+ public:
+  std::function<Status(const Iteration&, int attempt, Interrupter&)> behave;
+  std::atomic<int> in_flight{0}, max_in_flight{0}, calls{0};
+
+  Status RunAttempt(const Iteration& it, int attempt, Interrupter& stop, IterationReport& report) override {
+    int now = ++in_flight;
+    int seen = max_in_flight.load();
+    while (now > seen && !max_in_flight.compare_exchange_weak(seen, now)) {
+    }
+    ++calls;
+    Status st = behave(it, attempt, stop);
+    if (st.ok()) report.rows = 1;
+    --in_flight;
+    return st;
+  }
+};
+
+// Blocks until interrupted, like a long query.
+Status WaitForInterrupt(Interrupter& stop) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool fired = false;
+  if (!stop.Arm([&] {
+        std::lock_guard<std::mutex> l(mu);
+        fired = true;
+        cv.notify_all();
+      }))
+    return Status::Interrupted(stop.reason());
+  std::unique_lock<std::mutex> l(mu);
+  cv.wait_for(l, std::chrono::seconds(30), [&] { return fired; });
+  l.unlock();
+  stop.Disarm();
+  return Status::Interrupted("interrupted");
+}
+
+struct Fixture {
+  std::vector<Iteration> its;
+  std::vector<IterationReport> reports;
+  std::vector<size_t> order;
+  explicit Fixture(int n) {
+    for (int i = 0; i < n; ++i) {
+      Iteration it;
+      it.index = i;
+      it.n = Value(i);
+      it.key = std::to_string(i);
+      its.push_back(it);
+      IterationReport r;
+      r.n = it.n;
+      reports.push_back(r);
+      order.push_back(i);
+    }
+  }
+  int Count(IterationStatus s) const {
+    int c = 0;
+    for (const auto& r : reports) c += r.status == s;
+    return c;
+  }
+};
+
+TEST(Scheduler, BarrierAndBoundedConcurrency) {
+  Fixture f(20);
+  FakeExecutor exec;
+  exec.behave = [](const Iteration&, int, Interrupter&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return Status::Ok();
+  };
+  SchedulerOptions opt;
+  opt.workers = 4;
+  RunIterations(f.its, f.reports, f.order, exec, opt);
+  EXPECT_EQ(f.Count(IterationStatus::kCommitted), 20);  // all done when it returns
+  EXPECT_LE(exec.max_in_flight.load(), 4);
+  EXPECT_GE(exec.max_in_flight.load(), 2);
+  for (const auto& r : f.reports) EXPECT_GE(r.finished_at, r.started_at);
+}
+
+TEST(Scheduler, TransientErrorsAreRetriedPermanentOnesAreNot) {
+  Fixture f(2);
+  FakeExecutor exec;
+  exec.behave = [](const Iteration& it, int attempt, Interrupter&) {
+    if (it.key == "0") return attempt < 3 ? Status::Io("disk hiccup") : Status::Ok();
+    return Status::Failed("Binder Error: column x not found");
+  };
+  SchedulerOptions opt;
+  opt.workers = 2;
+  opt.retries = 3;
+  opt.backoff_seconds = 0.01;
+  RunIterations(f.its, f.reports, f.order, exec, opt);
+  EXPECT_EQ(f.reports[0].status, IterationStatus::kCommitted);
+  EXPECT_EQ(f.reports[0].attempts, 3);
+  EXPECT_EQ(f.reports[1].status, IterationStatus::kFailed);
+  EXPECT_EQ(f.reports[1].attempts, 1);
+  EXPECT_NE(f.reports[1].error.find("Binder"), std::string::npos);
+}
+
+TEST(Scheduler, TimeoutInterruptsOnlyTheSlowIteration) {
+  Fixture f(3);
+  FakeExecutor exec;
+  exec.behave = [](const Iteration& it, int, Interrupter& stop) {
+    if (it.key == "1") return WaitForInterrupt(stop);
+    return Status::Ok();
+  };
+  SchedulerOptions opt;
+  opt.workers = 3;
+  opt.timeout_seconds = 0.2;
+  RunIterations(f.its, f.reports, f.order, exec, opt);
+  EXPECT_EQ(f.reports[1].status, IterationStatus::kFailed);
+  EXPECT_NE(f.reports[1].error.find("timed out"), std::string::npos);
+  EXPECT_EQ(f.Count(IterationStatus::kCommitted), 2);
+}
+
+TEST(Scheduler, CancelInterruptsRunningAndSkipsTheRest) {
+  Fixture f(10);
+  FakeExecutor exec;
+  std::atomic<bool> cancel{false};
+  exec.behave = [&](const Iteration&, int, Interrupter& stop) {
+    cancel = true;  // the first iteration to start cancels the run
+    return WaitForInterrupt(stop);
+  };
+  SchedulerOptions opt;
+  opt.workers = 2;
+  opt.cancel = &cancel;
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(RunIterations(f.its, f.reports, f.order, exec, opt));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  EXPECT_EQ(f.Count(IterationStatus::kCancelled), 10);
+  EXPECT_LE(exec.calls.load(), 2);
+}
+
+TEST(Scheduler, StopOnFailureCancelsTheRest) {
+  Fixture f(6);
+  FakeExecutor exec;
+  exec.behave = [](const Iteration& it, int, Interrupter& stop) {
+    if (it.key == "0") return Status::Failed("boom");
+    return WaitForInterrupt(stop);
+  };
+  SchedulerOptions opt;
+  opt.workers = 2;
+  opt.stop_on_failure = true;
+  RunIterations(f.its, f.reports, f.order, exec, opt);
+  EXPECT_EQ(f.reports[0].status, IterationStatus::kFailed);
+  EXPECT_EQ(f.Count(IterationStatus::kCancelled), 5);
+}
+
+}  // namespace
+}  // namespace fanout

@@ -1,0 +1,128 @@
+// Concurrency through the library and the real engine: iterations that each
+// take ~1 s (a sleep UDF) overlap, never more than max_workers at once, and
+// RunJob returns only when all have committed.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "engine.h"
+#include "fanout/fanout.h"
+
+namespace fanout {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ConcurrencyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/fanout-conc-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    std::ofstream(dir_ + "/one.csv") << "id\n1\n";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  RunReport Run(const std::string& yaml, std::atomic<bool>* cancel = nullptr) {
+    auto spec = ParseJobSpec(yaml, dir_ + "/job.yaml");
+    EXPECT_TRUE(spec.ok()) << spec.status().message();
+    RunOptions options;
+    options.cancel = cancel;
+    options.on_engine_ready = [](Database& db) {
+      return db.RegisterScalarFunction("sleep_ms", [](int64_t ms) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+        return ms;
+      });
+    };
+    return RunJob(*spec, options);
+  }
+  std::string dir_;
+};
+
+// Max number of [start, end) intervals that overlap at one instant.
+int MaxOverlap(const nlohmann::json& iterations) {
+  std::vector<std::pair<double, int>> events;
+  for (const auto& it : iterations) {
+    events.emplace_back(it["start_unix"].get<double>(), +1);
+    events.emplace_back(it["end_unix"].get<double>(), -1);
+  }
+  std::sort(events.begin(), events.end());  // an end sorts before a start at the same instant
+  int now = 0, peak = 0;
+  for (const auto& e : events) peak = std::max(peak, now += e.second);
+  return peak;
+}
+
+TEST_F(ConcurrencyTest, EightOneSecondIterationsOnFourWorkersOverlap) {
+  RunReport report = Run(R"(
+inputs: {one: one.csv}
+sequence: {range: [1, 8]}
+transform: SELECT id, $n AS n, sleep_ms(1000) AS slept FROM one
+run: {max_workers: 4, threads: 2}
+)");
+  ASSERT_TRUE(report.status.ok()) << report.status.message();
+  EXPECT_EQ(report.ExitCode(), 0);
+  EXPECT_EQ(report.Count(IterationStatus::kCommitted), 8);
+  std::ifstream in(report.manifest_path);
+  auto manifest = nlohmann::json::parse(in);
+  double first_start = 1e300, last_end = 0;
+  for (const auto& it : manifest["iterations"]) {
+    EXPECT_EQ(it["status"], "committed");
+    EXPECT_GE(it["seconds"].get<double>(), 0.95);  // each really took ~1 s
+    first_start = std::min(first_start, it["start_unix"].get<double>());
+    last_end = std::max(last_end, it["end_unix"].get<double>());
+    EXPECT_TRUE(fs::exists(dir_ + "/out/" + it["target"].get<std::string>() + "/_SUCCESS"));
+  }
+  int peak = MaxOverlap(manifest["iterations"]);
+  EXPECT_EQ(peak, 4) << "never more than max_workers in flight, and all of them used";
+  EXPECT_LT(last_end - first_start, 4.0) << "8 x 1 s on 4 workers is ~2 s, far from serial 8 s";
+  EXPECT_GE(report.finished_at, last_end) << "RunJob returned before the last iteration finished";
+}
+
+TEST_F(ConcurrencyTest, ManyIterationsManyWorkers) {
+  RunReport report = Run(R"(
+inputs: {one: one.csv}
+sequence: {range: [1, 200]}
+transform: |
+  CREATE TEMP TABLE t AS SELECT range AS i FROM range($n);
+  SELECT $n AS n, count(*) AS c, sum(i) AS s FROM t
+run: {max_workers: 16, threads: 2}
+)");
+  ASSERT_TRUE(report.status.ok()) << report.status.message();
+  ASSERT_EQ(report.Count(IterationStatus::kCommitted), 200);
+  auto db = Database::Open({});
+  auto con = (*db)->Connect();
+  auto t = (*con)->Query("SELECT min(c = n AND s = n * (n - 1) // 2), count(*) FROM read_parquet('" + dir_ +
+                         "/out/iter_*/*.parquet')");
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  EXPECT_EQ(t->rows[0][0], Value(true));
+  EXPECT_EQ(t->rows[0][1], Value(200));
+}
+
+TEST_F(ConcurrencyTest, CancelStopsLongQueriesQuickly) {
+  std::atomic<bool> cancel{false};
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    cancel = true;
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  RunReport report = Run(R"(
+inputs: {one: one.csv}
+sequence: {range: [1, 6]}
+transform: SELECT count(*) AS c FROM range(1000000000000) t(i), one WHERE i % 7 = $n
+run: {max_workers: 2, threads: 2}
+)", &cancel);
+  canceller.join();
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(took, 5.0);
+  EXPECT_EQ(report.ExitCode(), 130);
+  EXPECT_EQ(report.Count(IterationStatus::kCancelled), 6);
+  EXPECT_FALSE(fs::exists(dir_ + "/out/iter_1"));
+  EXPECT_TRUE(fs::is_empty(dir_ + "/out/.fanout-staging") || !fs::exists(dir_ + "/out/.fanout-staging"));
+}
+
+}  // namespace
+}  // namespace fanout
