@@ -229,7 +229,7 @@ Params LoadIncludeFile(const Parser& p, const YAML::Node& where, const std::stri
   YAML::Node root;
   if (ext == "json") {
     try {
-      auto j = nlohmann::json::parse(ss.str());
+      auto j = nlohmann::ordered_json::parse(ss.str());
       root = YAML::Load(j.dump());  // JSON is YAML: one conversion path
     } catch (const nlohmann::json::parse_error& e) {
       p.Fail(where, "params include file " + file + " is not valid JSON: " + e.what());
