@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all bootstrap build run test bench clean
+.PHONY: all bootstrap build run test bench clean check asan tsan fuzz
 all: build
 
 bootstrap:
@@ -20,6 +20,34 @@ run: build
 # Every test: unit, end-to-end (the real binary on real files), bad input, concurrency.
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Sanitizers and fuzzing (CI runs these after `make test`).
+SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	TSAN_OPTIONS=suppressions=$(CURDIR)/tests/tsan.supp:halt_on_error=1:second_deadlock_stack=1
+check: asan tsan fuzz
+
+asan: bootstrap
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFANOUT_SANITIZE=address,undefined >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	cd build-asan && $(SAN_ENV) ctest --output-on-failure -j $(JOBS) -LE bench
+
+# The concurrency-heavy tests under ThreadSanitizer.
+TSAN_FILTER ?= Scheduler.*:ConcurrencyTest.*:Stress*
+tsan: bootstrap
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFANOUT_SANITIZE=thread >/dev/null
+	@cmake --build build-tsan -j $(JOBS) --target fanout_tests fanout
+	$(SAN_ENV) build-tsan/fanout_tests --gtest_filter='$(TSAN_FILTER)'
+
+# libFuzzer on the job-file parser, bounded in time.
+FUZZ_SECONDS ?= 60
+fuzz: bootstrap
+	@CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFANOUT_FUZZ=ON >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target spec_fuzzer
+	@rm -rf build-fuzz/corpus && mkdir -p build-fuzz/corpus
+	build-fuzz/spec_fuzzer -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+		-artifact_prefix=build-fuzz/ build-fuzz/corpus fuzz/corpus
 
 bench: build
 	bench/run --size small

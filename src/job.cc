@@ -2,7 +2,10 @@
 //   spec -> load -> plan -> run (scheduler + execute) -> commit -> report
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <limits>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -65,15 +68,20 @@ Result<Loaded> LoadAndPlan(const JobSpec& spec, const RunOptions& options, bool 
   if (!con.ok()) return con.status();
   l.con = std::move(con).value();
 
+  std::vector<std::string> identities;
   std::string identity = "[";
   for (const InputSpec& in : spec.inputs) {
     auto id = InputIdentity(in, kHashInputsUpTo);
     if (!id.ok()) return id.status();
+    identities.push_back(*id);
     identity += *id + ",";
   }
   identity += "]";
   bool need_rows = spec.sequence.kind == SequenceSpec::Kind::kSql;
-  FANOUT_RETURN_IF_ERROR(LoadInputs(*l.con, spec, schema_only && !need_rows));
+  LoadNotes notes;
+  FANOUT_RETURN_IF_ERROR(LoadInputs(*l.con, spec, schema_only && !need_rows, identities, &notes));
+  if (options.events)
+    for (const std::string& line : notes.lines) options.events->OnMessage(line);
   FANOUT_RETURN_IF_ERROR(RunPrepare(*l.con, spec));
   auto its = PlanIterations(spec, *l.con, identity);
   if (!its.ok()) return its.status();
@@ -102,21 +110,66 @@ std::string ResumeReason(Storage& storage, const std::string& out_dir, const Ite
   return "changed: " + (changed.empty() ? std::string("fingerprint") : changed);
 }
 
+// Seconds each target took when it last committed, from the newest manifests.
+std::map<std::string, double> PastDurations(Storage& storage, const std::string& out_dir) {
+  std::map<std::string, double> seconds;
+  auto runs = storage.List(out_dir + "/_fanout/runs");
+  if (!runs.ok()) return seconds;
+  std::vector<std::string> names;
+  for (const FileInfo& f : *runs)
+    if (f.name.size() > 5 && f.name.compare(f.name.size() - 5, 5, ".json") == 0) names.push_back(f.name);
+  std::sort(names.rbegin(), names.rend());  // run ids sort by time: newest first
+  if (names.size() > 20) names.resize(20);
+  for (const std::string& name : names) {
+    auto text = storage.ReadFile(out_dir + "/_fanout/runs/" + name);
+    if (!text.ok()) continue;
+    auto m = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+    if (m.is_discarded() || !m["iterations"].is_array()) continue;  // a foreign or torn file is ignored
+    for (const auto& it : m["iterations"]) {
+      if (!it.is_object() || it.value("status", "") != "committed") continue;
+      seconds.emplace(it.value("target", ""), it.value("seconds", 0.0));  // keeps the newest
+    }
+  }
+  return seconds;
+}
+
+// Longest first by past duration; iterations never seen before go first (they
+// may be long); ties keep the given order.
+std::vector<size_t> RunOrder(const std::vector<Iteration>& its, const std::map<std::string, double>& past,
+                             RunSpec::Order order) {
+  std::vector<size_t> idx(its.size());
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  if (order == RunSpec::Order::kGiven || past.empty()) return idx;
+  auto key = [&](size_t i) {
+    auto p = past.find(its[i].target);
+    return p == past.end() ? std::numeric_limits<double>::infinity() : p->second;
+  };
+  std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return key(a) > key(b); });
+  return idx;
+}
+
 std::string LockHolder(const std::string& run_id) {
   char host[256] = "?";
   gethostname(host, sizeof host - 1);
   return "run " + run_id + ", pid " + std::to_string(getpid()) + " on " + host;
 }
 
+// validate and plan write nothing, not even the input cache.
+JobSpec WithoutCache(const JobSpec& spec) {
+  JobSpec copy = spec;
+  copy.cache.enabled = false;
+  return copy;
+}
+
 }  // namespace
 
 Status ValidateJob(const JobSpec& spec) {
-  auto loaded = LoadAndPlan(spec, RunOptions{}, /*schema_only=*/true, "");
+  auto loaded = LoadAndPlan(WithoutCache(spec), RunOptions{}, /*schema_only=*/true, "");
   return loaded.status();
 }
 
 Result<std::vector<PlannedIteration>> PlanJob(const JobSpec& spec, const RunOptions& options) {
-  auto loaded = LoadAndPlan(spec, options, /*schema_only=*/true, "");
+  auto loaded = LoadAndPlan(WithoutCache(spec), options, /*schema_only=*/true, "");
   if (!loaded.ok()) return loaded.status();
   auto storage = options.storage ? options.storage : NewPosixStorage();
   std::vector<PlannedIteration> out;
@@ -209,8 +262,7 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
   so.stop_on_failure = spec.run.stop_on_failure;
   so.cancel = options.cancel;
   so.events = options.events;
-  std::vector<size_t> order(loaded->iterations.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::vector<size_t> order = RunOrder(loaded->iterations, PastDurations(*storage, out), spec.run.order);
   EngineExecutor executor(*loaded->db, committer, spec.output, report.run_id);
   RunIterations(loaded->iterations, report.iterations, order, executor, so);
   report.interrupted = options.cancel && options.cancel->load();

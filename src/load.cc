@@ -1,10 +1,13 @@
 #include "load.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "commit.h"
 #include "storage.h"
 #include "util.h"
 
@@ -15,7 +18,8 @@ namespace {
 ValueMap ReaderOptions(const InputSpec& in) {
   ValueMap opts;
   if (in.format == "csv" || in.format == "tsv") {
-    opts = {{"header", Value(true)}, {"delim", Value(in.format == "csv" ? "," : "\t")}, {"strict_mode", Value(true)}};
+    opts = {{"header", Value(true)}, {"delim", Value(in.format == "csv" ? "," : "\t")}, {"quote", Value("\"")},
+            {"escape", Value("\"")}, {"strict_mode", Value(true)}};
   } else if (in.format == "ndjson") {
     opts = {{"format", Value("newline_delimited")}};
   }
@@ -51,10 +55,49 @@ std::string ShortenEngineError(const std::string& message, int max_lines) {
   return out;
 }
 
-Status LoadInputs(Connection& con, const JobSpec& spec, bool schema_only) {
-  for (const InputSpec& in : spec.inputs) {
-    // Only the table name is SQL text (a validated identifier, quoted); the
-    // path and every option value are bound parameters.
+namespace {
+
+// Finds the first record whose field count differs from the header's, or an
+// unterminated quote: DuckDB's sniffer reports only "could not detect the
+// dialect" for a small file with such a row. Empty when nothing is found.
+std::string DiagnoseCsv(const std::string& path, char delim) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "";
+  int64_t line = 1, record_line = 1, fields = 1, header_fields = -1;
+  bool quoted = false;
+  char c;
+  auto end_record = [&]() -> std::string {
+    if (header_fields < 0) {
+      header_fields = fields;
+    } else if (fields != header_fields && !(fields == 1)) {
+      return "line " + std::to_string(record_line) + " has " + std::to_string(fields) + " fields, the header has " +
+             std::to_string(header_fields);
+    }
+    fields = 1;
+    record_line = line + 1;
+    return "";
+  };
+  int64_t bytes = 0;
+  while (in.get(c) && ++bytes < (256LL << 20)) {
+    if (c == '"') quoted = !quoted;
+    else if (c == delim && !quoted) ++fields;
+    else if (c == '\n') {
+      if (!quoted) {
+        std::string problem = end_record();
+        if (!problem.empty()) return problem;
+      }
+      ++line;
+    }
+  }
+  if (quoted) return "unterminated quote starting in the record at line " + std::to_string(record_line);
+  if (fields > 1) return end_record();
+  return "";
+}
+
+// Parses one input with its reader. Only the table name is SQL text (a
+// validated identifier, quoted); the path and every option are bound.
+Status ParseInput(Connection& con, const InputSpec& in, bool schema_only) {
+  {
     ValueMap opts = ReaderOptions(in);
     std::string sql = "CREATE TABLE " + QuoteIdentifier(in.name) + " AS SELECT * FROM " + ReaderFunction(in.format) +
                       "($fanout_path";
@@ -67,9 +110,138 @@ Status LoadInputs(Connection& con, const JobSpec& spec, bool schema_only) {
     FANOUT_RETURN_IF_ERROR((*stmt)->Bind("fanout_path", Value(in.path)).WithPrefix(where));
     for (const auto& [k, v] : opts) FANOUT_RETURN_IF_ERROR((*stmt)->Bind("fanout_opt_" + k, v).WithPrefix(where));
     auto r = (*stmt)->Execute();
+    std::string diagnosis =
+        r.ok() || (in.format != "csv" && in.format != "tsv") ? "" : DiagnoseCsv(in.path, in.format == "csv" ? ',' : '\t');
+    if (!diagnosis.empty())
+      return Status::Invalid("cannot load " + where + ": malformed CSV: " + diagnosis +
+                             "\nfix the file, or relax the reader with inputs." + in.name + ".options (e.g. null_padding: true)");
     if (!r.ok())
       return Status::Invalid("cannot load " + where + ": " + ShortenEngineError(r.status().message()) +
                              "\nfix the file, or relax the reader with inputs." + in.name + ".options");
+  }
+  return Status::Ok();
+}
+
+Result<int64_t> CountRows(Connection& con, const std::string& table) {
+  auto t = con.Query("SELECT count(*) FROM " + QuoteIdentifier(table));
+  if (!t.ok()) return t.status();
+  return std::get<int64_t>(t->rows[0][0].v);
+}
+
+Status RunWithPath(Connection& con, const std::string& sql, const std::string& path) {
+  auto stmt = con.Prepare(sql);
+  if (!stmt.ok()) return stmt.status();
+  FANOUT_RETURN_IF_ERROR((*stmt)->Bind("fanout_path", Value(path)));
+  return (*stmt)->Execute().status();
+}
+
+// Parsed inputs kept between runs as Parquet, with a JSON sidecar holding the
+// key (input identity + engine version), the row count and the file's xxh3.
+// The sidecar is written last, so its presence means the file is complete;
+// the hash is checked before the file is trusted.
+class InputCache {
+ public:
+  InputCache(Storage& storage, std::string dir, const InputSpec& in, const std::string& identity)
+      : storage_(storage), dir_(std::move(dir)), in_(in) {
+    key_ = HashHex(identity + "|duckdb " + Database::Version() + "|fanout-cache-v1");
+    file_ = dir_ + "/" + in.name + "-" + key_ + ".parquet";
+  }
+
+  // Loads the table from the cache. Ok(false) when there is no usable entry.
+  Result<bool> TryLoad(Connection& con, LoadNotes* notes) {
+    auto meta_text = storage_.ReadFile(file_ + ".json");
+    if (!meta_text.ok()) return false;
+    auto meta = nlohmann::json::parse(*meta_text, nullptr, false);
+    std::string why = Verify(meta);
+    int64_t rows = why.empty() ? meta.value("rows", int64_t{-1}) : -1;
+    if (why.empty()) {
+      Status st = RunWithPath(con, "CREATE TABLE " + QuoteIdentifier(in_.name) + " AS SELECT * FROM read_parquet($fanout_path)", file_);
+      auto count = st.ok() ? CountRows(con, in_.name) : Result<int64_t>(st);
+      if (count.ok() && *count == rows) {
+        Note(notes, "input " + in_.name + ": " + std::to_string(rows) + " rows from cache");
+        return true;
+      }
+      why = count.ok() ? "row count differs" : count.status().message();
+      (void)con.Execute("DROP TABLE IF EXISTS " + QuoteIdentifier(in_.name));
+    }
+    Note(notes, "warning: ignoring input cache " + file_ + " (" + why + "); reading " + in_.path);
+    return false;
+  }
+
+  // Writes the cache entry for the loaded table (best effort: a warning).
+  void Store(Connection& con, LoadNotes* notes) {
+    std::string tmp = file_ + ".tmp-" + std::to_string(getpid());
+    Status st = storage_.CreateDirs(dir_);
+    if (st.ok()) RemoveOtherVersions();
+    if (st.ok())
+      st = RunWithPath(con, "COPY " + QuoteIdentifier(in_.name) + " TO $fanout_path (FORMAT parquet, COMPRESSION snappy)", tmp);
+    auto rows = st.ok() ? CountRows(con, in_.name) : Result<int64_t>(st);
+    auto hash = rows.ok() ? storage_.HashFile(tmp) : Result<std::string>(rows.status());
+    auto info = hash.ok() ? storage_.Stat(tmp) : Result<FileInfo>(hash.status());
+    if (info.ok()) {
+      nlohmann::ordered_json meta = {{"key", key_}, {"input", in_.path}, {"rows", *rows}, {"bytes", info->size}, {"xxh3", *hash}};
+      st = storage_.Rename(tmp, file_, /*replace=*/true);
+      if (st.ok()) st = WriteFileAtomic(storage_, file_ + ".json", meta.dump(2) + "\n");
+    } else {
+      st = info.status();
+    }
+    if (!st.ok()) {
+      (void)storage_.RemoveAll(tmp);
+      Note(notes, "warning: could not write input cache for " + in_.name + ": " + st.message());
+    }
+  }
+
+ private:
+  std::string Verify(const nlohmann::json& meta) {
+    if (meta.is_discarded() || !meta.is_object()) return "unreadable sidecar";
+    if (meta.value("key", "") != key_) return "written for another input";
+    auto info = storage_.Stat(file_);
+    if (!info.ok()) return "data file missing";
+    if (info->size != meta.value("bytes", int64_t{-1})) return "size differs";
+    auto hash = storage_.HashFile(file_);
+    if (!hash.ok() || *hash != meta.value("xxh3", "")) return "checksum differs";
+    return "";
+  }
+
+  // Entries of this input for other identities are out of date.
+  void RemoveOtherVersions() {
+    auto entries = storage_.List(dir_);
+    if (!entries.ok()) return;
+    std::string prefix = in_.name + "-";
+    for (const FileInfo& f : *entries) {
+      if (f.name.rfind(prefix, 0) != 0 || f.name.find(key_) != std::string::npos) continue;
+      std::string rest = f.name.substr(prefix.size());
+      if (rest.size() >= 32 && rest.find('-') == std::string::npos) (void)storage_.RemoveAll(dir_ + "/" + f.name);
+    }
+  }
+
+  static void Note(LoadNotes* notes, const std::string& line) {
+    if (notes) notes->lines.push_back(line);
+  }
+
+  Storage& storage_;
+  std::string dir_;
+  const InputSpec& in_;
+  std::string key_, file_;
+};
+
+}  // namespace
+
+Status LoadInputs(Connection& con, const JobSpec& spec, bool schema_only, const std::vector<std::string>& identities,
+                  LoadNotes* notes) {
+  auto storage = NewPosixStorage();
+  for (size_t i = 0; i < spec.inputs.size(); ++i) {
+    const InputSpec& in = spec.inputs[i];
+    bool cacheable = spec.cache.enabled && !schema_only && in.format != "parquet" && i < identities.size();
+    if (!cacheable) {
+      FANOUT_RETURN_IF_ERROR(ParseInput(con, in, schema_only));
+      continue;
+    }
+    InputCache cache(*storage, spec.cache.dir, in, identities[i]);
+    auto hit = cache.TryLoad(con, notes);
+    if (hit.ok() && *hit) continue;
+    FANOUT_RETURN_IF_ERROR(ParseInput(con, in, schema_only));
+    cache.Store(con, notes);
   }
   return Status::Ok();
 }
@@ -94,7 +266,7 @@ Result<std::string> InputIdentity(const InputSpec& input, int64_t hash_limit) {
   j["name"] = input.name;
   j["path"] = input.path;
   j["format"] = input.format;
-  j["options"] = nlohmann::json::parse(Value(input.options).ToJson());
+  j["options"] = nlohmann::json::parse(Value(ReaderOptions(input)).ToJson());  // effective options
   j["size"] = static_cast<int64_t>(st.st_size);
   j["mtime_ns"] = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   if (st.st_size <= hash_limit) {

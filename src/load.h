@@ -9,9 +9,19 @@
 
 namespace fanout {
 
+// What loading did, for the progress display.
+struct LoadNotes {
+  std::vector<std::string> lines;  // "input t: 2000000 rows from cache", warnings
+};
+
 // Loads every input into a table of its name. schema_only loads no rows
-// (validate). Errors name the input, its file and DuckDB's reason.
-Status LoadInputs(Connection& con, const JobSpec& spec, bool schema_only);
+// (validate). `identities[i]` is InputIdentity of spec.inputs[i]: with the
+// cache enabled, a CSV/TSV/JSON input whose identity matches a verified cache
+// file is read from that Parquet file instead of being parsed again; after a
+// parse, the cache file is written. A corrupt or foreign cache file is ignored
+// with a warning. Errors name the input, its file and DuckDB's reason.
+Status LoadInputs(Connection& con, const JobSpec& spec, bool schema_only, const std::vector<std::string>& identities,
+                  LoadNotes* notes);
 
 // Runs the job's `prepare` SQL (every statement, params bound).
 Status RunPrepare(Connection& con, const JobSpec& spec);

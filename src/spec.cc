@@ -154,6 +154,11 @@ class Parser {
   std::string path_, base_;
 };
 
+bool IsInside(const std::string& path, const std::string& dir) {
+  auto rel = fs::path(path).lexically_relative(dir);
+  return !rel.empty() && *rel.begin() != "..";
+}
+
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -174,11 +179,9 @@ void ParseInputs(const Parser& p, const YAML::Node& node, JobSpec& spec) {
     if (!std::regex_match(in.name, ident))
       p.Fail(kv.first, "input name '" + in.name + "' must be a plain identifier (letters, digits, _)");
     const YAML::Node& v = kv.second;
-    YAML::Node path_node = v;
     if (v.IsMap()) {
       p.CheckKeys(v, "inputs." + in.name, {"path", "format", "options"});
       if (!v["path"]) p.Fail(v, "inputs." + in.name + " needs a path");
-      path_node = v["path"];
       if (v["format"]) in.format = p.OneOf(v["format"], "inputs." + in.name + ".format", {"csv", "tsv", "parquet", "json", "ndjson"});
       if (v["options"]) {
         if (!v["options"].IsMap()) p.Fail(v["options"], "inputs." + in.name + ".options must be a mapping");
@@ -190,6 +193,9 @@ void ParseInputs(const Parser& p, const YAML::Node& node, JobSpec& spec) {
         }
       }
     }
+    // (yaml-cpp: assigning one Node to another overwrites the first's value, so
+    // pick the node in one expression.)
+    const YAML::Node path_node = v.IsMap() ? v["path"] : v;
     in.path = p.Path(path_node, "inputs." + in.name);
     if (in.format.empty()) {
       std::string ext = Extension(in.path);
@@ -349,7 +355,7 @@ void ParseOutput(const Parser& p, const YAML::Node& node, JobSpec& spec) {
 }
 
 void ParseRun(const Parser& p, const YAML::Node& node, JobSpec& spec) {
-  p.CheckKeys(node, "run", {"max_workers", "threads", "memory_limit", "retries", "retry_backoff", "timeout", "on_failure"});
+  p.CheckKeys(node, "run", {"max_workers", "threads", "memory_limit", "retries", "retry_backoff", "timeout", "on_failure", "order"});
   RunSpec& r = spec.run;
   if (node["max_workers"]) r.max_workers = p.AutoOrPositive(node["max_workers"], "run.max_workers");
   if (node["threads"]) r.threads = p.AutoOrPositive(node["threads"], "run.threads");
@@ -364,6 +370,26 @@ void ParseRun(const Parser& p, const YAML::Node& node, JobSpec& spec) {
   if (node["retry_backoff"]) r.retry_backoff_seconds = p.Duration(node["retry_backoff"], "run.retry_backoff");
   if (node["timeout"]) r.timeout_seconds = p.Duration(node["timeout"], "run.timeout");
   if (node["on_failure"]) r.stop_on_failure = p.OneOf(node["on_failure"], "run.on_failure", {"continue", "stop"}) == "stop";
+  if (node["order"])
+    r.order = p.OneOf(node["order"], "run.order", {"longest_first", "given"}) == "given" ? RunSpec::Order::kGiven
+                                                                                        : RunSpec::Order::kLongestFirst;
+}
+
+// cache: false | {dir: path, enabled: bool}
+void ParseCache(const Parser& p, const YAML::Node& node, JobSpec& spec) {
+  if (node.IsScalar()) {
+    Value v = Parser::ScalarValue(node);
+    if (!std::holds_alternative<bool>(v.v)) p.Fail(node, "cache must be true, false or {dir: path}");
+    spec.cache.enabled = std::get<bool>(v.v);
+    return;
+  }
+  p.CheckKeys(node, "cache", {"dir", "enabled"});
+  if (node["dir"]) spec.cache.dir = p.Path(node["dir"], "cache.dir");
+  if (node["enabled"]) {
+    Value v = Parser::ScalarValue(node["enabled"]);
+    if (!std::holds_alternative<bool>(v.v)) p.Fail(node["enabled"], "cache.enabled must be true or false");
+    spec.cache.enabled = std::get<bool>(v.v);
+  }
 }
 
 void ParseOverrides(const Parser& p, const YAML::Node& node, JobSpec& spec) {
@@ -400,7 +426,8 @@ JobSpec Parse(const YAML::Node& root, const std::string& path, const std::vector
   Parser p(path, spec.base_dir);
   if (!root.IsMap()) p.Fail(root, "a job file must be a YAML mapping with inputs, sequence, transform, output");
   p.CheckKeys(root, "the job file",
-              {"name", "inputs", "params", "prepare", "sequence", "transform", "transforms", "overrides", "output", "run"});
+              {"name", "inputs", "params", "prepare", "sequence", "transform", "transforms", "overrides", "output", "run",
+               "cache"});
   spec.name = root["name"] ? p.Str(root["name"], "name") : fs::path(path).stem().string();
   spec.output.dir = (fs::path(spec.base_dir) / "out").string();
   if (root["inputs"]) ParseInputs(p, root["inputs"], spec);
@@ -421,6 +448,11 @@ JobSpec Parse(const YAML::Node& root, const std::string& path, const std::vector
   if (root["overrides"]) ParseOverrides(p, root["overrides"], spec);
   if (root["output"]) ParseOutput(p, root["output"], spec);
   if (root["run"]) ParseRun(p, root["run"], spec);
+  spec.cache.dir = (fs::path(spec.base_dir) / ".fanout-cache").string();
+  if (root["cache"]) ParseCache(p, root["cache"], spec);
+  if (spec.cache.enabled && IsInside(spec.cache.dir, spec.output.dir))
+    p.Fail(root["cache"] ? root["cache"] : root, "cache.dir " + spec.cache.dir + " must not be inside output.dir " +
+                                                     spec.output.dir + " (outputs hold only outputs)");
   ApplySets(sets, spec);
   return spec;
 }

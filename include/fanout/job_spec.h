@@ -50,6 +50,15 @@ struct RunSpec {
   double retry_backoff_seconds = 1.0;
   double timeout_seconds = 30 * 60;
   bool stop_on_failure = false;  // on_failure: stop
+  // longest_first: iterations that took longest in earlier runs (from the
+  // manifests in OUT/_fanout/runs) start first; unknown ones before known.
+  enum class Order { kLongestFirst, kGiven };
+  Order order = Order::kLongestFirst;
+};
+
+struct CacheSpec {
+  bool enabled = true;
+  std::string dir;  // absolute; default .fanout-cache beside the job file
 };
 
 struct JobSpec {
@@ -66,6 +75,7 @@ struct JobSpec {
   std::map<std::string, Params> overrides;        // key: n as text
   OutputSpec output;
   RunSpec run;
+  CacheSpec cache;
 };
 
 // Parses and validates a job file. Errors name file:line:column and say what

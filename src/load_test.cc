@@ -1,0 +1,97 @@
+#include "load.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace fanout {
+namespace {
+
+namespace fs = std::filesystem;
+
+class LoadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/fanout-load-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    std::ofstream(dir_ + "/t.csv") << "id,amount,day\n1,2.5,2026-01-01\n2,3.5,2026-01-02\n";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  JobSpec Spec() {
+    auto spec = ParseJobSpec("inputs: {t: t.csv}\nsequence: [1]\ntransform: SELECT 1\n", dir_ + "/job.yaml");
+    EXPECT_TRUE(spec.ok()) << spec.status().message();
+    return *spec;
+  }
+  // Loads into a fresh engine; returns the notes and sum(amount) as text.
+  std::pair<LoadNotes, std::string> Load(const JobSpec& spec) {
+    auto db = Database::Open({});
+    auto con = (*db)->Connect();
+    auto id = InputIdentity(spec.inputs[0], 1 << 20);
+    EXPECT_TRUE(id.ok());
+    LoadNotes notes;
+    Status st = LoadInputs(**con, spec, false, {*id}, &notes);
+    EXPECT_TRUE(st.ok()) << st.message();
+    auto t = (*con)->Query("SELECT sum(amount)::VARCHAR || '/' || max(day)::VARCHAR FROM t");
+    EXPECT_TRUE(t.ok());
+    return {notes, t->rows[0][0].ToString()};
+  }
+  static bool Has(const LoadNotes& notes, const std::string& text) {
+    for (const auto& l : notes.lines)
+      if (l.find(text) != std::string::npos) return true;
+    return false;
+  }
+  std::string dir_;
+};
+
+TEST_F(LoadTest, SecondLoadComesFromCacheWithSameTypesAndValues) {
+  JobSpec spec = Spec();
+  auto [first, v1] = Load(spec);
+  EXPECT_FALSE(Has(first, "from cache"));
+  auto [second, v2] = Load(spec);
+  EXPECT_TRUE(Has(second, "2 rows from cache"));
+  EXPECT_EQ(v1, "6.0/2026-01-02");
+  EXPECT_EQ(v2, v1);  // DOUBLE and DATE survive the round trip
+}
+
+TEST_F(LoadTest, ChangedInputIsReadAgain) {
+  JobSpec spec = Spec();
+  Load(spec);
+  std::ofstream(dir_ + "/t.csv") << "id,amount,day\n1,10.0,2026-02-01\n";
+  auto [notes, v] = Load(spec);
+  EXPECT_FALSE(Has(notes, "from cache"));
+  EXPECT_EQ(v, "10.0/2026-02-01");
+}
+
+TEST_F(LoadTest, CorruptOrForeignCacheIsIgnoredWithWarning) {
+  JobSpec spec = Spec();
+  Load(spec);
+  for (const auto& e : fs::directory_iterator(dir_ + "/.fanout-cache")) {
+    if (e.path().extension() != ".parquet") continue;
+    std::fstream f(e.path(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(10);
+    f.put('X');  // same size, different bytes
+  }
+  auto [notes, v] = Load(spec);
+  EXPECT_TRUE(Has(notes, "warning: ignoring input cache"));
+  EXPECT_TRUE(Has(notes, "checksum differs"));
+  EXPECT_EQ(v, "6.0/2026-01-02");
+  auto [again, v2] = Load(spec);  // rewritten after the fallback parse
+  EXPECT_TRUE(Has(again, "from cache"));
+}
+
+TEST_F(LoadTest, MalformedCsvNamesFileAndLine) {
+  std::ofstream(dir_ + "/t.csv") << "id,amount,day\n1,2.5,2026-01-01\n2,3.5\n";
+  JobSpec spec = Spec();
+  auto db = Database::Open({});
+  auto con = (*db)->Connect();
+  Status st = LoadInputs(**con, spec, false, {}, nullptr);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), Status::Code::kInvalid);
+  EXPECT_NE(st.message().find("input 't' (" + dir_ + "/t.csv)"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("ine 3"), std::string::npos) << st.message();
+}
+
+}  // namespace
+}  // namespace fanout
