@@ -79,8 +79,34 @@ class Pool {
         Finish(i, IterationStatus::kCancelled, Cancelled() && stopping_ ? "not started: on_failure: stop" : "not started: cancelled");
         continue;
       }
+      WaitForRoom();
       RunOne(w, i);
+      Leave();
     }
+  }
+
+  // Admission: at most `allowed_` iterations in flight (lowered after an
+  // out-of-memory error).
+  void WaitForRoom() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return running_ < allowed_ || Cancelled(); });
+    ++running_;
+  }
+  void Leave() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --running_;
+    }
+    cv_.notify_all();
+  }
+
+  // An iteration that ran out of memory halves the iterations in flight and
+  // gets one more attempt, even with retries: 0.
+  bool BackOffForMemory(const Status& st, int attempt) {
+    if (st.message().rfind("Out of Memory", 0) != 0 || attempt > opt_.retries + 1) return false;
+    std::lock_guard<std::mutex> lock(mu_);
+    allowed_ = std::max(1, allowed_ / 2);
+    return true;
   }
 
   void RunOne(int w, size_t i) {
@@ -106,13 +132,15 @@ class Pool {
       if (stop.fired() && !timed_out) return Finish(i, IterationStatus::kCancelled, "cancelled while running");
       std::string error = timed_out ? stop.reason() : st.message();
       bool transient = timed_out || st.code() == Status::Code::kIo;
-      if (!transient || attempt > opt_.retries || Cancelled()) {
+      bool memory = !timed_out && BackOffForMemory(st, attempt);
+      if (!memory && (!transient || attempt > opt_.retries || Cancelled())) {
         if (opt_.stop_on_failure) stopping_ = true;
         return Finish(i, IterationStatus::kFailed, error);
       }
       double delay = Backoff(attempt);
       if (opt_.events) opt_.events->OnRetry(r, error, delay);
       if (!SleepUnlessCancelled(delay)) return Finish(i, IterationStatus::kCancelled, "cancelled before retry");
+      if (memory) WaitUntilAtMostAllowed();
     }
   }
 
@@ -124,6 +152,12 @@ class Pool {
     return base * jitter(rng_);
   }
 
+  // This worker counts as running: wait until the others drain to the limit.
+  void WaitUntilAtMostAllowed() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return running_ <= allowed_ || Cancelled(); });
+  }
+
   bool SleepUnlessCancelled(double seconds) {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, std::chrono::duration<double>(seconds), [this] { return Cancelled(); });
@@ -131,6 +165,7 @@ class Pool {
   }
 
   void Finish(size_t i, IterationStatus status, const std::string& error) {
+    cv_.notify_all();
     IterationReport& r = reports_[i];
     r.status = status;
     r.error = error;
@@ -172,6 +207,8 @@ class Pool {
   std::condition_variable cv_;
   std::vector<Slot> slots_;  // GUARDED_BY(mu_)
   bool done_ = false;        // GUARDED_BY(mu_)
+  int running_ = 0;          // GUARDED_BY(mu_)
+  int allowed_ = 1 << 30;    // GUARDED_BY(mu_)
   std::mt19937 rng_{std::random_device{}()};  // GUARDED_BY(mu_)
 };
 

@@ -156,3 +156,29 @@ TEST(Scheduler, StopOnFailureCancelsTheRest) {
 
 }  // namespace
 }  // namespace fanout
+
+namespace fanout {
+namespace {
+
+TEST(Scheduler, OutOfMemoryRetriesOnceWithFewerInFlight) {
+  Fixture f(8);
+  FakeExecutor exec;
+  exec.behave = [&](const Iteration&, int attempt, Interrupter&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    // Fails while crowded, succeeds when it has the engine (nearly) alone.
+    if (exec.in_flight.load() > 2 && attempt == 1) return Status::Io("Out of Memory Error: failed to allocate");
+    return Status::Ok();
+  };
+  SchedulerOptions opt;
+  opt.workers = 4;
+  opt.retries = 0;
+  opt.backoff_seconds = 0.01;
+  RunIterations(f.its, f.reports, f.order, exec, opt);
+  EXPECT_EQ(f.Count(IterationStatus::kCommitted), 8);
+  int retried = 0;
+  for (const auto& r : f.reports) retried += r.attempts == 2;
+  EXPECT_GE(retried, 1);
+}
+
+}  // namespace
+}  // namespace fanout
