@@ -227,7 +227,10 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
     return finish(Status::Io("cannot write the run manifest: " + manifest.message()));
   }
   if (!cleanup.ok() && options.events) options.events->OnMessage("warning: " + cleanup.message());
-  return finish(Status::Ok());
+  // Not finish(): the report must stay identical to the manifest just written
+  // (`run --json` prints it), so finished_at is not stamped again.
+  report.status = Status::Ok();
+  return report;
 }
 
 }  // namespace fanout
