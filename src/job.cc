@@ -102,6 +102,17 @@ std::string ResumeReason(Storage& storage, const std::string& out_dir, const Ite
   return "changed: " + (changed.empty() ? std::string("fingerprint") : changed);
 }
 
+// output.mode: error_if_exists: Invalid naming the outputs that already exist.
+Status CheckNoOutputExists(Storage& storage, const OutputSpec& output, const std::vector<Iteration>& iterations) {
+  if (output.mode != OutputSpec::Mode::kErrorIfExists) return Status::Ok();
+  std::string list;
+  for (const Iteration& it : iterations)
+    if (storage.Exists(output.dir + "/" + it.target)) list += (list.empty() ? "" : ", ") + it.target;
+  if (list.empty()) return Status::Ok();
+  return Status::Invalid("output.mode is error_if_exists and these outputs exist in " + output.dir + ": " + list +
+                         " (remove them, or use mode: overwrite or skip_existing)");
+}
+
 std::string LockHolder(const std::string& run_id) {
   char host[256] = "?";
   gethostname(host, sizeof host - 1);
@@ -159,26 +170,30 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
     report.iterations.push_back(r);
   }
 
-  // 2. Own the output: create it, lock it, clear what killed runs left.
+  // 2. Own the output: create it, lock it, clear what killed runs left. A job
+  // that error_if_exists rejects writes nothing, not even the lock; the check
+  // is repeated under the lock for runs that raced us.
   std::shared_ptr<Storage> storage = options.storage ? options.storage : NewPosixStorage();
-  Status st = storage->CreateDirs(out + "/_fanout/runs");
+  Status st = CheckNoOutputExists(*storage, spec.output, loaded->iterations);
+  if (!st.ok()) return finish(st);
+  st = storage->CreateDirs(out + "/_fanout/runs");
   if (!st.ok())
     return finish(Status::Invalid("cannot create the output folder " + out + ": " + st.message() +
                                   " (check output.dir and its permissions)"));
   auto lock = storage->Lock(out + "/_fanout/lock", LockHolder(report.run_id));
   if (!lock.ok()) return finish(lock.status());
+  st = CheckNoOutputExists(*storage, spec.output, loaded->iterations);
+  if (!st.ok()) return finish(st);
   Committer committer(*storage, out, report.run_id);
   st = committer.RemoveStaleStaging();
   if (st.ok()) st = committer.Start();
   if (!st.ok()) return finish(Status::Invalid("cannot prepare staging under " + out + ": " + st.message()));
 
   // 3. Decide what runs: output.mode and --resume.
-  std::vector<std::string> existing;
   for (size_t i = 0; i < loaded->iterations.size(); ++i) {
     const Iteration& it = loaded->iterations[i];
     IterationReport& r = report.iterations[i];
     bool exists = storage->Exists(out + "/" + it.target);
-    if (exists && spec.output.mode == OutputSpec::Mode::kErrorIfExists) existing.push_back(it.target);
     if (exists && spec.output.mode == OutputSpec::Mode::kSkipExisting &&
         !ReadSuccessMarker(*storage, out, it.target).is_null()) {
       r.status = IterationStatus::kSkipped;
@@ -187,13 +202,6 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
       r.status = IterationStatus::kSkipped;
       r.skip_reason = "up to date (--resume)";
     }
-  }
-  if (!existing.empty()) {
-    std::string list;
-    for (const auto& t : existing) list += (list.empty() ? "" : ", ") + t;
-    (void)committer.Finish();
-    return finish(Status::Invalid("output.mode is error_if_exists and these outputs exist in " + out + ": " + list +
-                                  " (remove them, or use mode: overwrite or skip_existing)"));
   }
   if (options.events) options.events->OnPlanned(report.iterations);
 
