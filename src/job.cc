@@ -21,16 +21,19 @@ namespace {
 
 constexpr int64_t kHashInputsUpTo = 64LL << 20;  // content-hash inputs up to 64 MiB
 
+// 20261123T054917.123Z-e3d899: fixed width, so run ids (and the manifest file
+// names) sort in start order; `fanout status` relies on it to find the last run.
 std::string NewRunId() {
-  time_t now = time(nullptr);
+  double now = NowSeconds();
+  time_t secs = static_cast<time_t>(now);
+  int millis = std::min(999, static_cast<int>((now - static_cast<double>(secs)) * 1000));
   struct tm tm;
-  gmtime_r(&now, &tm);
+  gmtime_r(&secs, &tm);
   char buf[64];
-  strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+  size_t len = strftime(buf, sizeof buf, "%Y%m%dT%H%M%S", &tm);
   std::random_device rd;
-  char suffix[16];
-  snprintf(suffix, sizeof suffix, "-%06x", rd() & 0xffffff);
-  return std::string(buf) + suffix;
+  snprintf(buf + len, sizeof buf - len, ".%03dZ-%06x", millis, rd() & 0xffffff);
+  return buf;
 }
 
 int Cores() { return std::max(1u, std::thread::hardware_concurrency()); }
