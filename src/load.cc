@@ -34,6 +34,34 @@ const char* ReaderFunction(const std::string& format) {
   return "read_csv";
 }
 
+// `head <reader>($fanout_path, k := $fanout_opt_k, ...) tail`, prepared with
+// the path and every option bound: only `head` and `tail` are SQL text.
+Result<std::unique_ptr<PreparedStatement>> PrepareRead(Connection& con, const InputSpec& in, const ValueMap& opts,
+                                                       const std::string& head, const std::string& tail) {
+  std::string sql = head + ReaderFunction(in.format) + "($fanout_path";
+  for (const auto& [k, v] : opts) sql += ", " + k + " := $fanout_opt_" + k;
+  auto stmt = con.Prepare(sql + ")" + tail);
+  if (!stmt.ok()) return Status::Invalid(ShortenEngineError(stmt.status().message()));
+  FANOUT_RETURN_IF_ERROR((*stmt)->Bind("fanout_path", Value(in.path)));
+  for (const auto& [k, v] : opts) FANOUT_RETURN_IF_ERROR((*stmt)->Bind("fanout_opt_" + k, v));
+  return stmt;
+}
+
+// DuckDB's CSV sniffer reports a row with the wrong number of fields as "not
+// possible to automatically detect the CSV parsing dialect", naming no line.
+// Reading again with store_rejects finds the first bad line: "line 3: Expected
+// Number of Columns: 2 Found: 3: 3,4,5", or "" when it finds none.
+std::string FirstRejectedCsvLine(Connection& con, const InputSpec& in, ValueMap opts) {
+  opts.emplace_back("store_rejects", Value(true));
+  auto stmt = PrepareRead(con, in, opts, "SELECT count(*) FROM ", "");
+  if (!stmt.ok() || !(*stmt)->Execute().ok()) return "";
+  auto rejects = con.Query("SELECT line, error_message, csv_line FROM reject_errors ORDER BY line LIMIT 1");
+  (void)con.Execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans");
+  if (!rejects.ok() || rejects->rows.empty()) return "";
+  const std::vector<Value>& row = rejects->rows[0];
+  return "line " + row[0].ToString() + ": " + row[1].ToString() + ": " + row[2].ToString();
+}
+
 }  // namespace
 
 std::string ShortenEngineError(const std::string& message, int max_lines) {
@@ -53,23 +81,19 @@ std::string ShortenEngineError(const std::string& message, int max_lines) {
 
 Status LoadInputs(Connection& con, const JobSpec& spec, bool schema_only) {
   for (const InputSpec& in : spec.inputs) {
-    // Only the table name is SQL text (a validated identifier, quoted); the
-    // path and every option value are bound parameters.
+    // Only the table name is SQL text (a validated identifier, quoted).
     ValueMap opts = ReaderOptions(in);
-    std::string sql = "CREATE TABLE " + QuoteIdentifier(in.name) + " AS SELECT * FROM " + ReaderFunction(in.format) +
-                      "($fanout_path";
-    for (const auto& [k, v] : opts) sql += ", " + k + " := $fanout_opt_" + k;
-    sql += ")";
-    if (schema_only) sql += " LIMIT 0";
     std::string where = "input '" + in.name + "' (" + in.path + ")";
-    auto stmt = con.Prepare(sql);
-    if (!stmt.ok()) return Status::Invalid("cannot load " + where + ": " + ShortenEngineError(stmt.status().message()));
-    FANOUT_RETURN_IF_ERROR((*stmt)->Bind("fanout_path", Value(in.path)).WithPrefix(where));
-    for (const auto& [k, v] : opts) FANOUT_RETURN_IF_ERROR((*stmt)->Bind("fanout_opt_" + k, v).WithPrefix(where));
+    auto stmt = PrepareRead(con, in, opts, "CREATE TABLE " + QuoteIdentifier(in.name) + " AS SELECT * FROM ",
+                            schema_only ? " LIMIT 0" : "");
+    if (!stmt.ok()) return stmt.status().WithPrefix("cannot load " + where);
     auto r = (*stmt)->Execute();
-    if (!r.ok())
-      return Status::Invalid("cannot load " + where + ": " + ShortenEngineError(r.status().message()) +
-                             "\nfix the file, or relax the reader with inputs." + in.name + ".options");
+    if (!r.ok()) {
+      std::string why = in.format == "csv" || in.format == "tsv" ? FirstRejectedCsvLine(con, in, opts) : "";
+      if (why.empty()) why = ShortenEngineError(r.status().message());
+      return Status::Invalid("cannot load " + where + ": " + why + "\nfix the file, or relax the reader with inputs." +
+                             in.name + ".options");
+    }
   }
   return Status::Ok();
 }
