@@ -24,16 +24,19 @@ namespace {
 
 constexpr int64_t kHashInputsUpTo = 64LL << 20;  // content-hash inputs up to 64 MiB
 
+// 20261123T054917.123Z-e3d899: fixed width, so run ids (and the manifest file
+// names) sort in start order; `fanout status` relies on it to find the last run.
 std::string NewRunId() {
-  time_t now = time(nullptr);
+  double now = NowSeconds();
+  time_t secs = static_cast<time_t>(now);
+  int millis = std::min(999, static_cast<int>((now - static_cast<double>(secs)) * 1000));
   struct tm tm;
-  gmtime_r(&now, &tm);
+  gmtime_r(&secs, &tm);
   char buf[64];
-  strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+  size_t len = strftime(buf, sizeof buf, "%Y%m%dT%H%M%S", &tm);
   std::random_device rd;
-  char suffix[16];
-  snprintf(suffix, sizeof suffix, "-%06x", rd() & 0xffffff);
-  return std::string(buf) + suffix;
+  snprintf(buf + len, sizeof buf - len, ".%03dZ-%06x", millis, rd() & 0xffffff);
+  return buf;
 }
 
 int Cores() { return std::max(1u, std::thread::hardware_concurrency()); }
@@ -51,6 +54,7 @@ struct Loaded {
   std::unique_ptr<Database> db;
   std::unique_ptr<Connection> con;
   std::vector<Iteration> iterations;
+  LoadNotes notes;  // shown once the job is known to be valid
 };
 
 Result<Loaded> LoadAndPlan(const JobSpec& spec, const RunOptions& options, bool schema_only,
@@ -78,10 +82,7 @@ Result<Loaded> LoadAndPlan(const JobSpec& spec, const RunOptions& options, bool 
   }
   identity += "]";
   bool need_rows = spec.sequence.kind == SequenceSpec::Kind::kSql;
-  LoadNotes notes;
-  FANOUT_RETURN_IF_ERROR(LoadInputs(*l.con, spec, schema_only && !need_rows, identities, &notes));
-  if (options.events)
-    for (const std::string& line : notes.lines) options.events->OnMessage(line);
+  FANOUT_RETURN_IF_ERROR(LoadInputs(*l.con, spec, schema_only && !need_rows, identities, &l.notes));
   FANOUT_RETURN_IF_ERROR(RunPrepare(*l.con, spec));
   auto its = PlanIterations(spec, *l.con, identity);
   if (!its.ok()) return its.status();
@@ -148,6 +149,17 @@ std::vector<size_t> RunOrder(const std::vector<Iteration>& its, const std::map<s
   return idx;
 }
 
+// output.mode: error_if_exists: Invalid naming the outputs that already exist.
+Status CheckNoOutputExists(Storage& storage, const OutputSpec& output, const std::vector<Iteration>& iterations) {
+  if (output.mode != OutputSpec::Mode::kErrorIfExists) return Status::Ok();
+  std::string list;
+  for (const Iteration& it : iterations)
+    if (storage.Exists(output.dir + "/" + it.target)) list += (list.empty() ? "" : ", ") + it.target;
+  if (list.empty()) return Status::Ok();
+  return Status::Invalid("output.mode is error_if_exists and these outputs exist in " + output.dir + ": " + list +
+                         " (remove them, or use mode: overwrite or skip_existing)");
+}
+
 std::string LockHolder(const std::string& run_id) {
   char host[256] = "?";
   gethostname(host, sizeof host - 1);
@@ -212,26 +224,30 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
     report.iterations.push_back(r);
   }
 
-  // 2. Own the output: create it, lock it, clear what killed runs left.
+  // 2. Own the output: create it, lock it, clear what killed runs left. A job
+  // that error_if_exists rejects writes nothing, not even the lock; the check
+  // is repeated under the lock for runs that raced us.
   std::shared_ptr<Storage> storage = options.storage ? options.storage : NewPosixStorage();
-  Status st = storage->CreateDirs(out + "/_fanout/runs");
+  Status st = CheckNoOutputExists(*storage, spec.output, loaded->iterations);
+  if (!st.ok()) return finish(st);
+  st = storage->CreateDirs(out + "/_fanout/runs");
   if (!st.ok())
     return finish(Status::Invalid("cannot create the output folder " + out + ": " + st.message() +
                                   " (check output.dir and its permissions)"));
   auto lock = storage->Lock(out + "/_fanout/lock", LockHolder(report.run_id));
   if (!lock.ok()) return finish(lock.status());
+  st = CheckNoOutputExists(*storage, spec.output, loaded->iterations);
+  if (!st.ok()) return finish(st);
   Committer committer(*storage, out, report.run_id);
   st = committer.RemoveStaleStaging();
   if (st.ok()) st = committer.Start();
   if (!st.ok()) return finish(Status::Invalid("cannot prepare staging under " + out + ": " + st.message()));
 
   // 3. Decide what runs: output.mode and --resume.
-  std::vector<std::string> existing;
   for (size_t i = 0; i < loaded->iterations.size(); ++i) {
     const Iteration& it = loaded->iterations[i];
     IterationReport& r = report.iterations[i];
     bool exists = storage->Exists(out + "/" + it.target);
-    if (exists && spec.output.mode == OutputSpec::Mode::kErrorIfExists) existing.push_back(it.target);
     if (exists && spec.output.mode == OutputSpec::Mode::kSkipExisting &&
         !ReadSuccessMarker(*storage, out, it.target).is_null()) {
       r.status = IterationStatus::kSkipped;
@@ -241,14 +257,10 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
       r.skip_reason = "up to date (--resume)";
     }
   }
-  if (!existing.empty()) {
-    std::string list;
-    for (const auto& t : existing) list += (list.empty() ? "" : ", ") + t;
-    (void)committer.Finish();
-    return finish(Status::Invalid("output.mode is error_if_exists and these outputs exist in " + out + ": " + list +
-                                  " (remove them, or use mode: overwrite or skip_existing)"));
+  if (options.events) {
+    for (const std::string& line : loaded->notes.lines) options.events->OnMessage(line);
+    options.events->OnPlanned(report.iterations);
   }
-  if (options.events) options.events->OnPlanned(report.iterations);
 
   // 4. Run: the barrier is RunIterations returning.
   SchedulerOptions so;
@@ -279,7 +291,10 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
     return finish(Status::Io("cannot write the run manifest: " + manifest.message()));
   }
   if (!cleanup.ok() && options.events) options.events->OnMessage("warning: " + cleanup.message());
-  return finish(Status::Ok());
+  // Not finish(): the report must stay identical to the manifest just written
+  // (`run --json` prints it), so finished_at is not stamped again.
+  report.status = Status::Ok();
+  return report;
 }
 
 }  // namespace fanout

@@ -38,6 +38,34 @@ const char* ReaderFunction(const std::string& format) {
   return "read_csv";
 }
 
+// `head <reader>($fanout_path, k := $fanout_opt_k, ...) tail`, prepared with
+// the path and every option bound: only `head` and `tail` are SQL text.
+Result<std::unique_ptr<PreparedStatement>> PrepareRead(Connection& con, const InputSpec& in, const ValueMap& opts,
+                                                       const std::string& head, const std::string& tail) {
+  std::string sql = head + ReaderFunction(in.format) + "($fanout_path";
+  for (const auto& [k, v] : opts) sql += ", " + k + " := $fanout_opt_" + k;
+  auto stmt = con.Prepare(sql + ")" + tail);
+  if (!stmt.ok()) return Status::Invalid(ShortenEngineError(stmt.status().message()));
+  FANOUT_RETURN_IF_ERROR((*stmt)->Bind("fanout_path", Value(in.path)));
+  for (const auto& [k, v] : opts) FANOUT_RETURN_IF_ERROR((*stmt)->Bind("fanout_opt_" + k, v));
+  return stmt;
+}
+
+// DuckDB's CSV sniffer reports a row with the wrong number of fields as "not
+// possible to automatically detect the CSV parsing dialect", naming no line.
+// Reading again with store_rejects finds the first bad line: "line 3: Expected
+// Number of Columns: 2 Found: 3: 3,4,5", or "" when it finds none.
+std::string FirstRejectedCsvLine(Connection& con, const InputSpec& in, ValueMap opts) {
+  opts.emplace_back("store_rejects", Value(true));
+  auto stmt = PrepareRead(con, in, opts, "SELECT count(*) FROM ", "");
+  if (!stmt.ok() || !(*stmt)->Execute().ok()) return "";
+  auto rejects = con.Query("SELECT line, error_message, csv_line FROM reject_errors ORDER BY line LIMIT 1");
+  (void)con.Execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans");
+  if (!rejects.ok() || rejects->rows.empty()) return "";
+  const std::vector<Value>& row = rejects->rows[0];
+  return "line " + row[0].ToString() + ": " + row[1].ToString() + ": " + row[2].ToString();
+}
+
 }  // namespace
 
 std::string ShortenEngineError(const std::string& message, int max_lines) {
@@ -57,69 +85,20 @@ std::string ShortenEngineError(const std::string& message, int max_lines) {
 
 namespace {
 
-// Finds the first record whose field count differs from the header's, or an
-// unterminated quote: DuckDB's sniffer reports only "could not detect the
-// dialect" for a small file with such a row. Empty when nothing is found.
-std::string DiagnoseCsv(const std::string& path, char delim) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "";
-  int64_t line = 1, record_line = 1, fields = 1, header_fields = -1;
-  bool quoted = false;
-  char c;
-  auto end_record = [&]() -> std::string {
-    if (header_fields < 0) {
-      header_fields = fields;
-    } else if (fields != header_fields && !(fields == 1)) {
-      return "line " + std::to_string(record_line) + " has " + std::to_string(fields) + " fields, the header has " +
-             std::to_string(header_fields);
-    }
-    fields = 1;
-    record_line = line + 1;
-    return "";
-  };
-  int64_t bytes = 0;
-  while (in.get(c) && ++bytes < (256LL << 20)) {
-    if (c == '"') quoted = !quoted;
-    else if (c == delim && !quoted) ++fields;
-    else if (c == '\n') {
-      if (!quoted) {
-        std::string problem = end_record();
-        if (!problem.empty()) return problem;
-      }
-      ++line;
-    }
-  }
-  if (quoted) return "unterminated quote starting in the record at line " + std::to_string(record_line);
-  if (fields > 1) return end_record();
-  return "";
-}
-
 // Parses one input with its reader. Only the table name is SQL text (a
 // validated identifier, quoted); the path and every option are bound.
 Status ParseInput(Connection& con, const InputSpec& in, bool schema_only) {
-  {
-    ValueMap opts = ReaderOptions(in);
-    std::string sql = "CREATE TABLE " + QuoteIdentifier(in.name) + " AS SELECT * FROM " + ReaderFunction(in.format) +
-                      "($fanout_path";
-    for (const auto& [k, v] : opts) sql += ", " + k + " := $fanout_opt_" + k;
-    sql += ")";
-    if (schema_only) sql += " LIMIT 0";
-    std::string where = "input '" + in.name + "' (" + in.path + ")";
-    auto stmt = con.Prepare(sql);
-    if (!stmt.ok()) return Status::Invalid("cannot load " + where + ": " + ShortenEngineError(stmt.status().message()));
-    FANOUT_RETURN_IF_ERROR((*stmt)->Bind("fanout_path", Value(in.path)).WithPrefix(where));
-    for (const auto& [k, v] : opts) FANOUT_RETURN_IF_ERROR((*stmt)->Bind("fanout_opt_" + k, v).WithPrefix(where));
-    auto r = (*stmt)->Execute();
-    std::string diagnosis =
-        r.ok() || (in.format != "csv" && in.format != "tsv") ? "" : DiagnoseCsv(in.path, in.format == "csv" ? ',' : '\t');
-    if (!diagnosis.empty())
-      return Status::Invalid("cannot load " + where + ": malformed CSV: " + diagnosis +
-                             "\nfix the file, or relax the reader with inputs." + in.name + ".options (e.g. null_padding: true)");
-    if (!r.ok())
-      return Status::Invalid("cannot load " + where + ": " + ShortenEngineError(r.status().message()) +
-                             "\nfix the file, or relax the reader with inputs." + in.name + ".options");
-  }
-  return Status::Ok();
+  ValueMap opts = ReaderOptions(in);
+  std::string where = "input '" + in.name + "' (" + in.path + ")";
+  auto stmt = PrepareRead(con, in, opts, "CREATE TABLE " + QuoteIdentifier(in.name) + " AS SELECT * FROM ",
+                          schema_only ? " LIMIT 0" : "");
+  if (!stmt.ok()) return stmt.status().WithPrefix("cannot load " + where);
+  auto r = (*stmt)->Execute();
+  if (r.ok()) return Status::Ok();
+  std::string why = in.format == "csv" || in.format == "tsv" ? FirstRejectedCsvLine(con, in, opts) : "";
+  if (why.empty()) why = ShortenEngineError(r.status().message());
+  return Status::Invalid("cannot load " + where + ": " + why + "\nfix the file, or relax the reader with inputs." +
+                         in.name + ".options");
 }
 
 Result<int64_t> CountRows(Connection& con, const std::string& table) {
