@@ -73,18 +73,15 @@ Result<Loaded> LoadAndPlan(const JobSpec& spec, const RunOptions& options, bool 
   l.con = std::move(con).value();
 
   std::vector<std::string> identities;
-  std::string identity = "[";
   for (const InputSpec& in : spec.inputs) {
     auto id = InputIdentity(in, kHashInputsUpTo);
     if (!id.ok()) return id.status();
     identities.push_back(*id);
-    identity += *id + ",";
   }
-  identity += "]";
   bool need_rows = spec.sequence.kind == SequenceSpec::Kind::kSql;
   FANOUT_RETURN_IF_ERROR(LoadInputs(*l.con, spec, schema_only && !need_rows, identities, &l.notes));
   FANOUT_RETURN_IF_ERROR(RunPrepare(*l.con, spec));
-  auto its = PlanIterations(spec, *l.con, identity);
+  auto its = PlanIterations(spec, *l.con, identities);
   if (!its.ok()) return its.status();
   FANOUT_RETURN_IF_ERROR(DryRunTransforms(*l.db, *l.con, *its));
   auto only = FilterOnly(std::move(its).value(), options.only);

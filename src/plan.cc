@@ -94,12 +94,32 @@ Status CheckParamRefs(const Iteration& it) {
 
 }  // namespace
 
-Result<std::vector<Iteration>> PlanIterations(const JobSpec& spec, Connection& con, const std::string& input_identity) {
+namespace {
+
+// Identity of the inputs `sql` (or `prepare`) names, plus `prepare` itself.
+std::string InputsFingerprint(const JobSpec& spec, const std::vector<std::string>& identities, const std::string& sql) {
+  std::vector<std::string> words = SqlWords(sql);
+  std::vector<std::string> prep = SqlWords(spec.prepare);
+  words.insert(words.end(), prep.begin(), prep.end());
+  std::set<std::string> named(words.begin(), words.end());
+  std::string text = spec.prepare + "\n";
+  for (size_t i = 0; i < spec.inputs.size() && i < identities.size(); ++i) {
+    std::string name = spec.inputs[i].name;
+    for (char& c : name) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+    if (named.count(name)) text += identities[i] + "\n";
+  }
+  return HashHex(text);
+}
+
+}  // namespace
+
+Result<std::vector<Iteration>> PlanIterations(const JobSpec& spec, Connection& con,
+                                              const std::vector<std::string>& identities) {
   auto seq = ResolveSequence(spec, con);
   if (!seq.ok()) return seq.status();
   std::vector<Iteration> out;
   std::map<std::string, size_t> seen;
-  std::string fp_inputs = HashHex(input_identity + "\n" + spec.prepare);
+  std::map<std::string, std::string> fp_inputs;  // per transform source
   std::string fp_output = HashHex(OutputIdentity(spec.output));
   std::map<std::string, std::vector<std::string>> split_cache;
   for (size_t i = 0; i < seq->size(); ++i) {
@@ -140,7 +160,9 @@ Result<std::vector<Iteration>> PlanIterations(const JobSpec& spec, Connection& c
     for (const auto& s : it.statements) sql_text += s + ";\n";
     it.fp_sql = HashHex(sql_text);
     it.fp_params = HashHex(Value(ValueMap(it.params.begin(), it.params.end())).ToJson());
-    it.fp_inputs = fp_inputs;
+    auto [fp, new_source] = fp_inputs.try_emplace(t->source);
+    if (new_source) fp->second = InputsFingerprint(spec, identities, t->sql);
+    it.fp_inputs = fp->second;
     it.fp_output = fp_output;
     it.fingerprint = HashHex(it.fp_sql + it.fp_params + it.fp_inputs + it.fp_output);
     out.push_back(std::move(it));

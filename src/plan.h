@@ -26,9 +26,11 @@ struct Iteration {
 };
 
 // Resolves the sequence (running its SQL on `con` when it has one) and builds
-// every iteration. `input_identity` is the inputs' identity text (fingerprint).
+// every iteration. `identities[i]` is the identity of spec.inputs[i]; an
+// iteration's fingerprint covers the inputs its transform or `prepare` names,
+// so touching one input reruns (with --resume) only the iterations reading it.
 Result<std::vector<Iteration>> PlanIterations(const JobSpec& spec, Connection& con,
-                                              const std::string& input_identity);
+                                              const std::vector<std::string>& identities);
 
 // Prepares every distinct transform (per kind and param types) against empty
 // copies of the loaded tables: unknown tables, columns, functions and params

@@ -106,6 +106,42 @@ std::vector<std::string> SplitStatements(const std::string& sql, std::vector<std
   return out;
 }
 
+std::vector<std::string> SqlWords(const std::string& sql) {
+  std::vector<std::string> out;
+  auto lower = [](std::string w) {
+    for (char& c : w) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+    return w;
+  };
+  size_t i = 0, n = sql.size();
+  while (i < n) {
+    char c = sql[i];
+    if (c == '\'') {
+      size_t j = i + 1;
+      while (j < n && !(sql[j] == '\'' && (j + 1 >= n || sql[j + 1] != '\''))) j += sql[j] == '\'' ? 2 : 1;
+      i = j + 1;
+    } else if (c == '"') {
+      size_t j = sql.find('"', i + 1);
+      if (j == std::string::npos) j = n;
+      out.push_back(lower(sql.substr(i + 1, j - i - 1)));
+      i = j + 1;
+    } else if (c == '-' && i + 1 < n && sql[i + 1] == '-') {
+      size_t j = sql.find('\n', i);
+      i = j == std::string::npos ? n : j;
+    } else if (c == '/' && i + 1 < n && sql[i + 1] == '*') {
+      size_t j = sql.find("*/", i + 2);
+      i = j == std::string::npos ? n : j + 2;
+    } else if (isalpha(static_cast<unsigned char>(c)) || c == '_') {
+      size_t j = i;
+      while (j < n && (isalnum(static_cast<unsigned char>(sql[j])) || sql[j] == '_')) ++j;
+      out.push_back(lower(sql.substr(i, j - i)));
+      i = j;
+    } else {
+      ++i;
+    }
+  }
+  return out;
+}
+
 bool IsSafePathComponent(const std::string& name) {
   static const std::regex re(R"(^[A-Za-z0-9._=+-]+$)");
   return !name.empty() && name.size() <= 200 && name != "." && name != ".." && std::regex_match(name, re);

@@ -22,6 +22,10 @@ Value InferScalar(const std::string& text);
 // "$1" are collected as "?" and "1").
 std::vector<std::string> SplitStatements(const std::string& sql, std::vector<std::string>* params = nullptr);
 
+// The identifiers in `sql` (lower-cased; quoted "identifiers" too), outside
+// string literals and comments. Used to tell which inputs a transform reads.
+std::vector<std::string> SqlWords(const std::string& sql);
+
 // True when `name` is a safe single path component: [A-Za-z0-9._=+-]+, not "."
 // or "..", at most 200 bytes.
 bool IsSafePathComponent(const std::string& name);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 namespace fanout {
 
 TEST(SplitStatements, SplitsAtTopLevelSemicolonsOnly) {
@@ -49,6 +51,20 @@ TEST(ExpandEnv, ExpandsAndRejectsUnset) {
   auto r = ExpandEnv("${FANOUT_TEST_NOPE}/x");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("FANOUT_TEST_NOPE"), std::string::npos);
+}
+
+}  // namespace fanout
+
+namespace fanout {
+
+TEST(SqlWords, IdentifiersOutsideStringsAndComments) {
+  auto w = SqlWords("SELECT a.x FROM Transactions a JOIN \"Customers\" c -- regions\n WHERE y = 'weights' /* t2 */");
+  std::set<std::string> words(w.begin(), w.end());
+  EXPECT_TRUE(words.count("transactions"));
+  EXPECT_TRUE(words.count("customers"));
+  EXPECT_FALSE(words.count("regions"));
+  EXPECT_FALSE(words.count("weights"));
+  EXPECT_FALSE(words.count("t2"));
 }
 
 }  // namespace fanout

@@ -126,3 +126,28 @@ run: {max_workers: 2, threads: 2}
 
 }  // namespace
 }  // namespace fanout
+
+namespace fanout {
+namespace {
+
+TEST_F(ConcurrencyTest, TimeoutInterruptsOnlyTheLongQuery) {
+  auto t0 = std::chrono::steady_clock::now();
+  RunReport report = Run(R"(
+inputs: {one: one.csv}
+sequence: [1, 2, 3]
+transform: |
+  SELECT count(*) AS c FROM range(CASE WHEN $n = 2 THEN 1000000000000 ELSE 1000 END) t(i), one WHERE i % 7 = 1
+run: {max_workers: 3, threads: 2, timeout: 1s}
+)");
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(took, 10.0);
+  EXPECT_EQ(report.ExitCode(), 1);
+  EXPECT_EQ(report.iterations[1].status, IterationStatus::kFailed);
+  EXPECT_NE(report.iterations[1].error.find("timed out after 1s"), std::string::npos) << report.iterations[1].error;
+  EXPECT_EQ(report.iterations[0].status, IterationStatus::kCommitted);
+  EXPECT_EQ(report.iterations[2].status, IterationStatus::kCommitted);
+  EXPECT_FALSE(fs::exists(dir_ + "/out/iter_2"));
+}
+
+}  // namespace
+}  // namespace fanout
