@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "temp_dir.h"
+
 #include <filesystem>
 #include <fstream>
 
@@ -10,14 +12,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class LoadTest : public ::testing::Test {
+class LoadTest : public TempDirTest {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/fanout-load-XXXXXX";
-    dir_ = mkdtemp(tmpl);
+    TempDirTest::SetUp();
     std::ofstream(dir_ + "/t.csv") << "id,amount,day\n1,2.5,2026-01-01\n2,3.5,2026-01-02\n";
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   JobSpec Spec() {
     auto spec = ParseJobSpec("inputs: {t: t.csv}\nsequence: [1]\ntransform: SELECT 1\n", dir_ + "/job.yaml");
@@ -42,7 +42,6 @@ class LoadTest : public ::testing::Test {
       if (l.find(text) != std::string::npos) return true;
     return false;
   }
-  std::string dir_;
 };
 
 TEST_F(LoadTest, SecondLoadComesFromCacheWithSameTypesAndValues) {

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "temp_dir.h"
+
 #include <filesystem>
 #include <fstream>
 
@@ -8,15 +10,12 @@
 namespace fanout {
 namespace {
 
-class SpecTest : public ::testing::Test {
+class SpecTest : public TempDirTest {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/fanout-spec-XXXXXX";
-    dir_ = mkdtemp(tmpl);
+    TempDirTest::SetUp();
     Write("data.csv", "id,x\n1,2\n");
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  void Write(const std::string& name, const std::string& text) { std::ofstream(dir_ + "/" + name) << text; }
   Result<JobSpec> Parse(const std::string& yaml, std::vector<std::string> sets = {}) {
     return ParseJobSpec(yaml, dir_ + "/job.yaml", sets);
   }
@@ -25,7 +24,6 @@ class SpecTest : public ::testing::Test {
     EXPECT_FALSE(r.ok()) << "expected an error for:\n" << yaml;
     return r.ok() ? "" : r.status().message();
   }
-  std::string dir_;
 };
 
 TEST_F(SpecTest, FullJobWithDefaults) {

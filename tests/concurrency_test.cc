@@ -3,6 +3,8 @@
 // RunJob returns only when all have committed.
 #include <gtest/gtest.h>
 
+#include "temp_dir.h"
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -18,14 +20,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class ConcurrencyTest : public ::testing::Test {
+class ConcurrencyTest : public TempDirTest {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/fanout-conc-XXXXXX";
-    dir_ = mkdtemp(tmpl);
+    TempDirTest::SetUp();
     std::ofstream(dir_ + "/one.csv") << "id\n1\n";
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   RunReport Run(const std::string& yaml, std::atomic<bool>* cancel = nullptr) {
     auto spec = ParseJobSpec(yaml, dir_ + "/job.yaml");
@@ -40,7 +40,6 @@ class ConcurrencyTest : public ::testing::Test {
     };
     return RunJob(*spec, options);
   }
-  std::string dir_;
 };
 
 // Max number of [start, end) intervals that overlap at one instant.

@@ -1,6 +1,8 @@
 // Resume by fingerprint through the library: what reruns after a change, and why.
 #include <gtest/gtest.h>
 
+#include "temp_dir.h"
+
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -12,16 +14,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class ResumeTest : public ::testing::Test {
+class ResumeTest : public TempDirTest {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/fanout-resume-XXXXXX";
-    dir_ = mkdtemp(tmpl);
+    TempDirTest::SetUp();
     std::ofstream(dir_ + "/a.csv") << "v\n1\n2\n";
     std::ofstream(dir_ + "/b.csv") << "v\n10\n";
     std::ofstream(dir_ + "/kinds.csv") << "n,kind\n1,fromA\n2,fromA\n3,fromB\n";
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   JobSpec Spec(const std::string& extra = "") {
     auto spec = ParseJobSpec(R"(
@@ -45,7 +45,6 @@ transforms:
     for (const auto& p : *plan) out[p.n.ToString()] = p.run_reason;
     return out;
   }
-  std::string dir_;
 };
 
 TEST_F(ResumeTest, OnlyChangedIterationsRerunWithTheReason) {
