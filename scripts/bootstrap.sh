@@ -28,6 +28,14 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# --- the test-only Parquet reader (hyparquet), pinned by package-lock.json ----
+reader="$root/tests/parquet_reader"
+if [ ! -f "$reader/node_modules/.package-lock.json" ] || ! cmp -s "$reader/package-lock.json" "$reader/node_modules/.fanout-lock"; then
+  echo "bootstrap: installing the test Parquet reader (npm ci)"
+  (cd "$reader" && npm ci --ignore-scripts --no-audit --no-fund --silent)
+  cp "$reader/package-lock.json" "$reader/node_modules/.fanout-lock"
+fi
+
 # --- DuckDB -----------------------------------------------------------------
 duckdb_version=1.4.4
 lib_pkg="@duckdb/node-bindings-linux-x64@1.4.4-r.4"

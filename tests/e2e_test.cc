@@ -410,6 +410,18 @@ TEST_F(E2eTest, JsonManifestDescribesEveryIteration) {
   EXPECT_EQ(order, (std::vector<int64_t>{3, 1, 2}));
 }
 
+// Reads a part file with another Parquet implementation (hyparquet, in
+// JavaScript; installed by scripts/bootstrap.sh) and checks the row count and
+// the sum of txns.
+void ExpectReadableByHyparquet(const std::string& file, const nlohmann::json& rows, const Value& txns) {
+  const std::string script = std::string(FANOUT_SOURCE_DIR) + "/tests/parquet_reader/read.mjs";
+  RunResult r = RunProcess({"/usr/bin/env", "node", script, file}, fs::path(file).parent_path().parent_path().string());
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  nlohmann::json got = nlohmann::json::parse(r.out);
+  EXPECT_EQ(got["rows"], rows);
+  EXPECT_EQ(got["sums"]["txns"].get<double>(), static_cast<double>(std::get<int64_t>(txns.v)));
+}
+
 TEST_F(E2eTest, ExampleJobCommitsAllNineIterations) {
   const std::string example = std::string(FANOUT_SOURCE_DIR) + "/examples/model_sequence";
   for (const char* part : {"job.yaml", "config", "data", "transforms"})
@@ -441,6 +453,7 @@ TEST_F(E2eTest, ExampleJobCommitsAllNineIterations) {
     ASSERT_EQ(got.size(), 1u);
     ASSERT_EQ(want.size(), 1u);
     EXPECT_EQ(got[0], (std::vector<Value>{want[0][0], Value(n), Value(n)}));
+    ExpectReadableByHyparquet(OutPath(Iter(n)) + "/part-00000.parquet", marker["rows"], got[0][0]);
   }
 }
 
