@@ -272,8 +272,19 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
   so.cancel = options.cancel;
   so.events = options.events;
   std::vector<size_t> order = RunOrder(loaded->iterations, PastDurations(*storage, out), spec.run.order);
+  // The input cache is written beside the run, on its own connection.
+  std::vector<std::string> cache_notes;
+  std::thread cache_writer([&] {
+    if (loaded->notes.cache_writes.empty()) return;
+    auto con = loaded->db->Connect();
+    if (!con.ok()) return;
+    for (auto& write : loaded->notes.cache_writes) write(**con, &cache_notes);
+  });
   EngineExecutor executor(*loaded->db, committer, spec.output, report.run_id);
   RunIterations(loaded->iterations, report.iterations, order, executor, so);
+  cache_writer.join();
+  if (options.events)
+    for (const std::string& line : cache_notes) options.events->OnMessage(line);
   report.interrupted = options.cancel && options.cancel->load();
 
   // 5. Clean up and write the manifest (atomically, like every output).

@@ -120,8 +120,9 @@ Status RunWithPath(Connection& con, const std::string& sql, const std::string& p
 // the hash is checked before the file is trusted.
 class InputCache {
  public:
-  InputCache(Storage& storage, std::string dir, const InputSpec& in, const std::string& identity)
-      : storage_(storage), dir_(std::move(dir)), in_(in) {
+  InputCache(std::shared_ptr<Storage> storage, std::string dir, const InputSpec& in, const std::string& identity)
+      : owner_(std::move(storage)),
+        storage_(*owner_), dir_(std::move(dir)), in_(in) {
     key_ = HashHex(identity + "|duckdb " + Database::Version() + "|fanout-cache-v1");
     file_ = dir_ + "/" + in.name + "-" + key_ + ".parquet";
   }
@@ -148,7 +149,7 @@ class InputCache {
   }
 
   // Writes the cache entry for the loaded table (best effort: a warning).
-  void Store(Connection& con, LoadNotes* notes) {
+  void Store(Connection& con, std::vector<std::string>* notes) {
     std::string tmp = file_ + ".tmp-" + std::to_string(getpid());
     Status st = storage_.CreateDirs(dir_);
     if (st.ok()) RemoveOtherVersions();
@@ -194,10 +195,12 @@ class InputCache {
     }
   }
 
-  static void Note(LoadNotes* notes, const std::string& line) {
-    if (notes) notes->lines.push_back(line);
+  static void Note(LoadNotes* notes, const std::string& line) { Note(notes ? &notes->lines : nullptr, line); }
+  static void Note(std::vector<std::string>* lines, const std::string& line) {
+    if (lines) lines->push_back(line);
   }
 
+  std::shared_ptr<Storage> owner_;
   Storage& storage_;
   std::string dir_;
   const InputSpec& in_;
@@ -216,11 +219,13 @@ Status LoadInputs(Connection& con, const JobSpec& spec, bool schema_only, const 
       FANOUT_RETURN_IF_ERROR(ParseInput(con, in, schema_only));
       continue;
     }
-    InputCache cache(*storage, spec.cache.dir, in, identities[i]);
-    auto hit = cache.TryLoad(con, notes);
+    auto cache = std::make_shared<InputCache>(storage, spec.cache.dir, in, identities[i]);
+    auto hit = cache->TryLoad(con, notes);
     if (hit.ok() && *hit) continue;
     FANOUT_RETURN_IF_ERROR(ParseInput(con, in, schema_only));
-    cache.Store(con, notes);
+    auto write = [cache](Connection& c, std::vector<std::string>* lines) { cache->Store(c, lines); };
+    if (notes) notes->cache_writes.push_back(write);
+    else write(con, nullptr);
   }
   return Status::Ok();
 }

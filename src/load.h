@@ -1,6 +1,7 @@
 // load: the job's inputs -> shared tables, loaded once; then `prepare` once.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,10 @@ namespace fanout {
 // What loading did, for the progress display.
 struct LoadNotes {
   std::vector<std::string> lines;  // "input t: 2000000 rows from cache", warnings
+  // Cache files still to write for inputs that were parsed. They only read the
+  // loaded tables, so they may run on their own connection while the
+  // iterations run (warnings go to `notes`).
+  std::vector<std::function<void(Connection& con, std::vector<std::string>* notes)>> cache_writes;
 };
 
 // Loads every input into a table of its name. schema_only loads no rows

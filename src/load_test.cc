@@ -33,6 +33,7 @@ class LoadTest : public TempDirTest {
     LoadNotes notes;
     Status st = LoadInputs(**con, spec, false, {*id}, &notes);
     EXPECT_TRUE(st.ok()) << st.message();
+    for (auto& write : notes.cache_writes) write(**con, &notes.lines);
     auto t = (*con)->Query("SELECT sum(amount)::VARCHAR || '/' || max(day)::VARCHAR FROM t");
     EXPECT_TRUE(t.ok());
     return {notes, t->rows[0][0].ToString()};
