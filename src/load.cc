@@ -1,6 +1,7 @@
 #include "load.h"
 
 #include <sys/stat.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -189,9 +190,13 @@ class InputCache {
     if (!entries.ok()) return;
     std::string prefix = in_.name + "-";
     for (const FileInfo& f : *entries) {
-      if (f.name.rfind(prefix, 0) != 0 || f.name.find(key_) != std::string::npos) continue;
+      if (f.name.rfind(prefix, 0) != 0) continue;
       std::string rest = f.name.substr(prefix.size());
-      if (rest.size() >= 32 && rest.find('-') == std::string::npos) (void)storage_.RemoveAll(dir_ + "/" + f.name);
+      auto tmp = rest.find(".tmp-");
+      bool stale_tmp = tmp != std::string::npos && kill(std::atoi(rest.c_str() + tmp + 5), 0) != 0;
+      bool other_key = tmp == std::string::npos && rest.size() >= 32 && rest.compare(0, key_.size(), key_) != 0 &&
+                       rest.find('-') == std::string::npos;
+      if (stale_tmp || other_key) (void)storage_.RemoveAll(dir_ + "/" + f.name);
     }
   }
 
