@@ -128,7 +128,15 @@ int Status(const std::string& out, bool json) {
   }
   std::sort(runs.begin(), runs.end());
   auto storage = fanout::NewPosixStorage();
-  auto last = nlohmann::json::parse(*storage->ReadFile(runs.back().string()), nullptr, false);
+  auto read_json = [&](const fs::path& p) {
+    auto text = storage->ReadFile(p.string());
+    return text.ok() ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json(nlohmann::json::value_t::discarded);
+  };
+  auto last = read_json(runs.back());
+  if (last.is_discarded() || !last.is_object()) {
+    fprintf(stderr, "fanout: error: cannot read the manifest %s\n", runs.back().c_str());
+    return 2;
+  }
   if (json) {
     printf("%s\n", last.dump(2).c_str());
     return 0;
@@ -136,8 +144,8 @@ int Status(const std::string& out, bool json) {
   printf("%zu runs in %s/_fanout/runs\n", runs.size(), out.c_str());
   size_t first = runs.size() > 10 ? runs.size() - 10 : 0;
   for (size_t i = first; i < runs.size(); ++i) {
-    auto m = nlohmann::json::parse(*storage->ReadFile(runs[i].string()), nullptr, false);
-    if (m.is_discarded()) continue;
+    auto m = read_json(runs[i]);
+    if (m.is_discarded() || !m.is_object()) continue;
     auto c = m["counts"];
     printf("  %s  %-11s %3d committed %3d failed %3d skipped %3d cancelled  %.1fs\n",
            m.value("run_id", "?").c_str(), m.value("status", "?").c_str(), c.value("committed", 0),
