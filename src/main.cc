@@ -207,5 +207,10 @@ int main(int argc, char** argv) {
   if (*run) return Run(job, sets, options, json);
   if (*validate) return Validate(job, sets);
   if (*plan) return Plan(job, sets, options, json);
-  return Status(out, json);
+  try {
+    return Status(out, json);
+  } catch (const nlohmann::json::exception& e) {  // a manifest that is not fanout's
+    fprintf(stderr, "fanout: error: unexpected manifest content under %s/_fanout/runs: %s\n", out.c_str(), e.what());
+    return 2;
+  }
 }
