@@ -7,6 +7,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <signal.h>
 #include <gtest/gtest.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -163,48 +164,67 @@ inline std::vector<std::string> ChildEnvironment() {
   return env;
 }
 
-// Runs argv[0] with stdout and stderr redirected to files under `io_dir`;
-// kills it after `timeout`.
-inline RunResult RunProcess(const std::vector<std::string>& argv, const std::string& io_dir,
-                            std::chrono::seconds timeout = std::chrono::seconds(60)) {
+// A child process started by StartProcess; WaitProcess collects it.
+struct Child {
+  pid_t pid = -1;
+  std::string base;  // io_dir/runN: .out and .err
+};
+
+// Starts argv[0] with stdout and stderr redirected to files under `io_dir`
+// and `extra_env` ("NAME=value") added to ChildEnvironment().
+inline Child StartProcess(const std::vector<std::string>& argv, const std::string& io_dir,
+                          const std::vector<std::string>& extra_env = {}) {
   static int counter = 0;
-  std::string base = io_dir + "/run" + std::to_string(++counter);
+  Child child;
+  child.base = io_dir + "/run" + std::to_string(++counter);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, (base + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, (base + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 1, (child.base + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, (child.base + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   std::vector<std::string> env = ChildEnvironment();
+  env.insert(env.end(), extra_env.begin(), extra_env.end());
   std::vector<char*> envp;
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
-
-  RunResult r;
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, args.data(), envp.data());
+  int rc = posix_spawn(&child.pid, argv[0].c_str(), &actions, nullptr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
     ADD_FAILURE() << "cannot start " << argv[0] << ": " << std::strerror(rc);
-    return r;
+    child.pid = -1;
   }
+  return child;
+}
+
+// Waits for `child` (killing it after `timeout`) and collects its output.
+inline RunResult WaitProcess(const Child& child, std::chrono::seconds timeout = std::chrono::seconds(60)) {
+  RunResult r;
+  if (child.pid < 0) return r;
   auto deadline = std::chrono::steady_clock::now() + timeout;
   int status = 0;
-  while (waitpid(pid, &status, WNOHANG) == 0) {
+  while (waitpid(child.pid, &status, WNOHANG) == 0) {
     if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      ADD_FAILURE() << argv[0] << " did not finish within " << timeout.count() << "s";
+      kill(child.pid, SIGKILL);
+      waitpid(child.pid, &status, 0);
+      ADD_FAILURE() << "child did not finish within " << timeout.count() << "s";
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = ReadFile(base + ".out");
-  r.err = ReadFile(base + ".err");
+  r.out = ReadFile(child.base + ".out");
+  r.err = ReadFile(child.base + ".err");
   return r;
+}
+
+// Runs argv[0] to completion (see StartProcess); kills it after `timeout`.
+inline RunResult RunProcess(const std::vector<std::string>& argv, const std::string& io_dir,
+                            std::chrono::seconds timeout = std::chrono::seconds(60),
+                            const std::vector<std::string>& extra_env = {}) {
+  return WaitProcess(StartProcess(argv, io_dir, extra_env), timeout);
 }
 
 // ----- test data --------------------------------------------------------------
@@ -326,10 +346,14 @@ class FanoutTest : public ::testing::Test {
   void WriteSales() const { Write("sales.csv", SalesCsv(sales_)); }
 
   // `fanout args...`, e.g. Fanout({"run", Path("job.yaml"), "--json"}).
-  RunResult Fanout(const std::vector<std::string>& args) const {
+  RunResult Fanout(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) const {
+    return WaitProcess(StartFanout(args, env));
+  }
+  // Starts `fanout args...` without waiting (for signals and kills).
+  Child StartFanout(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) const {
     std::vector<std::string> argv = {FANOUT_BIN};
     argv.insert(argv.end(), args.begin(), args.end());
-    return RunProcess(argv, root_ + "/io");
+    return StartProcess(argv, root_ + "/io", env);
   }
   // `fanout run work/job.yaml extra...`.
   RunResult Run(const std::vector<std::string>& extra = {}, const std::string& job = "job.yaml") const {
