@@ -3,6 +3,7 @@
 #include <duckdb.h>
 
 #include <cstring>
+#include <mutex>
 #include <thread>
 
 namespace fanout {
@@ -193,6 +194,8 @@ std::string QuoteIdentifier(const std::string& name) {
 
 struct Database::Impl {
   duckdb_database db = nullptr;
+  std::mutex mu;
+  std::vector<std::pair<std::string, Value>> variables;  // GUARDED_BY(mu)
   ~Impl() {
     if (db) duckdb_close(&db);
   }
@@ -243,10 +246,33 @@ struct Connection::Impl {
 Connection::Connection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Connection::~Connection() = default;
 
+namespace {
+Status SetVariable(Connection& con, const std::string& name, const Value& value) {
+  auto stmt = con.Prepare("SET VARIABLE " + QuoteIdentifier(name) + " = $value");
+  if (!stmt.ok()) return stmt.status();
+  FANOUT_RETURN_IF_ERROR((*stmt)->Bind("value", value));
+  return (*stmt)->Execute().status();
+}
+}  // namespace
+
 Result<std::unique_ptr<Connection>> Database::Connect() {
   auto impl = std::make_unique<Connection::Impl>();
   if (duckdb_connect(impl_->db, &impl->con) == DuckDBError) return Status::Failed("cannot open an engine connection");
-  return std::unique_ptr<Connection>(new Connection(std::move(impl)));
+  std::unique_ptr<Connection> con(new Connection(std::move(impl)));
+  std::vector<std::pair<std::string, Value>> variables;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    variables = impl_->variables;
+  }
+  for (const auto& [name, value] : variables) FANOUT_RETURN_IF_ERROR(SetVariable(*con, name, value));
+  return con;
+}
+
+Status Database::SetSessionVariable(Connection& con, const std::string& name, const Value& value) {
+  FANOUT_RETURN_IF_ERROR(SetVariable(con, name, value));
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->variables.emplace_back(name, value);
+  return Status::Ok();
 }
 
 Status Connection::Execute(const std::string& sql) {

@@ -41,6 +41,9 @@ class Database {
   Database& operator=(const Database&) = delete;
 
   Result<std::unique_ptr<Connection>> Connect();
+  // Sets the SQL variable `name` (a plain identifier) to `value` on `con` and
+  // on every connection opened later (getvariable('name') reads it).
+  Status SetSessionVariable(Connection& con, const std::string& name, const Value& value);
   // Registers fn(BIGINT) -> BIGINT as a volatile SQL scalar function.
   Status RegisterScalarFunction(const std::string& name, std::function<int64_t(int64_t)> fn);
   static std::string Version();

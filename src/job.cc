@@ -79,7 +79,7 @@ Result<Loaded> LoadAndPlan(const JobSpec& spec, const RunOptions& options, bool 
     identities.push_back(*id);
   }
   bool need_rows = spec.sequence.kind == SequenceSpec::Kind::kSql;
-  FANOUT_RETURN_IF_ERROR(LoadInputs(*l.con, spec, schema_only && !need_rows, identities, &l.notes));
+  FANOUT_RETURN_IF_ERROR(LoadInputs(*l.db, *l.con, spec, schema_only && !need_rows, identities, &l.notes));
   FANOUT_RETURN_IF_ERROR(RunPrepare(*l.con, spec));
   auto its = PlanIterations(spec, *l.con, identities);
   if (!its.ok()) return its.status();

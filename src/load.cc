@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -129,21 +130,25 @@ class InputCache {
   }
 
   // Loads the table from the cache. Ok(false) when there is no usable entry.
-  Result<bool> TryLoad(Connection& con, LoadNotes* notes) {
+  Result<bool> TryLoad(Database& db, Connection& con, LoadNotes* notes) {
     auto meta_text = storage_.ReadFile(file_ + ".json");
     if (!meta_text.ok()) return false;
     auto meta = nlohmann::json::parse(*meta_text, nullptr, false);
     std::string why = Verify(meta);
     int64_t rows = why.empty() ? meta.value("rows", int64_t{-1}) : -1;
     if (why.empty()) {
-      Status st = RunWithPath(con, "CREATE TABLE " + QuoteIdentifier(in_.name) + " AS SELECT * FROM read_parquet($fanout_path)", file_);
+      std::string variable = "fanout_cache_" + in_.name;
+      Status st = db.SetSessionVariable(con, variable, Value(file_));
+      if (st.ok())
+        st = con.Execute("CREATE VIEW " + QuoteIdentifier(in_.name) + " AS SELECT * FROM read_parquet(getvariable('" +
+                         variable + "'))");
       auto count = st.ok() ? CountRows(con, in_.name) : Result<int64_t>(st);
       if (count.ok() && *count == rows) {
         Note(notes, "input " + in_.name + ": " + std::to_string(rows) + " rows from cache");
         return true;
       }
       why = count.ok() ? "row count differs" : count.status().message();
-      (void)con.Execute("DROP TABLE IF EXISTS " + QuoteIdentifier(in_.name));
+      (void)con.Execute("DROP VIEW IF EXISTS " + QuoteIdentifier(in_.name));
     }
     Note(notes, "warning: ignoring input cache " + file_ + " (" + why + "); reading " + in_.path);
     return false;
@@ -184,19 +189,28 @@ class InputCache {
     return "";
   }
 
-  // Entries of this input for other identities are out of date.
+  // Entries of this input for other identities are out of date: keep the two
+  // newest (a concurrent run may still scan one), remove older ones and the
+  // temp files of writers that died.
   void RemoveOtherVersions() {
     auto entries = storage_.List(dir_);
     if (!entries.ok()) return;
     std::string prefix = in_.name + "-";
+    std::vector<FileInfo> others;
     for (const FileInfo& f : *entries) {
       if (f.name.rfind(prefix, 0) != 0) continue;
       std::string rest = f.name.substr(prefix.size());
       auto tmp = rest.find(".tmp-");
-      bool stale_tmp = tmp != std::string::npos && kill(std::atoi(rest.c_str() + tmp + 5), 0) != 0;
-      bool other_key = tmp == std::string::npos && rest.size() >= 32 && rest.compare(0, key_.size(), key_) != 0 &&
-                       rest.find('-') == std::string::npos;
-      if (stale_tmp || other_key) (void)storage_.RemoveAll(dir_ + "/" + f.name);
+      if (tmp != std::string::npos) {
+        if (kill(std::atoi(rest.c_str() + tmp + 5), 0) != 0) (void)storage_.RemoveAll(dir_ + "/" + f.name);
+      } else if (rest.size() == 32 + 8 && rest.compare(32, 8, ".parquet") == 0 && rest.compare(0, 32, key_) != 0) {
+        others.push_back(f);
+      }
+    }
+    std::sort(others.begin(), others.end(), [](const FileInfo& a, const FileInfo& b) { return a.mtime_ns > b.mtime_ns; });
+    for (size_t i = 2; i < others.size(); ++i) {
+      (void)storage_.RemoveAll(dir_ + "/" + others[i].name + ".json");  // the sidecar first: no entry without data
+      (void)storage_.RemoveAll(dir_ + "/" + others[i].name);
     }
   }
 
@@ -214,8 +228,8 @@ class InputCache {
 
 }  // namespace
 
-Status LoadInputs(Connection& con, const JobSpec& spec, bool schema_only, const std::vector<std::string>& identities,
-                  LoadNotes* notes) {
+Status LoadInputs(Database& db, Connection& con, const JobSpec& spec, bool schema_only,
+                  const std::vector<std::string>& identities, LoadNotes* notes) {
   auto storage = NewPosixStorage();
   for (size_t i = 0; i < spec.inputs.size(); ++i) {
     const InputSpec& in = spec.inputs[i];
@@ -225,7 +239,7 @@ Status LoadInputs(Connection& con, const JobSpec& spec, bool schema_only, const 
       continue;
     }
     auto cache = std::make_shared<InputCache>(storage, spec.cache.dir, in, identities[i]);
-    auto hit = cache->TryLoad(con, notes);
+    auto hit = cache->TryLoad(db, con, notes);
     if (hit.ok() && *hit) continue;
     FANOUT_RETURN_IF_ERROR(ParseInput(con, in, schema_only));
     auto write = [cache](Connection& c, std::vector<std::string>* lines) { cache->Store(c, lines); };

@@ -22,11 +22,13 @@ struct LoadNotes {
 // Loads every input into a table of its name. schema_only loads no rows
 // (validate). `identities[i]` is InputIdentity of spec.inputs[i]: with the
 // cache enabled, a CSV/TSV/JSON input whose identity matches a verified cache
-// file is read from that Parquet file instead of being parsed again; after a
+// file becomes a view over that Parquet file (no parse, no copy: queries scan
+// it, with filter pushdown; its path is a session variable set on every
+// connection, so no SQL holds it as text); after a
 // parse, the cache file is written. A corrupt or foreign cache file is ignored
 // with a warning. Errors name the input, its file and DuckDB's reason.
-Status LoadInputs(Connection& con, const JobSpec& spec, bool schema_only, const std::vector<std::string>& identities,
-                  LoadNotes* notes);
+Status LoadInputs(Database& db, Connection& con, const JobSpec& spec, bool schema_only,
+                  const std::vector<std::string>& identities, LoadNotes* notes);
 
 // Runs the job's `prepare` SQL (every statement, params bound).
 Status RunPrepare(Connection& con, const JobSpec& spec);

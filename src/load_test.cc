@@ -31,7 +31,7 @@ class LoadTest : public TempDirTest {
     auto id = InputIdentity(spec.inputs[0], 1 << 20);
     EXPECT_TRUE(id.ok());
     LoadNotes notes;
-    Status st = LoadInputs(**con, spec, false, {*id}, &notes);
+    Status st = LoadInputs(**db, **con, spec, false, {*id}, &notes);
     EXPECT_TRUE(st.ok()) << st.message();
     for (auto& write : notes.cache_writes) write(**con, &notes.lines);
     auto t = (*con)->Query("SELECT sum(amount)::VARCHAR || '/' || max(day)::VARCHAR FROM t");
@@ -86,7 +86,7 @@ TEST_F(LoadTest, MalformedCsvNamesFileAndLine) {
   JobSpec spec = Spec();
   auto db = Database::Open({});
   auto con = (*db)->Connect();
-  Status st = LoadInputs(**con, spec, false, {}, nullptr);
+  Status st = LoadInputs(**db, **con, spec, false, {}, nullptr);
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.code(), Status::Code::kInvalid);
   EXPECT_NE(st.message().find("input 't' (" + dir_ + "/t.csv)"), std::string::npos) << st.message();
