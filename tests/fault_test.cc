@@ -93,8 +93,9 @@ TEST_F(FaultTest, FailedFsyncIsNeverReportedAsSuccess) {
     if (status == "committed") {
       EXPECT_EQ(ExpectCommitted(Iter(1))["params"]["min_amount"], 20);  // complete, durable: the fault came later
     } else {
-      if (status == "failed")
+      if (status == "failed") {
         EXPECT_NE(m["iterations"][0]["error"].get<std::string>().find("injected fault"), std::string::npos);
+      }
       EXPECT_EQ(DiffSnapshots(old, TakeSnapshot(OutPath(Iter(1)))), "");
     }
   }
