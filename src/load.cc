@@ -116,7 +116,8 @@ Status RunWithPath(Connection& con, const std::string& sql, const std::string& p
   return (*stmt)->Execute().status();
 }
 
-// Parsed inputs kept between runs as Parquet, with a JSON sidecar holding the
+// Parsed inputs kept between runs as uncompressed Parquet (measured: cheaper
+// to write and faster to scan than snappy, 1.6x the bytes), with a JSON sidecar holding the
 // key (input identity + engine version), the row count and the file's xxh3.
 // The sidecar is written last, so its presence means the file is complete;
 // the hash is checked before the file is trusted.
@@ -160,7 +161,7 @@ class InputCache {
     Status st = storage_.CreateDirs(dir_);
     if (st.ok()) RemoveOtherVersions();
     if (st.ok())
-      st = RunWithPath(con, "COPY " + QuoteIdentifier(in_.name) + " TO $fanout_path (FORMAT parquet, COMPRESSION snappy)", tmp);
+      st = RunWithPath(con, "COPY " + QuoteIdentifier(in_.name) + " TO $fanout_path (FORMAT parquet, COMPRESSION uncompressed)", tmp);
     auto rows = st.ok() ? CountRows(con, in_.name) : Result<int64_t>(st);
     auto hash = rows.ok() ? storage_.HashFile(tmp) : Result<std::string>(rows.status());
     auto info = hash.ok() ? storage_.Stat(tmp) : Result<FileInfo>(hash.status());
