@@ -1,11 +1,17 @@
-// fanout_micro_bench: micro-benchmarks of fanout's own per-iteration costs,
-// without the engine (Google Benchmark):
-//   BM_RunIterations  the scheduler (RunIterations) with a fake executor that
-//                     does nothing: queueing, threads, bookkeeping.
-//   BM_Publish        Committer::Publish of one small staged file on the local
-//                     filesystem: new output (rename) or replacing one
-//                     (RENAME_EXCHANGE), with real fsyncs or with them skipped.
-// The commit benchmarks write under $FANOUT_BENCH_TMP (default: /tmp).
+// fanout_micro_bench: micro-benchmarks of fanout's own per-iteration costs
+// (Google Benchmark):
+//   BM_RunIterations    the scheduler (RunIterations) with a fake executor that
+//                       does nothing: queueing, threads, bookkeeping.
+//   BM_Publish          Committer::Publish of one small staged file on the local
+//                       filesystem: new output (rename) or replacing one
+//                       (RENAME_EXCHANGE), with real fsyncs or with them skipped.
+//   BM_EngineIteration  one trivial COPY on the engine wrapper, with a fresh
+//                       connection and prepare per iteration (as fanout does) or
+//                       one reused prepared statement (as the engine floor does).
+//   BM_RunJob           RunJob end to end on 500 trivial iterations, with real
+//                       fsyncs or with them skipped: how much of the per-iteration
+//                       cost is durability.
+// Everything is written under $FANOUT_BENCH_TMP (default: /tmp).
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -15,6 +21,8 @@
 #include <vector>
 
 #include "commit.h"
+#include "engine.h"
+#include "fanout/fanout.h"
 #include "scheduler.h"
 #include "storage.h"
 
@@ -152,6 +160,62 @@ void BM_Publish(benchmark::State& state) {
   fs::remove_all(out);
 }
 BENCHMARK(BM_Publish)->ArgNames({"replace", "fsync"})->ArgsProduct({{0, 1}, {0, 1}})->UseRealTime();
+
+// ----- engine and whole runs ---------------------------------------------------------
+
+constexpr char kTrivialCopy[] = "COPY (SELECT $n AS n) TO $target (FORMAT parquet, COMPRESSION zstd)";
+
+// range(0): 1 opens a connection and prepares for every iteration, 0 reuses one.
+void BM_EngineIteration(benchmark::State& state) {
+  const bool fresh = state.range(0) != 0;
+  std::string dir = ScratchDir();
+  Database::Options options;
+  options.threads = 2;
+  auto db = Database::Open(options);
+  if (!db.ok()) return state.SkipWithError(db.status().message().c_str());
+  std::unique_ptr<Connection> con;
+  std::unique_ptr<PreparedStatement> stmt;
+  int64_t i = 0;
+  for (auto _ : state) {
+    if (fresh || !stmt) {
+      stmt.reset();
+      con = std::move((*db)->Connect()).value();
+      stmt = std::move(con->Prepare(kTrivialCopy)).value();
+    }
+    Status st = stmt->Bind("n", Value(i));
+    if (st.ok()) st = stmt->Bind("target", Value(dir + "/" + std::to_string(i++) + ".parquet"));
+    if (st.ok()) st = stmt->Execute().status();
+    if (!st.ok()) return state.SkipWithError(st.message().c_str());
+  }
+  state.SetItemsProcessed(state.iterations());
+  stmt.reset();
+  con.reset();
+  fs::remove_all(dir);
+}
+BENCHMARK(BM_EngineIteration)->ArgName("fresh_connection")->Arg(0)->Arg(1)->UseRealTime();
+
+// range(0): 1 with fsync, 0 without. Each run starts from an empty output folder.
+void BM_RunJob(benchmark::State& state) {
+  constexpr int kIterations = 500;
+  std::string dir = ScratchDir();
+  auto spec = ParseJobSpec("sequence: {range: [1, " + std::to_string(kIterations) +
+                               "]}\ntransform: SELECT $n AS n\nrun: {max_workers: 2}\n",
+                           dir + "/job.yaml");
+  if (!spec.ok()) return state.SkipWithError(spec.status().message().c_str());
+  RunOptions options;
+  options.storage = NewPosixStorage();
+  if (state.range(0) == 0) options.storage = std::make_shared<NoSyncStorage>(options.storage);
+  for (auto _ : state) {
+    state.PauseTiming();
+    fs::remove_all(dir + "/out");
+    state.ResumeTiming();
+    RunReport report = RunJob(*spec, options);
+    if (report.ExitCode() != 0) return state.SkipWithError(report.status.message().c_str());
+  }
+  state.SetItemsProcessed(state.iterations() * kIterations);
+  fs::remove_all(dir);
+}
+BENCHMARK(BM_RunJob)->ArgName("fsync")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace fanout
