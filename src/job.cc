@@ -232,7 +232,10 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
     return finish(Status::Invalid("cannot create the output folder " + out + ": " + st.message() +
                                   " (check output.dir and its permissions)"));
   auto lock = storage->Lock(out + "/_fanout/lock", LockHolder(report.run_id));
-  if (!lock.ok()) return finish(lock.status());
+  if (!lock.ok() && lock.status().code() == Status::Code::kBusy) return finish(lock.status());
+  if (!lock.ok())  // e.g. a read-only OUT: nothing can be written, nothing was
+    return finish(Status::Invalid("cannot write to the output folder " + out + ": " + lock.status().message() +
+                                  " (check that output.dir is writable)"));
   st = CheckNoOutputExists(*storage, spec.output, loaded->iterations);
   if (!st.ok()) return finish(st);
   Committer committer(*storage, out, report.run_id);

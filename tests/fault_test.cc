@@ -124,6 +124,30 @@ TEST_F(FaultTest, CorruptParquetInput) {
   EXPECT_FALSE(fs::exists(OutPath()));
 }
 
+TEST_F(FaultTest, ReadOnlyOutputFolder) {
+  if (geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs needs root";
+  fs::create_directories(Path("ro"));
+  if (system(("mount -t tmpfs -o size=4m tmpfs " + Path("ro") + " 2>/dev/null").c_str()) != 0)
+    GTEST_SKIP() << "mount -t tmpfs is not permitted here";
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { (void)!system(("umount " + dir).c_str()); }
+  } unmount{Path("ro")};
+  JobText job;
+  job.output = {"dir: ro/out"};
+  job.extra = "cache: false\n";
+  FanoutTest::WriteJob(job);
+  ASSERT_EQ(Run().exit_code, 0);
+  Snapshot before = TakeSnapshot(Path("ro/out"));
+  // Root ignores file modes: make the filesystem itself read-only.
+  ASSERT_EQ(system(("mount -o remount,ro " + Path("ro")).c_str()), 0);
+  RunResult r = Run();
+  EXPECT_EQ(r.exit_code, 2) << r.Describe();
+  EXPECT_NE(r.err.find("cannot write to the output folder " + Path("ro/out")), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Read-only file system"), std::string::npos) << r.err;
+  EXPECT_EQ(DiffSnapshots(before, TakeSnapshot(Path("ro/out"))), "");
+}
+
 TEST_F(FaultTest, DiskFullOnASmallTmpfs) {
   if (geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs needs root";
   fs::create_directories(Path("small"));
