@@ -92,11 +92,15 @@ namespace {
 Status ParseInput(Connection& con, const InputSpec& in, bool schema_only) {
   ValueMap opts = ReaderOptions(in);
   std::string where = "input '" + in.name + "' (" + in.path + ")";
-  auto stmt = PrepareRead(con, in, opts, "CREATE TABLE " + QuoteIdentifier(in.name) + " AS SELECT * FROM ",
+  // The rows live in schema fanout_inputs; the job sees a read-only view of
+  // them under the input's name (as it does when they come from the cache).
+  FANOUT_RETURN_IF_ERROR(con.Execute("CREATE SCHEMA IF NOT EXISTS fanout_inputs"));
+  std::string table = "fanout_inputs." + QuoteIdentifier(in.name);
+  auto stmt = PrepareRead(con, in, opts, "CREATE TABLE " + table + " AS SELECT * FROM ",
                           schema_only ? " LIMIT 0" : "");
   if (!stmt.ok()) return stmt.status().WithPrefix("cannot load " + where);
   auto r = (*stmt)->Execute();
-  if (r.ok()) return Status::Ok();
+  if (r.ok()) return con.Execute("CREATE VIEW " + QuoteIdentifier(in.name) + " AS SELECT * FROM " + table);
   std::string why = in.format == "csv" || in.format == "tsv" ? FirstRejectedCsvLine(con, in, opts) : "";
   if (why.empty()) why = ShortenEngineError(r.status().message());
   return Status::Invalid("cannot load " + where + ": " + why + "\nfix the file, or relax the reader with inputs." +
@@ -256,8 +260,13 @@ Status RunPrepare(Connection& con, const JobSpec& spec) {
     auto stmt = con.Prepare(sql);
     Status st = stmt.ok() ? (*stmt)->BindAll(spec.params) : stmt.status();
     if (st.ok()) st = (*stmt)->Execute().status();
-    if (!st.ok())
-      return Status::Invalid("prepare failed: " + ShortenEngineError(st.message()) + "\nin statement: " + sql);
+    if (!st.ok()) {
+      bool modifies_input = st.message().find("base table") != std::string::npos;
+      return Status::Invalid("prepare failed: " + ShortenEngineError(st.message()) + "\nin statement: " + sql +
+                             (modifies_input ? "\ninputs are shared read-only: derive a new table from them instead "
+                                               "(CREATE TABLE t2 AS SELECT ... FROM input)"
+                                             : ""));
+    }
   }
   return Status::Ok();
 }

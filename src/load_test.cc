@@ -1,5 +1,7 @@
 #include "load.h"
 
+#include "fanout/fanout.h"
+
 #include <gtest/gtest.h>
 
 #include "temp_dir.h"
@@ -79,6 +81,20 @@ TEST_F(LoadTest, CorruptOrForeignCacheIsIgnoredWithWarning) {
   EXPECT_EQ(v, "6.0/2026-01-02");
   auto [again, v2] = Load(spec);  // rewritten after the fallback parse
   EXPECT_TRUE(Has(again, "from cache"));
+}
+
+// Inputs are read-only views, whether parsed now or read from the cache.
+TEST_F(LoadTest, PrepareCannotModifyAnInputColdOrWarm) {
+  auto spec = ParseJobSpec("inputs: {t: t.csv}\nprepare: DELETE FROM t WHERE id = 1\nsequence: [1]\n"
+                           "transform: SELECT * FROM t\n", dir_ + "/job.yaml");
+  ASSERT_TRUE(spec.ok());
+  for (const char* run : {"cold", "warm"}) {
+    SCOPED_TRACE(run);
+    RunReport report = RunJob(*spec, {});
+    EXPECT_EQ(report.ExitCode(), 2);
+    EXPECT_NE(report.status.message().find("inputs are shared read-only"), std::string::npos) << report.status.message();
+    Load(Spec());  // writes the cache for the warm pass
+  }
 }
 
 TEST_F(LoadTest, MalformedCsvNamesFileAndLine) {

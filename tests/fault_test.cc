@@ -73,8 +73,16 @@ class FaultTest : public FanoutTest {
   }
 };
 
-TEST_F(FaultTest, EioOnceAtEveryCall) { EXPECT_GE(SweepFaults(":eio"), 20); }
-TEST_F(FaultTest, EnospcFromThenOnAtEveryCall) { EXPECT_GE(SweepFaults(":enospc:sticky"), 20); }
+TEST_F(FaultTest, EioOnceAtEveryCall) {
+  int faults = SweepFaults(":eio");
+  EXPECT_GE(faults, 20);
+  std::cout << "[ faults   ] " << faults << " runs, each with EIO at one storage call\n";
+}
+TEST_F(FaultTest, EnospcFromThenOnAtEveryCall) {
+  int faults = SweepFaults(":enospc:sticky");
+  EXPECT_GE(faults, 20);
+  std::cout << "[ faults   ] " << faults << " runs, each with ENOSPC from one storage call on\n";
+}
 
 TEST_F(FaultTest, FailedFsyncIsNeverReportedAsSuccess) {
   WriteJob(10);
