@@ -35,7 +35,7 @@ namespace fs = std::filesystem;
 
 class NoopExecutor : public IterationExecutor {
  public:
-  Status RunAttempt(const Iteration&, int, Interrupter& stop, IterationReport& report) override {
+  Status RunAttempt(const Iteration&, int, Interrupter& stop, ComputeSlot&, IterationReport& report) override {
     stop.Arm([] {});  // what a real attempt does around its query
     stop.Disarm();
     report.rows = 1;
@@ -73,8 +73,8 @@ BENCHMARK(BM_RunIterations)->ArgNames({"iterations", "workers"})->ArgsProduct({{
 
 // ----- commit -------------------------------------------------------------------
 
-// The local filesystem with every fsync skipped (SyncFile, SyncDir and the one
-// in WriteFile): what the commit path costs besides durability.
+// The local filesystem with every fsync skipped (SyncFile, SyncDir,
+// SyncFilesystem and the one in WriteFile): what the commit path costs besides durability.
 class NoSyncStorage : public Storage {
  public:
   explicit NoSyncStorage(std::shared_ptr<Storage> base) : base_(std::move(base)) {}
@@ -87,8 +87,10 @@ class NoSyncStorage : public Storage {
     out << data;
     return out.flush() ? Status::Ok() : Status::Io("cannot write " + p);
   }
+  Status WriteFileNoSync(const std::string& p, const std::string& data) override { return WriteFile(p, data); }
   Status SyncFile(const std::string&) override { return Status::Ok(); }
   Status SyncDir(const std::string&) override { return Status::Ok(); }
+  Status SyncFilesystem(const std::string&) override { return Status::Ok(); }
   Status Rename(const std::string& a, const std::string& b, bool replace) override {
     return base_->Rename(a, b, replace);
   }

@@ -63,7 +63,6 @@ Result<std::vector<PartFile>> Committer::SealParts(const std::string& staging) {
     std::string name = PartName(static_cast<int>(i), FullExtension(files[i].name));
     std::string path = staging + "/" + name;
     if (name != files[i].name) FANOUT_RETURN_IF_ERROR(storage_.Rename(staging + "/" + files[i].name, path, false));
-    FANOUT_RETURN_IF_ERROR(storage_.SyncFile(path));
     auto hash = storage_.HashFile(path);
     if (!hash.ok()) return hash.status();
     parts.push_back(PartFile{name, files[i].size, *hash});
@@ -72,21 +71,52 @@ Result<std::vector<PartFile>> Committer::SealParts(const std::string& staging) {
   return parts;
 }
 
-Status Committer::Swap(const std::string& staging, const std::string& final_path) {
-  bool replace = storage_.Exists(final_path);
-  FANOUT_RETURN_IF_ERROR(replace ? storage_.Exchange(staging, final_path)
-                                 : storage_.Rename(staging, final_path, /*replace=*/false));
-  Status durable = storage_.SyncDir(out_dir_);
-  if (!durable.ok()) {
-    // The new name is visible but may not survive a crash: undo it, so a
-    // failed iteration leaves the previous output (or none) in place.
-    Status undo = replace ? storage_.Exchange(staging, final_path) : storage_.Rename(final_path, staging, false);
-    if (!undo.ok()) return durable.WithPrefix("publish not durable and could not be undone (" + undo.message() + ")");
-    return durable;
+Status Committer::PublishInGroup(Pending* p) {
+  std::unique_lock<std::mutex> lock(mu_);
+  queue_.push_back(p);
+  cv_.wait(lock, [&] { return p->done || queue_.front() == p; });
+  if (p->done) return p->status;
+  std::vector<Pending*> group(queue_.begin(), queue_.end());
+  lock.unlock();
+  PublishGroup(group);
+  lock.lock();
+  for (Pending* g : group) {
+    queue_.pop_front();
+    g->done = true;
   }
-  // Replaced: the old output is now in staging; a leftover is stale staging.
-  if (replace) (void)storage_.RemoveAll(staging);
-  return Status::Ok();
+  cv_.notify_all();
+  return p->status;
+}
+
+void Committer::PublishGroup(const std::vector<Pending*>& group) {
+  // 1. Every staged part, _SUCCESS and staging directory durable at once.
+  Status staged = storage_.SyncFilesystem(staging_root_);
+  if (!staged.ok()) {
+    for (Pending* p : group) p->status = staged;
+    return;
+  }
+  // 2. Publish each: a reader sees the old output or the new one.
+  std::vector<Pending*> published;
+  for (Pending* p : group) {
+    p->replaced = storage_.Exists(p->final_path);
+    p->status = p->replaced ? storage_.Exchange(p->staging, p->final_path)
+                            : storage_.Rename(p->staging, p->final_path, /*replace=*/false);
+    if (p->status.ok()) published.push_back(p);
+  }
+  if (published.empty()) return;
+  // 3. The new names durable: one fsync of OUT for the whole group.
+  Status durable = storage_.SyncDir(out_dir_);
+  if (durable.ok()) return;
+  // They are visible but may not survive a crash: undo them, so a failed
+  // iteration leaves the previous output (or none) in place.
+  for (auto it = published.rbegin(); it != published.rend(); ++it) {
+    Pending* p = *it;
+    Status undo = p->replaced ? storage_.Exchange(p->staging, p->final_path)
+                              : storage_.Rename(p->final_path, p->staging, false);
+    p->replaced = false;
+    p->status = undo.ok() ? durable
+                          : durable.WithPrefix("publish not durable and could not be undone (" + undo.message() + ")");
+  }
 }
 
 Result<CommitResult> Committer::Publish(const std::string& staging, const std::string& target,
@@ -102,9 +132,13 @@ Result<CommitResult> Committer::Publish(const std::string& staging, const std::s
   }
   marker["bytes"] = result.bytes;
   marker["files"] = files;
-  FANOUT_RETURN_IF_ERROR(storage_.WriteFile(staging + "/_SUCCESS", marker.dump(2) + "\n"));
-  FANOUT_RETURN_IF_ERROR(storage_.SyncDir(staging));
-  FANOUT_RETURN_IF_ERROR(Swap(staging, out_dir_ + "/" + target));
+  FANOUT_RETURN_IF_ERROR(storage_.WriteFileNoSync(staging + "/_SUCCESS", marker.dump(2) + "\n"));
+  Pending pending;
+  pending.staging = staging;
+  pending.final_path = out_dir_ + "/" + target;
+  FANOUT_RETURN_IF_ERROR(PublishInGroup(&pending));
+  // Replaced: the old output is now in staging; a leftover is stale staging.
+  if (pending.replaced) (void)storage_.RemoveAll(staging);
   return result;
 }
 

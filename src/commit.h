@@ -1,15 +1,20 @@
-// commit: staging, durability and atomic publish of one iteration's output.
+// commit: staging, durability and atomic publish of iteration outputs.
 //
 //   OUT/.fanout-staging/<run-id>/<target>.<attempt>/   written by the engine
-//   fsync every part file, write+fsync _SUCCESS, fsync the staging dir,
-//   publish: rename (new) or renameat2(RENAME_EXCHANGE) (replace), fsync OUT,
-//   then remove the old output (now in staging).
+//   hash the part files, write _SUCCESS, then, as a group with every other
+//   iteration ready to publish (group commit, as LevelDB's log writer):
+//   syncfs (every staged file and directory durable, one device flush),
+//   publish each: rename (new) or renameat2(RENAME_EXCHANGE) (replace),
+//   fsync OUT once, then each removes its old output (now in staging).
 //
 // A reader of OUT/<target> sees the old complete output or the new one: never
 // a mix, never a file before its content is durable. Every filesystem call
 // goes through Storage.
 #pragma once
 
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -29,6 +34,7 @@ struct CommitResult {
   int64_t bytes = 0;
 };
 
+// Thread-safe.
 class Committer {
  public:
   // REQUIRES: the caller holds the output's lock.
@@ -41,8 +47,9 @@ class Committer {
   Status RemoveStaleStaging();
   // A fresh staging directory for one attempt of `target` (created).
   Result<std::string> StagingDir(const std::string& target, int attempt);
-  // Renames part files to part-00000.<ext>..., syncs them, writes `marker`
-  // (plus the file list) as _SUCCESS and publishes atomically to OUT/target.
+  // Renames part files to part-00000.<ext>..., hashes them, writes `marker`
+  // (plus the file list) as _SUCCESS and publishes atomically and durably to
+  // OUT/target, together with the other threads publishing meanwhile.
   Result<CommitResult> Publish(const std::string& staging, const std::string& target, nlohmann::ordered_json marker);
   // Removes a failed attempt's staging directory (best effort).
   void Discard(const std::string& staging);
@@ -50,10 +57,22 @@ class Committer {
   Status Finish();
 
  private:
+  struct Pending {
+    std::string staging, final_path;
+    bool replaced = false;  // an old output was exchanged into `staging`
+    Status status;
+    bool done = false;  // GUARDED_BY(mu_)
+  };
   Result<std::vector<PartFile>> SealParts(const std::string& staging);
-  Status Swap(const std::string& staging, const std::string& final_path);
+  // Queues `p`; the first thread in the queue publishes everything queued.
+  Status PublishInGroup(Pending* p);
+  void PublishGroup(const std::vector<Pending*>& group);
+
   Storage& storage_;
   std::string out_dir_, run_id_, staging_root_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending*> queue_;  // GUARDED_BY(mu_); front: the group's leader
 };
 
 // Writes `data` to `path` atomically and durably (temp, fsync, rename, fsync dir).

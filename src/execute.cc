@@ -57,24 +57,35 @@ Result<int64_t> EngineExecutor::Transform(const Iteration& it, Connection& con, 
   return rows;
 }
 
-Status EngineExecutor::RunAttempt(const Iteration& it, int attempt, Interrupter& stop, IterationReport& report) {
+Status EngineExecutor::RunAttempt(const Iteration& it, int attempt, Interrupter& stop, ComputeSlot& slot,
+                                  IterationReport& report) {
   double started = NowSeconds();
   auto staging = committer_.StagingDir(it.target, attempt);
   if (!staging.ok()) return staging.status();
-  auto con = db_.Connect();
-  if (!con.ok()) return con.status();
-  Connection* c = con->get();
-  if (!stop.Arm([c] { c->Interrupt(); })) {
-    committer_.Discard(*staging);
-    return Status::Interrupted(stop.reason());
-  }
-  Result<int64_t> rows = Transform(it, *c, *staging);
-  stop.Disarm();
+  Result<int64_t> rows = Status::Interrupted(stop.reason());
+  {
+    auto con = db_.Connect();
+    if (!con.ok()) {
+      committer_.Discard(*staging);
+      return con.status();
+    }
+    Connection* c = con->get();
+    if (!stop.Arm([c] { c->Interrupt(); })) {
+      committer_.Discard(*staging);
+      return Status::Interrupted(stop.reason());
+    }
+    rows = Transform(it, *c, *staging);
+    stop.Disarm();
+  }  // the connection (and its temp tables) is gone before the commit
   if (stop.fired()) rows = Status::Interrupted(stop.reason());
   if (!rows.ok()) {
     committer_.Discard(*staging);
     return rows.status();
   }
+  // The engine's work is done: the next iteration may compute while this one
+  // commits.
+  double computed = NowSeconds();
+  slot.Release();
   nlohmann::ordered_json marker;
   marker["fanout_version"] = 1;
   marker["run_id"] = run_id_;
@@ -95,6 +106,7 @@ Status EngineExecutor::RunAttempt(const Iteration& it, int attempt, Interrupter&
     committer_.Discard(*staging);
     return commit.status().WithPrefix("commit");
   }
+  report.commit_seconds = NowSeconds() - computed;
   report.rows = *rows;
   report.bytes = commit->bytes;
   report.files = static_cast<int>(commit->files.size());

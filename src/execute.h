@@ -16,7 +16,8 @@ namespace fanout {
 class EngineExecutor : public IterationExecutor {
  public:
   EngineExecutor(Database& db, Committer& committer, const OutputSpec& output, std::string run_id);
-  Status RunAttempt(const Iteration& it, int attempt, Interrupter& stop, IterationReport& report) override;
+  Status RunAttempt(const Iteration& it, int attempt, Interrupter& stop, ComputeSlot& slot,
+                    IterationReport& report) override;
 
  private:
   Result<int64_t> Transform(const Iteration& it, Connection& con, const std::string& staging);

@@ -68,6 +68,7 @@ std::string RunReport::ToJson() const {
     e["start_unix"] = r.started_at;
     e["end_unix"] = r.finished_at;
     e["seconds"] = r.seconds();
+    e["commit_seconds"] = r.commit_seconds;
     e["error"] = r.error.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.error);
     if (!r.skip_reason.empty()) e["skip_reason"] = r.skip_reason;
     e["fingerprint"] = r.fingerprint;

@@ -45,13 +45,19 @@ class Pool {
  public:
   Pool(const std::vector<Iteration>& its, std::vector<IterationReport>& reports, const std::vector<size_t>& order,
        IterationExecutor& exec, const SchedulerOptions& opt)
-      : its_(its), reports_(reports), order_(order), exec_(exec), opt_(opt), slots_(opt.workers) {}
+      : its_(its),
+        reports_(reports),
+        order_(order),
+        exec_(exec),
+        opt_(opt),
+        slots_(opt.workers + opt.committers),
+        allowed_(opt.workers) {}
 
   bool Run() {
-    std::vector<std::thread> workers;
-    for (int w = 0; w < opt_.workers; ++w) workers.emplace_back([this, w] { Work(w); });
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < slots_.size(); ++t) threads.emplace_back([this, t] { Work(t); });
     std::thread watchdog([this] { Watch(); });
-    for (auto& t : workers) t.join();
+    for (auto& t : threads) t.join();
     {
       std::lock_guard<std::mutex> lock(mu_);
       done_ = true;
@@ -68,40 +74,54 @@ class Pool {
   };
 
   bool Cancelled() const { return (opt_.cancel && opt_.cancel->load()) || stopping_.load(); }
+  const char* NotStarted() const {
+    return stopping_ ? "not started: on_failure: stop" : "not started: cancelled";
+  }
 
-  void Work(int w) {
+  // Every thread takes the next iteration once it has a compute slot (so
+  // iterations start in `order_`); at most `allowed_` compute at once, the
+  // other threads commit what they computed or wait for a slot.
+  void Work(size_t t) {
     for (;;) {
-      size_t k = next_.fetch_add(1);
-      if (k >= order_.size()) return;
-      size_t i = order_[k];
-      if (reports_[i].status != IterationStatus::kPending) continue;
-      if (Cancelled()) {
-        Finish(i, IterationStatus::kCancelled, Cancelled() && stopping_ ? "not started: on_failure: stop" : "not started: cancelled");
+      bool room = WaitForRoom();  // false: cancelled
+      size_t i = 0;
+      for (;;) {
+        size_t k = next_.fetch_add(1);
+        if (k >= order_.size()) {
+          if (room) Leave();
+          return;
+        }
+        i = order_[k];
+        if (reports_[i].status == IterationStatus::kPending) break;
+      }
+      if (!room || Cancelled()) {
+        if (room) Leave();
+        Finish(i, IterationStatus::kCancelled, NotStarted());
         continue;
       }
-      WaitForRoom();
-      RunOne(w, i);
-      Leave();
+      RunOne(t, i);
     }
   }
 
-  // Admission: at most `allowed_` iterations in flight (lowered after an
-  // out-of-memory error).
-  void WaitForRoom() {
+  // Admission: at most `allowed_` attempts computing (`workers`, lowered
+  // after an out-of-memory error). False when the run was cancelled first.
+  bool WaitForRoom() {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return running_ < allowed_ || Cancelled(); });
-    ++running_;
+    room_.wait(lock, [this] { return computing_ < allowed_ || Cancelled(); });
+    if (Cancelled()) return false;
+    ++computing_;
+    return true;
   }
   void Leave() {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      --running_;
+      --computing_;
     }
-    cv_.notify_all();
+    room_.notify_one();
   }
 
-  // An iteration that ran out of memory halves the iterations in flight and
-  // gets one more attempt, even with retries: 0.
+  // An iteration that ran out of memory halves the iterations computing at
+  // once and gets one more attempt, even with retries: 0.
   bool BackOffForMemory(const Status& st, int attempt) {
     if (st.message().rfind("Out of Memory", 0) != 0 || attempt > opt_.retries + 1) return false;
     std::lock_guard<std::mutex> lock(mu_);
@@ -109,30 +129,35 @@ class Pool {
     return true;
   }
 
-  void RunOne(int w, size_t i) {
+  void RunOne(size_t t, size_t i) {
     IterationReport& r = reports_[i];
-    r.started_at = NowSeconds();
     for (int attempt = 1;; ++attempt) {
+      // The first attempt got its compute slot in Work.
+      if (attempt > 1 && !WaitForRoom()) return Finish(i, IterationStatus::kCancelled, "cancelled before retry");
+      if (attempt == 1) r.started_at = NowSeconds();
       r.attempts = attempt;
       if (opt_.events) opt_.events->OnStarted(r);
       Interrupter stop;
       {
         std::lock_guard<std::mutex> lock(mu_);
-        slots_[w].stop = &stop;
-        slots_[w].deadline = opt_.timeout_seconds > 0 ? NowSeconds() + opt_.timeout_seconds : 0;
+        slots_[t].stop = &stop;
+        slots_[t].deadline = opt_.timeout_seconds > 0 ? NowSeconds() + opt_.timeout_seconds : 0;
       }
       if (Cancelled()) stop.Fire("cancelled");
-      Status st = exec_.RunAttempt(its_[i], attempt, stop, r);
+      ComputeSlot compute([this] { Leave(); });
+      Status st = exec_.RunAttempt(its_[i], attempt, stop, compute, r);
+      bool timed_out = stop.fired() && stop.reason().rfind("timed out", 0) == 0;
+      // Lowered before this slot frees up, so nothing new starts at the old limit.
+      bool memory = !st.ok() && !timed_out && BackOffForMemory(st, attempt);
+      compute.Release();
       {
         std::lock_guard<std::mutex> lock(mu_);
-        slots_[w].stop = nullptr;
+        slots_[t].stop = nullptr;
       }
       if (st.ok()) return Finish(i, IterationStatus::kCommitted, "");
-      bool timed_out = stop.fired() && stop.reason().rfind("timed out", 0) == 0;
       if (stop.fired() && !timed_out) return Finish(i, IterationStatus::kCancelled, "cancelled while running");
       std::string error = timed_out ? stop.reason() : st.message();
       bool transient = timed_out || st.code() == Status::Code::kIo;
-      bool memory = !timed_out && BackOffForMemory(st, attempt);
       if (!memory && (!transient || attempt > opt_.retries || Cancelled())) {
         if (opt_.stop_on_failure) stopping_ = true;
         return Finish(i, IterationStatus::kFailed, error);
@@ -140,7 +165,6 @@ class Pool {
       double delay = Backoff(attempt);
       if (opt_.events) opt_.events->OnRetry(r, error, delay);
       if (!SleepUnlessCancelled(delay)) return Finish(i, IterationStatus::kCancelled, "cancelled before retry");
-      if (memory) WaitUntilAtMostAllowed();
     }
   }
 
@@ -152,12 +176,6 @@ class Pool {
     return base * jitter(rng_);
   }
 
-  // This worker counts as running: wait until the others drain to the limit.
-  void WaitUntilAtMostAllowed() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return running_ <= allowed_ || Cancelled(); });
-  }
-
   bool SleepUnlessCancelled(double seconds) {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, std::chrono::duration<double>(seconds), [this] { return Cancelled(); });
@@ -165,14 +183,16 @@ class Pool {
   }
 
   void Finish(size_t i, IterationStatus status, const std::string& error) {
-    cv_.notify_all();
     IterationReport& r = reports_[i];
     r.status = status;
     r.error = error;
     if (r.started_at == 0) r.started_at = NowSeconds();
     r.finished_at = NowSeconds();
     if (opt_.events) opt_.events->OnFinished(r);
-    if (stopping_) cv_.notify_all();
+    if (stopping_) {
+      cv_.notify_all();
+      room_.notify_all();
+    }
   }
 
   // Fires timeouts and cancellation into running attempts.
@@ -181,7 +201,10 @@ class Pool {
     while (!done_) {
       cv_.wait_for(lock, std::chrono::milliseconds(20));
       bool cancel = Cancelled();
-      if (cancel) cv_.notify_all();  // wake sleeping retries
+      if (cancel) {  // wake sleeping retries and those waiting for room
+        cv_.notify_all();
+        room_.notify_all();
+      }
       double now = NowSeconds();
       for (Slot& s : slots_) {
         if (!s.stop) continue;
@@ -205,10 +228,11 @@ class Pool {
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::condition_variable cv_;
+  std::condition_variable room_;  // computing_ went down, or the run stops
   std::vector<Slot> slots_;  // GUARDED_BY(mu_)
   bool done_ = false;        // GUARDED_BY(mu_)
-  int running_ = 0;          // GUARDED_BY(mu_)
-  int allowed_ = 1 << 30;    // GUARDED_BY(mu_)
+  int computing_ = 0;        // GUARDED_BY(mu_)
+  int allowed_;              // GUARDED_BY(mu_)
   std::mt19937 rng_{std::random_device{}()};  // GUARDED_BY(mu_)
 };
 
@@ -218,7 +242,9 @@ bool RunIterations(const std::vector<Iteration>& iterations, std::vector<Iterati
                    const std::vector<size_t>& order, IterationExecutor& executor, const SchedulerOptions& options) {
   if (order.empty()) return options.cancel && options.cancel->load();
   SchedulerOptions opt = options;
-  opt.workers = std::max(1, std::min<int>(opt.workers, static_cast<int>(order.size())));
+  int n = static_cast<int>(order.size());
+  opt.workers = std::max(1, std::min(opt.workers, n));
+  opt.committers = std::max(0, std::min(opt.committers, n - opt.workers));
   Pool pool(iterations, reports, order, executor, opt);
   return pool.Run();
 }

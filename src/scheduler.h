@@ -8,6 +8,7 @@
 #include <atomic>
 #include <functional>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "fanout/fanout.h"
@@ -34,17 +35,34 @@ class Interrupter {
   std::string reason_;           // GUARDED_BY(mu_)
 };
 
+// An attempt's claim on one of the `workers` compute slots. The executor
+// releases it as soon as its engine work has succeeded, so the next iteration
+// starts computing while this one commits (file I/O, fsync); otherwise the
+// scheduler releases it when the attempt returns. Used by one thread.
+class ComputeSlot {
+ public:
+  explicit ComputeSlot(std::function<void()> release) : release_(std::move(release)) {}
+  void Release() {
+    if (release_) std::exchange(release_, nullptr)();
+  }
+
+ private:
+  std::function<void()> release_;
+};
+
 class IterationExecutor {
  public:
   virtual ~IterationExecutor() = default;
   // Runs one attempt of `it` and commits it. Fills rows, bytes, files of
   // `report`. Returns kInterrupted when `stop` fired, kIo for a transient
   // error (worth a retry), kFailed for a permanent one.
-  virtual Status RunAttempt(const Iteration& it, int attempt, Interrupter& stop, IterationReport& report) = 0;
+  virtual Status RunAttempt(const Iteration& it, int attempt, Interrupter& stop, ComputeSlot& slot,
+                            IterationReport& report) = 0;
 };
 
 struct SchedulerOptions {
-  int workers = 1;
+  int workers = 1;     // attempts computing at once (engine work)
+  int committers = 0;  // more attempts that may be committing meanwhile
   int retries = 0;
   double backoff_seconds = 1.0;
   double timeout_seconds = 0;  // 0: none

@@ -13,17 +13,30 @@ namespace {
 class FakeExecutor : public IterationExecutor {
  public:
   std::function<Status(const Iteration&, int attempt, Interrupter&)> behave;
+  // When set: runs after behave() released the compute slot (a commit).
+  std::function<void()> commit;
   std::atomic<int> in_flight{0}, max_in_flight{0}, calls{0};
+  std::atomic<int> attempts{0}, max_attempts{0};  // computing or committing
 
-  Status RunAttempt(const Iteration& it, int attempt, Interrupter& stop, IterationReport& report) override {
-    int now = ++in_flight;
-    int seen = max_in_flight.load();
-    while (now > seen && !max_in_flight.compare_exchange_weak(seen, now)) {
+  static void Raise(std::atomic<int>& peak, int now) {
+    int seen = peak.load();
+    while (now > seen && !peak.compare_exchange_weak(seen, now)) {
     }
+  }
+
+  Status RunAttempt(const Iteration& it, int attempt, Interrupter& stop, ComputeSlot& slot,
+                    IterationReport& report) override {
+    Raise(max_attempts, ++attempts);
+    Raise(max_in_flight, ++in_flight);
     ++calls;
     Status st = behave(it, attempt, stop);
-    if (st.ok()) report.rows = 1;
     --in_flight;
+    if (commit) {
+      slot.Release();
+      commit();
+    }
+    if (st.ok()) report.rows = 1;
+    --attempts;
     return st;
   }
 };
@@ -178,6 +191,46 @@ TEST(Scheduler, OutOfMemoryRetriesOnceWithFewerInFlight) {
   int retried = 0;
   for (const auto& r : f.reports) retried += r.attempts == 2;
   EXPECT_GE(retried, 1);
+}
+
+TEST(Scheduler, OutOfMemoryHalvesTheIterationsComputingAtOnce) {
+  Fixture f(12);
+  FakeExecutor exec;
+  std::atomic<bool> failed{false};
+  std::atomic<int> peak_after{0};
+  exec.behave = [&](const Iteration&, int attempt, Interrupter&) {
+    if (failed) FakeExecutor::Raise(peak_after, exec.in_flight.load());
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    if (attempt == 1 && !failed.exchange(true)) return Status::Io("Out of Memory Error: failed to allocate");
+    return Status::Ok();
+  };
+  SchedulerOptions opt;
+  opt.workers = 4;
+  opt.backoff_seconds = 0.05;  // the others drain meanwhile
+  RunIterations(f.its, f.reports, f.order, exec, opt);
+  EXPECT_EQ(f.Count(IterationStatus::kCommitted), 12);
+  EXPECT_EQ(exec.max_in_flight.load(), 4);
+  EXPECT_LE(peak_after.load(), 2) << "after an out-of-memory error at most workers / 2 compute at once";
+}
+
+TEST(Scheduler, AnIterationCommittingDoesNotHoldAWorker) {
+  Fixture f(8);
+  FakeExecutor exec;
+  exec.behave = [](const Iteration&, int, Interrupter&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return Status::Ok();
+  };
+  exec.commit = [] { std::this_thread::sleep_for(std::chrono::milliseconds(100)); };
+  SchedulerOptions opt;
+  opt.workers = 1;
+  opt.committers = 3;
+  auto t0 = std::chrono::steady_clock::now();
+  RunIterations(f.its, f.reports, f.order, exec, opt);
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(f.Count(IterationStatus::kCommitted), 8);
+  EXPECT_EQ(exec.max_in_flight.load(), 1) << "max_workers bounds the engine work";
+  EXPECT_GE(exec.max_attempts.load(), 3) << "while earlier iterations commit";
+  EXPECT_LT(took, std::chrono::milliseconds(8 * 120)) << "commits overlapped the engine work";
 }
 
 }  // namespace

@@ -100,18 +100,9 @@ class PosixStorage : public Storage {
     return out;
   }
 
-  Status WriteFile(const std::string& path, const std::string& data) override {
-    Fd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (f.fd < 0) return Errno("cannot create", path);
-    size_t off = 0;
-    while (off < data.size()) {
-      ssize_t n = ::write(f.fd, data.data() + off, data.size() - off);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Errno("cannot write", path);
-      off += static_cast<size_t>(n);
-    }
-    if (::fsync(f.fd) != 0) return Errno("cannot fsync", path);
-    return f.Close(path);
+  Status WriteFile(const std::string& path, const std::string& data) override { return Write(path, data, true); }
+  Status WriteFileNoSync(const std::string& path, const std::string& data) override {
+    return Write(path, data, false);
   }
 
   Status SyncFile(const std::string& path) override {
@@ -125,6 +116,14 @@ class PosixStorage : public Storage {
     Fd f(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (f.fd < 0) return Errno("cannot open directory", path);
     if (::fsync(f.fd) != 0) return Errno("cannot fsync directory", path);
+    return f.Close(path);
+  }
+
+  Status SyncFilesystem(const std::string& path) override {
+    Fd f(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (f.fd < 0) return Errno("cannot open directory", path);
+    // Since Linux 5.8 syncfs also reports writeback errors of the filesystem.
+    if (::syncfs(f.fd) != 0) return Errno("cannot sync the filesystem of", path);
     return f.Close(path);
   }
 
@@ -153,7 +152,7 @@ class PosixStorage : public Storage {
     if (f.fd < 0) return Errno("cannot open", path);
     XXH3_state_t* state = XXH3_createState();
     XXH3_128bits_reset(state);
-    std::vector<char> buf(1 << 20);
+    thread_local std::vector<char> buf(1 << 20);  // allocated once per thread
     for (;;) {
       ssize_t n = ::read(f.fd, buf.data(), buf.size());
       if (n < 0 && errno == EINTR) continue;
@@ -196,6 +195,21 @@ class PosixStorage : public Storage {
     }
     return std::unique_ptr<StorageLock>(new PosixLock(fd));
   }
+
+ private:
+  static Status Write(const std::string& path, const std::string& data, bool sync) {
+    Fd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (f.fd < 0) return Errno("cannot create", path);
+    size_t off = 0;
+    while (off < data.size()) {
+      ssize_t n = ::write(f.fd, data.data() + off, data.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Errno("cannot write", path);
+      off += static_cast<size_t>(n);
+    }
+    if (sync && ::fsync(f.fd) != 0) return Errno("cannot fsync", path);
+    return f.Close(path);
+  }
 };
 
 }  // namespace
@@ -228,6 +242,14 @@ Status FaultyStorage::CreateDirs(const std::string& p) {
 Status FaultyStorage::WriteFile(const std::string& p, const std::string& d) {
   FANOUT_RETURN_IF_ERROR(Check("write", p));
   return base_->WriteFile(p, d);
+}
+Status FaultyStorage::WriteFileNoSync(const std::string& p, const std::string& d) {
+  FANOUT_RETURN_IF_ERROR(Check("write", p));
+  return base_->WriteFileNoSync(p, d);
+}
+Status FaultyStorage::SyncFilesystem(const std::string& p) {
+  FANOUT_RETURN_IF_ERROR(Check("syncfs", p));
+  return base_->SyncFilesystem(p);
 }
 Status FaultyStorage::SyncFile(const std::string& p) {
   FANOUT_RETURN_IF_ERROR(Check("fsync", p));

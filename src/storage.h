@@ -38,8 +38,14 @@ class Storage {
   virtual Result<std::string> ReadFile(const std::string& path) = 0;
   // Creates or truncates `path`, writes `data`, fsyncs and closes it.
   virtual Status WriteFile(const std::string& path, const std::string& data) = 0;
+  // The same without the fsync: durable only after a later SyncFile or
+  // SyncFilesystem.
+  virtual Status WriteFileNoSync(const std::string& path, const std::string& data) = 0;
   virtual Status SyncFile(const std::string& path) = 0;
   virtual Status SyncDir(const std::string& path) = 0;
+  // Makes every file and directory written so far on the filesystem holding
+  // `path` durable (syncfs(2): one device flush for all of them).
+  virtual Status SyncFilesystem(const std::string& path) = 0;
   // replace=false fails when `to` exists (RENAME_NOREPLACE).
   virtual Status Rename(const std::string& from, const std::string& to, bool replace) = 0;
   // Atomically swaps two existing paths (renameat2 RENAME_EXCHANGE).
@@ -57,8 +63,9 @@ class Storage {
 // The local filesystem (POSIX + Linux renameat2).
 std::shared_ptr<Storage> NewPosixStorage();
 
-// Wraps `base`. Counts mutating calls (CreateDirs, WriteFile, SyncFile,
-// SyncDir, Rename, Exchange, RemoveAll); at call number `fail_at` (1-based):
+// Wraps `base`. Counts mutating calls (CreateDirs, WriteFile,
+// WriteFileNoSync, SyncFile, SyncDir, SyncFilesystem, Rename, Exchange,
+// RemoveAll); at call number `fail_at` (1-based):
 //   kFail:      the call fails with `error_number` (EIO, ENOSPC, ...) and does
 //               nothing; with `sticky` every later call fails too.
 //   kKill:      the process kills itself with SIGKILL before the call.
@@ -75,8 +82,10 @@ class FaultyStorage : public Storage {
   Result<FileInfo> Stat(const std::string& path) override { return base_->Stat(path); }
   Result<std::string> ReadFile(const std::string& path) override { return base_->ReadFile(path); }
   Status WriteFile(const std::string& path, const std::string& data) override;
+  Status WriteFileNoSync(const std::string& path, const std::string& data) override;
   Status SyncFile(const std::string& path) override;
   Status SyncDir(const std::string& path) override;
+  Status SyncFilesystem(const std::string& path) override;
   Status Rename(const std::string& from, const std::string& to, bool replace) override;
   Status Exchange(const std::string& a, const std::string& b) override;
   Status RemoveAll(const std::string& path) override;

@@ -96,7 +96,9 @@ TEST_F(CrashTest, KillBeforeEveryStorageCall) {
     if (HasFailure()) break;
     ASSERT_LT(n, 500) << "the run never finished";
   }
-  EXPECT_GE(kills, 40);
+  // Per iteration at least: mkdir staging, write _SUCCESS, publish, remove
+  // the old output; plus a syncfs and an OUT fsync per group commit.
+  EXPECT_GE(kills, 6 * 4 + 2);
   RecordProperty("kill_points", kills);
   std::cout << "[ crash    ] " << kills << " kill points before storage calls\n";
 }

@@ -37,6 +37,9 @@ struct IterationReport {
   int attempts = 0;
   double started_at = 0;   // unix seconds
   double finished_at = 0;  // unix seconds
+  // Of the committed attempt: from the end of its engine work to its publish
+  // (the engine slot is free meanwhile).
+  double commit_seconds = 0;
   std::string error;
   std::string fingerprint;
   double seconds() const { return finished_at > started_at ? finished_at - started_at : 0; }
