@@ -10,7 +10,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 debian_packages=(
   cmake make g++ pkg-config
-  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libxxhash-dev
+  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libxxhash-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
 )

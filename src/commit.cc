@@ -74,17 +74,19 @@ Result<std::vector<PartFile>> Committer::SealParts(const std::string& staging) {
 Status Committer::PublishInGroup(Pending* p) {
   std::unique_lock<std::mutex> lock(mu_);
   queue_.push_back(p);
-  cv_.wait(lock, [&] { return p->done || queue_.front() == p; });
+  p->cv.wait(lock, [&] { return p->done || queue_.front() == p; });
   if (p->done) return p->status;
   std::vector<Pending*> group(queue_.begin(), queue_.end());
   lock.unlock();
   PublishGroup(group);
   lock.lock();
+  // Wake only this group and the next leader: dozens of threads may wait.
   for (Pending* g : group) {
     queue_.pop_front();
     g->done = true;
+    if (g != p) g->cv.notify_one();
   }
-  cv_.notify_all();
+  if (!queue_.empty()) queue_.front()->cv.notify_one();
   return p->status;
 }
 

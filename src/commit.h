@@ -61,7 +61,8 @@ class Committer {
     std::string staging, final_path;
     bool replaced = false;  // an old output was exchanged into `staging`
     Status status;
-    bool done = false;  // GUARDED_BY(mu_)
+    bool done = false;            // GUARDED_BY(mu_)
+    std::condition_variable cv;  // done, or this one leads the next group
   };
   Result<std::vector<PartFile>> SealParts(const std::string& staging);
   // Queues `p`; the first thread in the queue publishes everything queued.
@@ -71,7 +72,6 @@ class Committer {
   Storage& storage_;
   std::string out_dir_, run_id_, staging_root_;
   std::mutex mu_;
-  std::condition_variable cv_;
   std::deque<Pending*> queue_;  // GUARDED_BY(mu_); front: the group's leader
 };
 

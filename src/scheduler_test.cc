@@ -196,10 +196,12 @@ TEST(Scheduler, OutOfMemoryRetriesOnceWithFewerInFlight) {
 TEST(Scheduler, OutOfMemoryHalvesTheIterationsComputingAtOnce) {
   Fixture f(12);
   FakeExecutor exec;
-  std::atomic<bool> failed{false};
+  std::atomic<bool> failed{false}, retried{false};
   std::atomic<int> peak_after{0};
   exec.behave = [&](const Iteration&, int attempt, Interrupter&) {
-    if (failed) FakeExecutor::Raise(peak_after, exec.in_flight.load());
+    // From the retry on (the scheduler has seen the error by then).
+    if (attempt == 2) retried = true;
+    if (retried) FakeExecutor::Raise(peak_after, exec.in_flight.load());
     std::this_thread::sleep_for(std::chrono::milliseconds(30));
     if (attempt == 1 && !failed.exchange(true)) return Status::Io("Out of Memory Error: failed to allocate");
     return Status::Ok();
