@@ -33,18 +33,45 @@ std::string EngineExecutor::CopyTarget(const std::string& staging) const {
   return staging + "/part-00000" + ext;
 }
 
-Result<int64_t> EngineExecutor::Transform(const Iteration& it, Connection& con, const std::string& staging) {
+Result<std::unique_ptr<EngineExecutor::Session>> EngineExecutor::OpenSession(bool reuse) {
+  if (reuse) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!idle_.empty()) {
+      auto session = std::move(idle_.back());
+      idle_.pop_back();
+      return session;
+    }
+  }
+  auto con = db_.Connect();
+  if (!con.ok()) return con.status();
+  auto session = std::make_unique<Session>();
+  session->con = std::move(con).value();
+  return session;
+}
+
+Result<int64_t> EngineExecutor::Transform(const Iteration& it, Session& session, const std::string& staging) {
   int64_t rows = 0;
   for (size_t i = 0; i < it.statements.size(); ++i) {
     bool last = i + 1 == it.statements.size();
-    auto stmt = con.Prepare(last ? CopyStatement(it.statements[i]) : it.statements[i]);
-    if (!stmt.ok()) return stmt.status();
-    for (const std::string& name : (*stmt)->param_names()) {
-      Status st = name == "fanout_target" ? (*stmt)->Bind(name, Value(CopyTarget(staging)))
-                                          : (*stmt)->Bind(name, it.params.at(name));
+    std::string sql = last ? CopyStatement(it.statements[i]) : it.statements[i];
+    std::unique_ptr<PreparedStatement> prepared;
+    PreparedStatement* stmt = session.stmt.get();
+    if (!last || !stmt || session.sql != sql) {
+      auto p = session.con->Prepare(sql);
+      if (!p.ok()) return p.status();
+      prepared = std::move(p).value();
+      stmt = prepared.get();
+    }
+    for (const std::string& name : stmt->param_names()) {
+      Status st = name == "fanout_target" ? stmt->Bind(name, Value(CopyTarget(staging)))
+                                          : stmt->Bind(name, it.params.at(name));
       if (!st.ok()) return st;
     }
-    auto result = (*stmt)->Execute();
+    auto result = stmt->Execute();
+    if (last && prepared) {  // kept for the session's next iteration
+      session.sql = std::move(sql);
+      session.stmt = std::move(prepared);
+    }
     if (!result.ok()) {
       Status s = result.status();
       if (s.code() == Status::Code::kInterrupted || it.statements.size() == 1) return s;
@@ -63,20 +90,25 @@ Status EngineExecutor::RunAttempt(const Iteration& it, int attempt, Interrupter&
   auto staging = committer_.StagingDir(it.target, attempt);
   if (!staging.ok()) return staging.status();
   Result<int64_t> rows = Status::Interrupted(stop.reason());
+  const bool reuse = it.statements.size() == 1;
   {
-    auto con = db_.Connect();
-    if (!con.ok()) {
+    auto session = OpenSession(reuse);
+    if (!session.ok()) {
       committer_.Discard(*staging);
-      return con.status();
+      return session.status();
     }
-    Connection* c = con->get();
+    Connection* c = (*session)->con.get();
     if (!stop.Arm([c] { c->Interrupt(); })) {
       committer_.Discard(*staging);
       return Status::Interrupted(stop.reason());
     }
-    rows = Transform(it, *c, *staging);
+    rows = Transform(it, **session, *staging);
     stop.Disarm();
-  }  // the connection (and its temp tables) is gone before the commit
+    if (reuse && rows.ok() && !stop.fired()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      idle_.push_back(std::move(session).value());
+    }
+  }  // otherwise the connection (and its temp tables) is gone before the commit
   if (stop.fired()) rows = Status::Interrupted(stop.reason());
   if (!rows.ok()) {
     committer_.Discard(*staging);

@@ -290,8 +290,11 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
     if (!con.ok()) return;
     for (auto& write : loaded->notes.cache_writes) write(**con, &cache_notes);
   });
-  EngineExecutor executor(*loaded->db, committer, spec.output, report.run_id);
-  RunIterations(loaded->iterations, report.iterations, order, executor, so);
+  {
+    // Its idle sessions close here, before the engine does.
+    EngineExecutor executor(*loaded->db, committer, spec.output, report.run_id);
+    RunIterations(loaded->iterations, report.iterations, order, executor, so);
+  }
   cache_writer.join();
   if (options.events)
     for (const std::string& line : cache_notes) options.events->OnMessage(line);

@@ -103,6 +103,39 @@ run: {max_workers: 16, threads: 2}
   EXPECT_EQ(t->rows[0][1], Value(200));
 }
 
+// A single-query transform reuses idle sessions (connection + prepared
+// statement): each iteration must still get its own params and target, and a
+// failed one must not spoil the session of the next.
+TEST_F(ConcurrencyTest, SingleQueryIterationsReusingSessionsKeepTheirOwnParamsAndTargets) {
+  RunReport report = Run(R"(
+inputs: {one: one.csv}
+params: {k: 3}
+overrides:
+  7: {k: 5}
+sequence: {range: [1, 300]}
+transform: SELECT $n AS n, $k AS k, CASE WHEN $n % 50 = 0 THEN CAST(error('boom ' || $n) AS INTEGER) END AS e FROM one
+run: {max_workers: 2, threads: 2}
+)");
+  ASSERT_TRUE(report.status.ok()) << report.status.message();
+  EXPECT_EQ(report.Count(IterationStatus::kCommitted), 294);
+  for (const IterationReport& r : report.iterations) {
+    if (r.status != IterationStatus::kFailed) continue;
+    EXPECT_EQ(std::get<int64_t>(r.n.v) % 50, 0);
+    EXPECT_NE(r.error.find("boom " + r.n.ToString()), std::string::npos) << r.error;
+  }
+  auto db = Database::Open({});
+  auto con = (*db)->Connect();
+  auto stmt = (*con)->Prepare(
+      "SELECT count(*) FILTER (WHERE n = CAST(regexp_extract(filename, 'iter_([0-9]+)', 1) AS BIGINT) "
+      "AND k = CASE WHEN n = 7 THEN 5 ELSE 3 END), count(*) FROM read_parquet($glob, filename = true)");
+  ASSERT_TRUE(stmt.ok()) << stmt.status().message();
+  ASSERT_TRUE((*stmt)->Bind("glob", Value(dir_ + "/out/iter_*/*.parquet")).ok());
+  auto t = (*stmt)->Execute();
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  EXPECT_EQ(t->rows[0][0], Value(294)) << "rows whose n and k match their own iteration";
+  EXPECT_EQ(t->rows[0][1], Value(294));
+}
+
 TEST_F(ConcurrencyTest, CancelStopsLongQueriesQuickly) {
   std::atomic<bool> cancel{false};
   std::thread canceller([&] {
