@@ -47,7 +47,14 @@ Result<std::string> Committer::StagingDir(const std::string& target, int attempt
   return dir;
 }
 
-Result<std::vector<PartFile>> Committer::SealParts(const std::string& staging) {
+Result<std::vector<PartFile>> Committer::SealParts(const std::string& staging, const std::string& single) {
+  if (!single.empty()) {
+    auto info = storage_.Stat(staging + "/" + single);
+    if (!info.ok()) return Status::Io("the engine wrote no " + single + " into " + staging);
+    auto hash = storage_.HashFile(staging + "/" + single);
+    if (!hash.ok()) return hash.status();
+    return std::vector<PartFile>{PartFile{single, info->size, *hash}};
+  }
   auto entries = storage_.List(staging);
   if (!entries.ok()) return entries.status();
   std::vector<FileInfo> files;
@@ -122,8 +129,8 @@ void Committer::PublishGroup(const std::vector<Pending*>& group) {
 }
 
 Result<CommitResult> Committer::Publish(const std::string& staging, const std::string& target,
-                                        nlohmann::ordered_json marker) {
-  auto parts = SealParts(staging);
+                                        nlohmann::ordered_json marker, const std::string& single) {
+  auto parts = SealParts(staging, single);
   if (!parts.ok()) return parts.status();
   CommitResult result;
   result.files = *parts;

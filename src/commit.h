@@ -50,7 +50,9 @@ class Committer {
   // Renames part files to part-00000.<ext>..., hashes them, writes `marker`
   // (plus the file list) as _SUCCESS and publishes atomically and durably to
   // OUT/target, together with the other threads publishing meanwhile.
-  Result<CommitResult> Publish(const std::string& staging, const std::string& target, nlohmann::ordered_json marker);
+  // `single`: the name of the one file the engine wrote (no listing needed).
+  Result<CommitResult> Publish(const std::string& staging, const std::string& target, nlohmann::ordered_json marker,
+                               const std::string& single = "");
   // Removes a failed attempt's staging directory (best effort).
   void Discard(const std::string& staging);
   // Removes the run's staging root.
@@ -64,7 +66,7 @@ class Committer {
     bool done = false;            // GUARDED_BY(mu_)
     std::condition_variable cv;  // done, or this one leads the next group
   };
-  Result<std::vector<PartFile>> SealParts(const std::string& staging);
+  Result<std::vector<PartFile>> SealParts(const std::string& staging, const std::string& single);
   // Queues `p`; the first thread in the queue publishes everything queued.
   Status PublishInGroup(Pending* p);
   void PublishGroup(const std::vector<Pending*>& group);

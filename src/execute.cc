@@ -133,7 +133,9 @@ Status EngineExecutor::RunAttempt(const Iteration& it, int attempt, Interrupter&
       {"sql", it.fp_sql}, {"params", it.fp_params}, {"inputs", it.fp_inputs}, {"output", it.fp_output}};
   marker["params"] = nlohmann::json::parse(Value(ValueMap(it.params.begin(), it.params.end())).ToJson());
   marker["engine"] = "duckdb " + Database::Version();
-  auto commit = committer_.Publish(*staging, it.target, std::move(marker));
+  std::string target = CopyTarget(*staging);
+  std::string single = output_.max_file_bytes > 0 ? "" : target.substr(target.rfind('/') + 1);
+  auto commit = committer_.Publish(*staging, it.target, std::move(marker), single);
   if (!commit.ok()) {
     committer_.Discard(*staging);
     return commit.status().WithPrefix("commit");

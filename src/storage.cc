@@ -52,6 +52,7 @@ class PosixLock : public StorageLock {
 class PosixStorage : public Storage {
  public:
   Status CreateDirs(const std::string& path) override {
+    if (::mkdir(path.c_str(), 0755) == 0) return Status::Ok();  // the usual case: the parent exists
     std::error_code ec;
     std::filesystem::create_directories(path, ec);
     if (ec) return Status::Io("cannot create directory " + path + ": " + ec.message());
