@@ -73,8 +73,8 @@ BENCHMARK(BM_RunIterations)->ArgNames({"iterations", "workers"})->ArgsProduct({{
 
 // ----- commit -------------------------------------------------------------------
 
-// The local filesystem with every fsync skipped (SyncFile, SyncDir,
-// SyncFilesystem and the one in WriteFile): what the commit path costs besides durability.
+// The local filesystem with every fsync skipped (SyncDir, SyncFilesystem and
+// the one in WriteFile): what the commit path costs besides durability.
 class NoSyncStorage : public Storage {
  public:
   explicit NoSyncStorage(std::shared_ptr<Storage> base) : base_(std::move(base)) {}
@@ -88,7 +88,6 @@ class NoSyncStorage : public Storage {
     return out.flush() ? Status::Ok() : Status::Io("cannot write " + p);
   }
   Status WriteFileNoSync(const std::string& p, const std::string& data) override { return WriteFile(p, data); }
-  Status SyncFile(const std::string&) override { return Status::Ok(); }
   Status SyncDir(const std::string&) override { return Status::Ok(); }
   Status SyncFilesystem(const std::string&) override { return Status::Ok(); }
   Status Rename(const std::string& a, const std::string& b, bool replace) override {

@@ -48,23 +48,21 @@ Result<std::string> Committer::StagingDir(const std::string& target, int attempt
 }
 
 Result<std::vector<PartFile>> Committer::SealParts(const std::string& staging, const std::string& single) {
+  std::vector<FileInfo> files;
   if (!single.empty()) {
     auto info = storage_.Stat(staging + "/" + single);
-    if (!info.ok()) return Status::Io("the engine wrote no " + single + " into " + staging);
-    auto hash = storage_.HashFile(staging + "/" + single);
-    if (!hash.ok()) return hash.status();
-    return std::vector<PartFile>{PartFile{single, info->size, *hash}};
+    if (info.ok()) files.push_back(*info);
+  } else {
+    auto entries = storage_.List(staging);
+    if (!entries.ok()) return entries.status();
+    for (const FileInfo& e : *entries)
+      if (!e.is_dir && e.name != "_SUCCESS") files.push_back(e);
+    // The engine names multi-file output part-0, part-1, ...: order by number.
+    std::sort(files.begin(), files.end(), [](const FileInfo& a, const FileInfo& b) {
+      auto num = [](const std::string& s) { return std::atoll(s.c_str() + s.find('-') + 1); };
+      return num(a.name) != num(b.name) ? num(a.name) < num(b.name) : a.name < b.name;
+    });
   }
-  auto entries = storage_.List(staging);
-  if (!entries.ok()) return entries.status();
-  std::vector<FileInfo> files;
-  for (const FileInfo& e : *entries)
-    if (!e.is_dir && e.name != "_SUCCESS") files.push_back(e);
-  // The engine names multi-file output part-0, part-1, ...: order by number.
-  std::sort(files.begin(), files.end(), [](const FileInfo& a, const FileInfo& b) {
-    auto num = [](const std::string& s) { return std::atoll(s.c_str() + s.find('-') + 1); };
-    return num(a.name) != num(b.name) ? num(a.name) < num(b.name) : a.name < b.name;
-  });
   std::vector<PartFile> parts;
   for (size_t i = 0; i < files.size(); ++i) {
     std::string name = PartName(static_cast<int>(i), FullExtension(files[i].name));

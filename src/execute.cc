@@ -25,12 +25,17 @@ std::string EngineExecutor::CopyStatement(const std::string& query) const {
   return "COPY (\n" + query + "\n) TO $fanout_target (" + opts + ")";
 }
 
-std::string EngineExecutor::CopyTarget(const std::string& staging) const {
-  if (output_.max_file_bytes > 0) return staging;
+std::string EngineExecutor::SingleFile() const {
+  if (output_.max_file_bytes > 0) return "";
   std::string ext = "." + output_.format;
   if (output_.format != "parquet" && output_.compression == "gzip") ext += ".gz";
   if (output_.format != "parquet" && output_.compression == "zstd") ext += ".zst";
-  return staging + "/part-00000" + ext;
+  return "part-00000" + ext;
+}
+
+std::string EngineExecutor::CopyTarget(const std::string& staging) const {
+  std::string single = SingleFile();
+  return single.empty() ? staging : staging + "/" + single;
 }
 
 Result<std::unique_ptr<EngineExecutor::Session>> EngineExecutor::OpenSession(bool reuse) {
@@ -89,7 +94,7 @@ Status EngineExecutor::RunAttempt(const Iteration& it, int attempt, Interrupter&
   double started = NowSeconds();
   auto staging = committer_.StagingDir(it.target, attempt);
   if (!staging.ok()) return staging.status();
-  Result<int64_t> rows = Status::Interrupted(stop.reason());
+  Result<int64_t> rows = int64_t{0};  // set by Transform below
   const bool reuse = it.statements.size() == 1;
   {
     auto session = OpenSession(reuse);
@@ -133,9 +138,7 @@ Status EngineExecutor::RunAttempt(const Iteration& it, int attempt, Interrupter&
       {"sql", it.fp_sql}, {"params", it.fp_params}, {"inputs", it.fp_inputs}, {"output", it.fp_output}};
   marker["params"] = nlohmann::json::parse(Value(ValueMap(it.params.begin(), it.params.end())).ToJson());
   marker["engine"] = "duckdb " + Database::Version();
-  std::string target = CopyTarget(*staging);
-  std::string single = output_.max_file_bytes > 0 ? "" : target.substr(target.rfind('/') + 1);
-  auto commit = committer_.Publish(*staging, it.target, std::move(marker), single);
+  auto commit = committer_.Publish(*staging, it.target, std::move(marker), SingleFile());
   if (!commit.ok()) {
     committer_.Discard(*staging);
     return commit.status().WithPrefix("commit");

@@ -33,6 +33,8 @@ class EngineExecutor : public IterationExecutor {
   Result<std::unique_ptr<Session>> OpenSession(bool reuse);
   Result<int64_t> Transform(const Iteration& it, Session& session, const std::string& staging);
   std::string CopyStatement(const std::string& query) const;
+  // The one file the engine writes (part-00000.<ext>); empty for split output.
+  std::string SingleFile() const;
   std::string CopyTarget(const std::string& staging) const;
 
   Database& db_;

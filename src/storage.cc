@@ -106,13 +106,6 @@ class PosixStorage : public Storage {
     return Write(path, data, false);
   }
 
-  Status SyncFile(const std::string& path) override {
-    Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (f.fd < 0) return Errno("cannot open", path);
-    if (::fsync(f.fd) != 0) return Errno("cannot fsync", path);
-    return f.Close(path);
-  }
-
   Status SyncDir(const std::string& path) override {
     Fd f(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (f.fd < 0) return Errno("cannot open directory", path);
@@ -251,10 +244,6 @@ Status FaultyStorage::WriteFileNoSync(const std::string& p, const std::string& d
 Status FaultyStorage::SyncFilesystem(const std::string& p) {
   FANOUT_RETURN_IF_ERROR(Check("syncfs", p));
   return base_->SyncFilesystem(p);
-}
-Status FaultyStorage::SyncFile(const std::string& p) {
-  FANOUT_RETURN_IF_ERROR(Check("fsync", p));
-  return base_->SyncFile(p);
 }
 Status FaultyStorage::SyncDir(const std::string& p) {
   FANOUT_RETURN_IF_ERROR(Check("fsync dir", p));

@@ -38,10 +38,8 @@ class Storage {
   virtual Result<std::string> ReadFile(const std::string& path) = 0;
   // Creates or truncates `path`, writes `data`, fsyncs and closes it.
   virtual Status WriteFile(const std::string& path, const std::string& data) = 0;
-  // The same without the fsync: durable only after a later SyncFile or
-  // SyncFilesystem.
+  // The same without the fsync: durable only after a later SyncFilesystem.
   virtual Status WriteFileNoSync(const std::string& path, const std::string& data) = 0;
-  virtual Status SyncFile(const std::string& path) = 0;
   virtual Status SyncDir(const std::string& path) = 0;
   // Makes every file and directory written so far on the filesystem holding
   // `path` durable (syncfs(2): one device flush for all of them).
@@ -64,7 +62,7 @@ class Storage {
 std::shared_ptr<Storage> NewPosixStorage();
 
 // Wraps `base`. Counts mutating calls (CreateDirs, WriteFile,
-// WriteFileNoSync, SyncFile, SyncDir, SyncFilesystem, Rename, Exchange,
+// WriteFileNoSync, SyncDir, SyncFilesystem, Rename, Exchange,
 // RemoveAll); at call number `fail_at` (1-based):
 //   kFail:      the call fails with `error_number` (EIO, ENOSPC, ...) and does
 //               nothing; with `sticky` every later call fails too.
@@ -83,7 +81,6 @@ class FaultyStorage : public Storage {
   Result<std::string> ReadFile(const std::string& path) override { return base_->ReadFile(path); }
   Status WriteFile(const std::string& path, const std::string& data) override;
   Status WriteFileNoSync(const std::string& path, const std::string& data) override;
-  Status SyncFile(const std::string& path) override;
   Status SyncDir(const std::string& path) override;
   Status SyncFilesystem(const std::string& path) override;
   Status Rename(const std::string& from, const std::string& to, bool replace) override;
