@@ -282,13 +282,10 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
   so.cancel = options.cancel;
   so.events = options.events;
   std::vector<size_t> order = RunOrder(loaded->iterations, PastDurations(*storage, out), spec.run.order);
-  // The input cache is written beside the run, on its own connection.
+  // The input cache's sidecars (a hash of each new file) are written beside the run.
   std::vector<std::string> cache_notes;
   std::thread cache_writer([&] {
-    if (loaded->notes.cache_writes.empty()) return;
-    auto con = loaded->db->Connect();
-    if (!con.ok()) return;
-    for (auto& write : loaded->notes.cache_writes) write(**con, &cache_notes);
+    for (auto& seal : loaded->notes.cache_seals) seal(&cache_notes);
   });
   {
     // Its idle sessions close here, before the engine does.

@@ -13,20 +13,21 @@ namespace fanout {
 // What loading did, for the progress display.
 struct LoadNotes {
   std::vector<std::string> lines;  // "input t: 2000000 rows from cache", warnings
-  // Cache files still to write for inputs that were parsed. They only read the
-  // loaded tables, so they may run on their own connection while the
-  // iterations run (warnings go to `notes`).
-  std::vector<std::function<void(Connection& con, std::vector<std::string>* notes)>> cache_writes;
+  // Sidecars still to write for cache files this run built (each hashes its
+  // file): they may run on any thread while the iterations run (warnings go
+  // to `notes`).
+  std::vector<std::function<void(std::vector<std::string>* notes)>> cache_seals;
 };
 
-// Loads every input into a table of its name. schema_only loads no rows
-// (validate). `identities[i]` is InputIdentity of spec.inputs[i]: with the
-// cache enabled, a CSV/TSV/JSON input whose identity matches a verified cache
-// file becomes a view over that Parquet file (no parse, no copy: queries scan
-// it, with filter pushdown; its path is a session variable set on every
-// connection, so no SQL holds it as text); after a
-// parse, the cache file is written. A corrupt or foreign cache file is ignored
-// with a warning. Errors name the input, its file and DuckDB's reason.
+// Loads every input under its name. schema_only loads no rows (validate).
+// `identities[i]` is InputIdentity of spec.inputs[i]. With the cache enabled,
+// a CSV/TSV/JSON input becomes a view over its Parquet cache file (queries
+// scan it, with filter pushdown; its path is a session variable set on every
+// connection, so no SQL holds it as text): a verified file from an earlier
+// run, or one this run writes straight from the reader. A corrupt or foreign
+// cache file is ignored with a warning; a cache that cannot be written is a
+// warning, and the input is parsed into a table. Errors name the input, its
+// file and DuckDB's reason.
 Status LoadInputs(Database& db, Connection& con, const JobSpec& spec, bool schema_only,
                   const std::vector<std::string>& identities, LoadNotes* notes);
 

@@ -27,7 +27,8 @@ class LoadTest : public TempDirTest {
     return *spec;
   }
   // Loads into a fresh engine; returns the notes and sum(amount) as text.
-  std::pair<LoadNotes, std::string> Load(const JobSpec& spec) {
+  // seal=false: as if the run died before writing the cache's sidecars.
+  std::pair<LoadNotes, std::string> Load(const JobSpec& spec, bool seal = true) {
     auto db = Database::Open({});
     auto con = (*db)->Connect();
     auto id = InputIdentity(spec.inputs[0], 1 << 20);
@@ -35,7 +36,8 @@ class LoadTest : public TempDirTest {
     LoadNotes notes;
     Status st = LoadInputs(**db, **con, spec, false, {*id}, &notes);
     EXPECT_TRUE(st.ok()) << st.message();
-    for (auto& write : notes.cache_writes) write(**con, &notes.lines);
+    if (seal)
+      for (auto& seal : notes.cache_seals) seal(&notes.lines);
     auto t = (*con)->Query("SELECT sum(amount)::VARCHAR || '/' || max(day)::VARCHAR FROM t");
     EXPECT_TRUE(t.ok());
     return {notes, t->rows[0][0].ToString()};
@@ -107,6 +109,46 @@ TEST_F(LoadTest, MalformedCsvNamesFileAndLine) {
   EXPECT_EQ(st.code(), Status::Code::kInvalid);
   EXPECT_NE(st.message().find("input 't' (" + dir_ + "/t.csv)"), std::string::npos) << st.message();
   EXPECT_NE(st.message().find("ine 3"), std::string::npos) << st.message();
+}
+
+TEST_F(LoadTest, MalformedCsvWithTheCacheOnLeavesNoCacheBehind) {
+  std::ofstream(dir_ + "/t.csv") << "id,amount,day\n1,2.5,2026-01-01\n2,3.5\n";
+  JobSpec spec = Spec();
+  auto db = Database::Open({});
+  auto con = (*db)->Connect();
+  auto id = InputIdentity(spec.inputs[0], 1 << 20);
+  ASSERT_TRUE(id.ok());
+  LoadNotes notes;
+  Status st = LoadInputs(**db, **con, spec, false, {*id}, &notes);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("ine 3"), std::string::npos) << st.message();
+  EXPECT_FALSE(fs::exists(dir_ + "/.fanout-cache"));  // bad input changes nothing
+  EXPECT_TRUE(notes.cache_seals.empty());
+}
+
+// The cache file is written before its sidecar: a run that dies in between
+// leaves a file no later run trusts.
+TEST_F(LoadTest, CacheFileWithoutItsSidecarIsParsedAgain) {
+  JobSpec spec = Spec();
+  auto [first, v1] = Load(spec, /*seal=*/false);
+  EXPECT_EQ(v1, "6.0/2026-01-02");
+  auto [second, v2] = Load(spec);
+  EXPECT_FALSE(Has(second, "from cache"));
+  EXPECT_EQ(v2, v1);
+  auto [third, v3] = Load(spec);
+  EXPECT_TRUE(Has(third, "2 rows from cache"));
+  EXPECT_EQ(v3, v1);
+}
+
+TEST_F(LoadTest, UnwritableCacheIsAWarningAndTheInputIsStillLoaded) {
+  std::ofstream(dir_ + "/not-a-dir") << "x";
+  auto spec = ParseJobSpec("inputs: {t: t.csv}\nsequence: [1]\ntransform: SELECT 1\ncache: {dir: not-a-dir/c}\n",
+                           dir_ + "/job.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  auto [notes, v] = Load(*spec);
+  EXPECT_TRUE(Has(notes, "warning: could not write input cache for t")) << ::testing::PrintToString(notes.lines);
+  EXPECT_EQ(v, "6.0/2026-01-02");
+  EXPECT_TRUE(notes.cache_seals.empty());
 }
 
 }  // namespace
