@@ -151,5 +151,38 @@ TEST_F(LoadTest, UnwritableCacheIsAWarningAndTheInputIsStillLoaded) {
   EXPECT_TRUE(notes.cache_seals.empty());
 }
 
+// Where the rows live, cold and warm: a small input is a table (the engine's
+// statistics plan joins better), a large one is scanned from its cache file
+// and never copied into memory.
+TEST_F(LoadTest, SmallInputsAreTablesLargeOnesAreScannedFromTheCache) {
+  {
+    auto db = Database::Open({});
+    auto con = (*db)->Connect();
+    ASSERT_TRUE((*con)->Execute("COPY (SELECT range AS id, range * 0.5 AS amount, DATE '2026-01-01' + (range % 365)::INT "
+                                "AS day FROM range(1500000)) TO '" + dir_ + "/t.csv' (HEADER)").ok());
+  }
+  std::ofstream(dir_ + "/s.csv") << "id\n1\n";
+  auto small = ParseJobSpec("inputs: {s: s.csv, t: t.csv}\nsequence: [1]\ntransform: SELECT 1\n", dir_ + "/job.yaml");
+  ASSERT_TRUE(small.ok()) << small.status().message();
+  for (const char* run : {"cold", "warm"}) {
+    SCOPED_TRACE(run);
+    auto db = Database::Open({});
+    auto con = (*db)->Connect();
+    std::vector<std::string> ids;
+    for (const InputSpec& in : small->inputs) ids.push_back(*InputIdentity(in, 1 << 20));
+    LoadNotes notes;
+    ASSERT_TRUE(LoadInputs(**db, **con, *small, false, ids, &notes).ok());
+    for (auto& seal : notes.cache_seals) seal(&notes.lines);
+    auto tables = (*con)->Query("SELECT string_agg(table_name, ',' ORDER BY table_name) FROM duckdb_tables() "
+                                "WHERE schema_name = 'fanout_inputs'");
+    ASSERT_TRUE(tables.ok());
+    EXPECT_EQ(tables->rows[0][0].ToString(), "s");
+    auto n = (*con)->Query("SELECT count(*), sum(id) FROM t");
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(n->rows[0][0].ToString(), "1500000");
+    EXPECT_EQ(n->rows[0][1].ToString(), "1124999250000");
+  }
+}
+
 }  // namespace
 }  // namespace fanout
