@@ -124,7 +124,10 @@ Result<int64_t> CountRows(Connection& con, const std::string& table) {
 // hash is checked before a later run trusts the file.
 class InputCache {
  public:
-  static constexpr int64_t kTableInputsUpTo = 16LL << 20;  // cache files up to 16 MiB are loaded into tables
+  // Cache files up to 16 MiB and 1M rows are loaded into tables (the row
+  // bound keeps a well-compressed file from becoming a large table).
+  static constexpr int64_t kTableInputsUpTo = 16LL << 20;
+  static constexpr int64_t kTableRowsUpTo = 1000000;
 
   InputCache(std::shared_ptr<Storage> storage, std::string dir, const InputSpec& in, const std::string& identity)
       : owner_(std::move(storage)),
@@ -208,7 +211,7 @@ class InputCache {
     auto info = storage_.Stat(file_);
     Status st = info.status();
     if (st.ok()) st = db.SetSessionVariable(con, variable, Value(file_));
-    if (st.ok() && info->size <= kTableInputsUpTo) {
+    if (st.ok() && info->size <= kTableInputsUpTo && rows <= kTableRowsUpTo) {
       std::string table = "fanout_inputs." + QuoteIdentifier(in_.name);
       st = con.Execute("CREATE SCHEMA IF NOT EXISTS fanout_inputs");
       if (st.ok()) st = con.Execute("CREATE TABLE " + table + " AS SELECT * FROM " + scan);

@@ -152,17 +152,20 @@ TEST_F(LoadTest, UnwritableCacheIsAWarningAndTheInputIsStillLoaded) {
 }
 
 // Where the rows live, cold and warm: a small input is a table (the engine's
-// statistics plan joins better), a large one is scanned from its cache file
-// and never copied into memory.
+// statistics plan joins better); a large one, by file size or by rows, is
+// scanned from its cache file and never copied into memory.
 TEST_F(LoadTest, SmallInputsAreTablesLargeOnesAreScannedFromTheCache) {
   {
     auto db = Database::Open({});
     auto con = (*db)->Connect();
     ASSERT_TRUE((*con)->Execute("COPY (SELECT range AS id, range * 0.5 AS amount, DATE '2026-01-01' + (range % 365)::INT "
                                 "AS day FROM range(1500000)) TO '" + dir_ + "/t.csv' (HEADER)").ok());
+    // Over 1M rows but a tiny file: a constant column compresses to almost nothing.
+    ASSERT_TRUE((*con)->Execute("COPY (SELECT 7 AS k FROM range(1100000)) TO '" + dir_ + "/c.csv' (HEADER)").ok());
   }
   std::ofstream(dir_ + "/s.csv") << "id\n1\n";
-  auto small = ParseJobSpec("inputs: {s: s.csv, t: t.csv}\nsequence: [1]\ntransform: SELECT 1\n", dir_ + "/job.yaml");
+  auto small = ParseJobSpec("inputs: {s: s.csv, t: t.csv, c: c.csv}\nsequence: [1]\ntransform: SELECT 1\n",
+                           dir_ + "/job.yaml");
   ASSERT_TRUE(small.ok()) << small.status().message();
   for (const char* run : {"cold", "warm"}) {
     SCOPED_TRACE(run);
@@ -181,6 +184,10 @@ TEST_F(LoadTest, SmallInputsAreTablesLargeOnesAreScannedFromTheCache) {
     ASSERT_TRUE(n.ok());
     EXPECT_EQ(n->rows[0][0].ToString(), "1500000");
     EXPECT_EQ(n->rows[0][1].ToString(), "1124999250000");
+    auto c = (*con)->Query("SELECT count(*), sum(k) FROM c");
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ(c->rows[0][0].ToString(), "1100000");
+    EXPECT_EQ(c->rows[0][1].ToString(), "7700000");
   }
 }
 
