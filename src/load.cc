@@ -87,20 +87,25 @@ std::string ShortenEngineError(const std::string& message, int max_lines) {
 
 namespace {
 
+// An input's rows, when they are in memory, live in schema fanout_inputs
+// (LoadInputs creates it); the job always sees a read-only view of them, or
+// of its cache file, under the input's name.
+std::string InputTable(const std::string& name) { return "fanout_inputs." + QuoteIdentifier(name); }
+
+Status CreateInputView(Connection& con, const std::string& name, const std::string& from) {
+  return con.Execute("CREATE VIEW " + QuoteIdentifier(name) + " AS SELECT * FROM " + from);
+}
+
 // Parses one input with its reader. Only the table name is SQL text (a
 // validated identifier, quoted); the path and every option are bound.
 Status ParseInput(Connection& con, const InputSpec& in, bool schema_only) {
   ValueMap opts = ReaderOptions(in);
   std::string where = "input '" + in.name + "' (" + in.path + ")";
-  // The rows live in schema fanout_inputs; the job sees a read-only view of
-  // them under the input's name (as it does when they come from the cache).
-  FANOUT_RETURN_IF_ERROR(con.Execute("CREATE SCHEMA IF NOT EXISTS fanout_inputs"));
-  std::string table = "fanout_inputs." + QuoteIdentifier(in.name);
-  auto stmt = PrepareRead(con, in, opts, "CREATE TABLE " + table + " AS SELECT * FROM ",
+  auto stmt = PrepareRead(con, in, opts, "CREATE TABLE " + InputTable(in.name) + " AS SELECT * FROM ",
                           schema_only ? " LIMIT 0" : "");
   if (!stmt.ok()) return stmt.status().WithPrefix("cannot load " + where);
   auto r = (*stmt)->Execute();
-  if (r.ok()) return con.Execute("CREATE VIEW " + QuoteIdentifier(in.name) + " AS SELECT * FROM " + table);
+  if (r.ok()) return CreateInputView(con, in.name, InputTable(in.name));
   std::string why = in.format == "csv" || in.format == "tsv" ? FirstRejectedCsvLine(con, in, opts) : "";
   if (why.empty()) why = ShortenEngineError(r.status().message());
   return Status::Invalid("cannot load " + where + ": " + why + "\nfix the file, or relax the reader with inputs." +
@@ -212,16 +217,14 @@ class InputCache {
     Status st = info.status();
     if (st.ok()) st = db.SetSessionVariable(con, variable, Value(file_));
     if (st.ok() && info->size <= kTableInputsUpTo && rows <= kTableRowsUpTo) {
-      std::string table = "fanout_inputs." + QuoteIdentifier(in_.name);
-      st = con.Execute("CREATE SCHEMA IF NOT EXISTS fanout_inputs");
-      if (st.ok()) st = con.Execute("CREATE TABLE " + table + " AS SELECT * FROM " + scan);
-      scan = table;
+      st = con.Execute("CREATE TABLE " + InputTable(in_.name) + " AS SELECT * FROM " + scan);
+      scan = InputTable(in_.name);
     }
-    if (st.ok()) st = con.Execute("CREATE VIEW " + QuoteIdentifier(in_.name) + " AS SELECT * FROM " + scan);
+    if (st.ok()) st = CreateInputView(con, in_.name, scan);
     auto count = st.ok() ? CountRows(con, in_.name) : Result<int64_t>(st);
     if (count.ok() && *count == rows) return "";
     (void)con.Execute("DROP VIEW IF EXISTS " + QuoteIdentifier(in_.name));
-    (void)con.Execute("DROP TABLE IF EXISTS fanout_inputs." + QuoteIdentifier(in_.name));
+    (void)con.Execute("DROP TABLE IF EXISTS " + InputTable(in_.name));
     return count.ok() ? "row count differs" : count.status().message();
   }
 
@@ -279,6 +282,7 @@ class InputCache {
 Status LoadInputs(Database& db, Connection& con, const JobSpec& spec, bool schema_only,
                   const std::vector<std::string>& identities, LoadNotes* notes) {
   auto storage = NewPosixStorage();
+  FANOUT_RETURN_IF_ERROR(con.Execute("CREATE SCHEMA IF NOT EXISTS fanout_inputs"));
   for (size_t i = 0; i < spec.inputs.size(); ++i) {
     const InputSpec& in = spec.inputs[i];
     bool cacheable = spec.cache.enabled && !schema_only && in.format != "parquet" && i < identities.size();

@@ -26,21 +26,33 @@ class LoadTest : public TempDirTest {
     EXPECT_TRUE(spec.ok()) << spec.status().message();
     return *spec;
   }
-  // Loads into a fresh engine; returns the notes and sum(amount) as text.
-  // seal=false: as if the run died before writing the cache's sidecars.
-  std::pair<LoadNotes, std::string> Load(const JobSpec& spec, bool seal = true) {
-    auto db = Database::Open({});
-    auto con = (*db)->Connect();
-    auto id = InputIdentity(spec.inputs[0], 1 << 20);
-    EXPECT_TRUE(id.ok());
+  // A fresh engine with every input of `spec` loaded (with its identity, so
+  // the cache is used). seal=false: as if the run died before writing the
+  // cache's sidecars.
+  struct Loaded {
+    std::unique_ptr<Database> db;
+    std::unique_ptr<Connection> con;  // closed before db
     LoadNotes notes;
-    Status st = LoadInputs(**db, **con, spec, false, {*id}, &notes);
-    EXPECT_TRUE(st.ok()) << st.message();
+    Status status;
+  };
+  static Loaded LoadAll(const JobSpec& spec, bool seal = true) {
+    Loaded l;
+    l.db = std::move(Database::Open({})).value();
+    l.con = std::move(l.db->Connect()).value();
+    std::vector<std::string> ids;
+    for (const InputSpec& in : spec.inputs) ids.push_back(InputIdentity(in, 1 << 20).value());
+    l.status = LoadInputs(*l.db, *l.con, spec, false, ids, &l.notes);
     if (seal)
-      for (auto& seal : notes.cache_seals) seal(&notes.lines);
-    auto t = (*con)->Query("SELECT sum(amount)::VARCHAR || '/' || max(day)::VARCHAR FROM t");
+      for (auto& seal_one : l.notes.cache_seals) seal_one(&l.notes.lines);
+    return l;
+  }
+  // Loads into a fresh engine; returns the notes and sum(amount) as text.
+  std::pair<LoadNotes, std::string> Load(const JobSpec& spec, bool seal = true) {
+    Loaded l = LoadAll(spec, seal);
+    EXPECT_TRUE(l.status.ok()) << l.status.message();
+    auto t = l.con->Query("SELECT sum(amount)::VARCHAR || '/' || max(day)::VARCHAR FROM t");
     EXPECT_TRUE(t.ok());
-    return {notes, t->rows[0][0].ToString()};
+    return {l.notes, t->rows[0][0].ToString()};
   }
   static bool Has(const LoadNotes& notes, const std::string& text) {
     for (const auto& l : notes.lines)
@@ -113,17 +125,11 @@ TEST_F(LoadTest, MalformedCsvNamesFileAndLine) {
 
 TEST_F(LoadTest, MalformedCsvWithTheCacheOnLeavesNoCacheBehind) {
   std::ofstream(dir_ + "/t.csv") << "id,amount,day\n1,2.5,2026-01-01\n2,3.5\n";
-  JobSpec spec = Spec();
-  auto db = Database::Open({});
-  auto con = (*db)->Connect();
-  auto id = InputIdentity(spec.inputs[0], 1 << 20);
-  ASSERT_TRUE(id.ok());
-  LoadNotes notes;
-  Status st = LoadInputs(**db, **con, spec, false, {*id}, &notes);
-  ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.message().find("ine 3"), std::string::npos) << st.message();
+  Loaded l = LoadAll(Spec());
+  ASSERT_FALSE(l.status.ok());
+  EXPECT_NE(l.status.message().find("ine 3"), std::string::npos) << l.status.message();
   EXPECT_FALSE(fs::exists(dir_ + "/.fanout-cache"));  // bad input changes nothing
-  EXPECT_TRUE(notes.cache_seals.empty());
+  EXPECT_TRUE(l.notes.cache_seals.empty());
 }
 
 // The cache file is written before its sidecar: a run that dies in between
@@ -169,22 +175,17 @@ TEST_F(LoadTest, SmallInputsAreTablesLargeOnesAreScannedFromTheCache) {
   ASSERT_TRUE(small.ok()) << small.status().message();
   for (const char* run : {"cold", "warm"}) {
     SCOPED_TRACE(run);
-    auto db = Database::Open({});
-    auto con = (*db)->Connect();
-    std::vector<std::string> ids;
-    for (const InputSpec& in : small->inputs) ids.push_back(*InputIdentity(in, 1 << 20));
-    LoadNotes notes;
-    ASSERT_TRUE(LoadInputs(**db, **con, *small, false, ids, &notes).ok());
-    for (auto& seal : notes.cache_seals) seal(&notes.lines);
-    auto tables = (*con)->Query("SELECT string_agg(table_name, ',' ORDER BY table_name) FROM duckdb_tables() "
+    Loaded l = LoadAll(*small);
+    ASSERT_TRUE(l.status.ok()) << l.status.message();
+    auto tables = l.con->Query("SELECT string_agg(table_name, ',' ORDER BY table_name) FROM duckdb_tables() "
                                 "WHERE schema_name = 'fanout_inputs'");
     ASSERT_TRUE(tables.ok());
     EXPECT_EQ(tables->rows[0][0].ToString(), "s");
-    auto n = (*con)->Query("SELECT count(*), sum(id) FROM t");
+    auto n = l.con->Query("SELECT count(*), sum(id) FROM t");
     ASSERT_TRUE(n.ok());
     EXPECT_EQ(n->rows[0][0].ToString(), "1500000");
     EXPECT_EQ(n->rows[0][1].ToString(), "1124999250000");
-    auto c = (*con)->Query("SELECT count(*), sum(k) FROM c");
+    auto c = l.con->Query("SELECT count(*), sum(k) FROM c");
     ASSERT_TRUE(c.ok());
     EXPECT_EQ(c->rows[0][0].ToString(), "1100000");
     EXPECT_EQ(c->rows[0][1].ToString(), "7700000");
