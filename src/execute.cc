@@ -1,12 +1,51 @@
 #include "execute.h"
 
+#include <algorithm>
+
 #include "load.h"
 #include "util.h"
 
 namespace fanout {
 
-EngineExecutor::EngineExecutor(Database& db, Committer& committer, const OutputSpec& output, std::string run_id)
-    : db_(db), committer_(committer), output_(output), run_id_(std::move(run_id)) {}
+EngineThreads::EngineThreads(int threads) {
+  for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { Loop(); });
+}
+
+EngineThreads::~EngineThreads() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  work_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+void EngineThreads::Run(const std::function<void()>& fn) {
+  Call call{&fn};
+  std::unique_lock<std::mutex> lock(mu_);
+  queue_.push_back(&call);
+  work_.notify_one();
+  done_.wait(lock, [&call] { return call.done; });
+}
+
+void EngineThreads::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    work_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, nothing left
+    Call* call = queue_.front();
+    queue_.pop_front();
+    lock.unlock();
+    (*call->fn)();
+    lock.lock();
+    call->done = true;
+    done_.notify_all();
+  }
+}
+
+EngineExecutor::EngineExecutor(Database& db, Committer& committer, const OutputSpec& output, std::string run_id,
+                               int engine_threads)
+    : db_(db), committer_(committer), output_(output), run_id_(std::move(run_id)), threads_(engine_threads) {}
 
 std::string EngineExecutor::CopyStatement(const std::string& query) const {
   // Only fanout's own validated keywords go into the text; the target path
@@ -89,32 +128,29 @@ Result<int64_t> EngineExecutor::Transform(const Iteration& it, Session& session,
   return rows;
 }
 
+Result<int64_t> EngineExecutor::Compute(const Iteration& it, Interrupter& stop, const std::string& staging) {
+  const bool reuse = it.statements.size() == 1;
+  auto session = OpenSession(reuse);
+  if (!session.ok()) return session.status();
+  Connection* c = (*session)->con.get();
+  if (!stop.Arm([c] { c->Interrupt(); })) return Status::Interrupted(stop.reason());
+  Result<int64_t> rows = Transform(it, **session, staging);
+  stop.Disarm();
+  if (reuse && rows.ok() && !stop.fired()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    idle_.push_back(std::move(session).value());
+  }  // otherwise the connection (and its temp tables) is gone before the commit
+  if (stop.fired()) return Status::Interrupted(stop.reason());
+  return rows;
+}
+
 Status EngineExecutor::RunAttempt(const Iteration& it, int attempt, Interrupter& stop, ComputeSlot& slot,
                                   IterationReport& report) {
   double started = NowSeconds();
   auto staging = committer_.StagingDir(it.target, attempt);
   if (!staging.ok()) return staging.status();
-  Result<int64_t> rows = int64_t{0};  // set by Transform below
-  const bool reuse = it.statements.size() == 1;
-  {
-    auto session = OpenSession(reuse);
-    if (!session.ok()) {
-      committer_.Discard(*staging);
-      return session.status();
-    }
-    Connection* c = (*session)->con.get();
-    if (!stop.Arm([c] { c->Interrupt(); })) {
-      committer_.Discard(*staging);
-      return Status::Interrupted(stop.reason());
-    }
-    rows = Transform(it, **session, *staging);
-    stop.Disarm();
-    if (reuse && rows.ok() && !stop.fired()) {
-      std::lock_guard<std::mutex> lock(mu_);
-      idle_.push_back(std::move(session).value());
-    }
-  }  // otherwise the connection (and its temp tables) is gone before the commit
-  if (stop.fired()) rows = Status::Interrupted(stop.reason());
+  Result<int64_t> rows = int64_t{0};  // set on an engine thread
+  threads_.Run([&] { rows = Compute(it, stop, *staging); });
   if (!rows.ok()) {
     committer_.Discard(*staging);
     return rows.status();

@@ -289,7 +289,7 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
   });
   {
     // Its idle sessions close here, before the engine does.
-    EngineExecutor executor(*loaded->db, committer, spec.output, report.run_id);
+    EngineExecutor executor(*loaded->db, committer, spec.output, report.run_id, so.workers);
     RunIterations(loaded->iterations, report.iterations, order, executor, so);
   }
   cache_writer.join();

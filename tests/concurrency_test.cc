@@ -10,9 +10,12 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "engine.h"
+#include "execute.h"
 #include "fanout/fanout.h"
 
 namespace fanout {
@@ -134,6 +137,78 @@ run: {max_workers: 2, threads: 2}
   ASSERT_TRUE(t.ok()) << t.status().message();
   EXPECT_EQ(t->rows[0][0], Value(294)) << "rows whose n and k match their own iteration";
   EXPECT_EQ(t->rows[0][1], Value(294));
+}
+
+// The engine keeps a cache of freed memory per thread it ran on; fanout runs
+// every query on max_workers threads of its own, not on the many scheduler
+// threads that also commit, so that memory stays bounded by max_workers.
+// (threads: 1 leaves the engine no threads of its own: each query runs
+// entirely on the thread that called it.)
+TEST_F(ConcurrencyTest, QueriesRunOnAtMostMaxWorkersThreads) {
+  std::mutex mu;
+  std::set<std::thread::id> seen;
+  auto spec = ParseJobSpec(R"(
+inputs: {one: one.csv}
+sequence: {range: [1, 80]}
+transform: SELECT id, $n AS n, record_thread($n) AS r FROM one
+run: {max_workers: 2, threads: 1}
+)", dir_ + "/job.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  RunOptions options;
+  options.on_engine_ready = [&](Database& db) {
+    return db.RegisterScalarFunction("record_thread", [&](int64_t n) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // let commits pile up beside the queries
+      std::lock_guard<std::mutex> lock(mu);
+      seen.insert(std::this_thread::get_id());
+      return n;
+    });
+  };
+  RunReport report = RunJob(*spec, options);
+  ASSERT_TRUE(report.status.ok()) << report.status.message();
+  EXPECT_EQ(report.Count(IterationStatus::kCommitted), 80);
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_GE(seen.size(), 1u);
+  EXPECT_LE(seen.size(), 2u) << "queries ran on " << seen.size() << " threads with max_workers: 2";
+}
+
+TEST(EngineThreadsTest, RunsEveryCallOnItsThreadsAtMostThatManyAtOnce) {
+  EngineThreads threads(3);
+  std::mutex mu;
+  std::set<std::thread::id> ran_on, caller_ids;
+  std::atomic<int> running{0}, peak{0}, done{0};
+  std::vector<std::thread> callers;
+  for (int c = 0; c < 12; ++c) {
+    callers.emplace_back([&] {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        caller_ids.insert(std::this_thread::get_id());
+      }
+      for (int i = 0; i < 20; ++i) {
+        bool finished = false;
+        threads.Run([&] {
+          int now = ++running;
+          for (int p = peak; now > p && !peak.compare_exchange_weak(p, now);) {
+          }
+          std::this_thread::sleep_for(std::chrono::microseconds(200));
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            ran_on.insert(std::this_thread::get_id());
+          }
+          --running;
+          finished = true;
+        });
+        EXPECT_TRUE(finished) << "Run returned before its call had";
+        ++done;
+      }
+    });
+  }
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(done, 240);
+  EXPECT_LE(peak, 3);
+  EXPECT_EQ(peak, 3) << "12 callers should keep all 3 threads busy";
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(ran_on.size(), 3u);
+  for (const auto& id : caller_ids) EXPECT_EQ(ran_on.count(id), 0u) << "a call ran on its caller's thread";
 }
 
 TEST_F(ConcurrencyTest, CancelStopsLongQueriesQuickly) {
