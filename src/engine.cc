@@ -275,6 +275,13 @@ Status Database::SetSessionVariable(Connection& con, const std::string& name, co
   return Status::Ok();
 }
 
+Status Database::SetThreads(Connection& con, int threads) {
+  auto stmt = con.Prepare("SET threads = $threads");
+  if (!stmt.ok()) return stmt.status();
+  FANOUT_RETURN_IF_ERROR((*stmt)->Bind("threads", Value(int64_t{threads})));
+  return (*stmt)->Execute().status();
+}
+
 Status Connection::Execute(const std::string& sql) {
   auto r = Query(sql);
   return r.status();

@@ -44,6 +44,8 @@ class Database {
   // Sets the SQL variable `name` (a plain identifier) to `value` on `con` and
   // on every connection opened later (getvariable('name') reads it).
   Status SetSessionVariable(Connection& con, const std::string& name, const Value& value);
+  // The engine's worker threads, for every connection (the `threads` setting).
+  Status SetThreads(Connection& con, int threads);
   // Registers fn(BIGINT) -> BIGINT as a volatile SQL scalar function.
   Status RegisterScalarFunction(const std::string& name, std::function<int64_t(int64_t)> fn);
   static std::string Version();

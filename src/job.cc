@@ -266,10 +266,18 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
 
   // 4. Run: the barrier is RunIterations returning.
   SchedulerOptions so;
-  int n = static_cast<int>(loaded->iterations.size());
+  int pending = 0;
+  for (const IterationReport& r : report.iterations) pending += r.status == IterationStatus::kPending;
   so.workers = options.max_workers > 0 ? options.max_workers
                : spec.run.max_workers > 0 ? spec.run.max_workers
-                                          : std::min(n, std::max(2, Cores()));
+                                          : AutoWorkers(Cores(), pending);
+  report.workers = so.workers;
+  // The load ran on every core; the iterations may want fewer engine threads.
+  report.threads = spec.run.threads > 0 ? spec.run.threads : AutoThreads(Cores(), so.workers, pending);
+  if (report.threads != (spec.run.threads > 0 ? spec.run.threads : Cores())) {
+    Status st = loaded->db->SetThreads(*loaded->con, report.threads);
+    if (!st.ok()) return finish(st.WithPrefix("cannot set the engine's threads"));
+  }
   // Threads that commit (file I/O, fsync) while the workers compute: the more
   // wait to publish, the larger each group commit (one syncfs + one fsync).
   // Blocked threads cost next to nothing; 30 committing beside 2 workers ran

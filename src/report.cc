@@ -47,6 +47,8 @@ std::string RunReport::ToJson() const {
   j["status"] = code == 0 ? "succeeded" : code == 130 ? "interrupted" : code == 2 ? "invalid" : "failed";
   j["exit_code"] = code;
   if (!status.ok()) j["error"] = status.message();
+  if (workers > 0) j["max_workers"] = workers;
+  if (threads > 0) j["threads"] = threads;
   j["counts"] = {{"total", iterations.size()},
                  {"committed", Count(IterationStatus::kCommitted)},
                  {"failed", Count(IterationStatus::kFailed)},

@@ -39,6 +39,13 @@ std::string Interrupter::reason() const {
   return reason_;
 }
 
+int AutoWorkers(int cores, int iterations) { return std::max(1, std::min(iterations, std::max(2, cores))); }
+
+int AutoThreads(int cores, int workers, int iterations) {
+  if (iterations >= 8 * workers) return std::max(1, cores - workers + 1);
+  return cores;
+}
+
 namespace {
 
 class Pool {

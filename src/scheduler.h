@@ -71,6 +71,15 @@ struct SchedulerOptions {
   EventSink* events = nullptr;
 };
 
+// The defaults of run.max_workers and run.threads (`auto`) on `cores` cores.
+// Workers: min(iterations, max(2, cores)). Threads: the engine's own threads,
+// shared by the queries in flight. With many iterations per worker the queue
+// keeps every core busy with one query each, and threads beyond
+// cores - workers + 1 only add contention (and a hash table per thread per
+// query); with few, the last iterations run alone and need every core.
+int AutoWorkers(int cores, int iterations);
+int AutoThreads(int cores, int workers, int iterations);
+
 // Runs every report still kPending (reports[i] belongs to iterations[i]),
 // in the order of `order` (indices). Returns true when the run was cancelled.
 bool RunIterations(const std::vector<Iteration>& iterations, std::vector<IterationReport>& reports,

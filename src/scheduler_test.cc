@@ -237,3 +237,28 @@ TEST(Scheduler, AnIterationCommittingDoesNotHoldAWorker) {
 
 }  // namespace
 }  // namespace fanout
+
+namespace fanout {
+namespace {
+
+TEST(AutoSettings, WorkersFillTheCoresAndAtLeastTwo) {
+  EXPECT_EQ(AutoWorkers(2, 9), 2);
+  EXPECT_EQ(AutoWorkers(16, 9), 9) << "never more workers than iterations";
+  EXPECT_EQ(AutoWorkers(1, 5), 2) << "one commits while the other computes";
+  EXPECT_EQ(AutoWorkers(8, 0), 1);
+}
+
+TEST(AutoSettings, ThreadsLeaveManyIterationsOneQueryPerCore) {
+  // Many iterations per worker: workers + engine threads - 1 = cores.
+  EXPECT_EQ(AutoThreads(2, 2, 64), 1);
+  EXPECT_EQ(AutoThreads(16, 4, 64), 13);
+  EXPECT_EQ(AutoThreads(16, 16, 200), 1);
+  EXPECT_EQ(AutoThreads(2, 8, 64), 1) << "more workers than cores: still at least one thread";
+  // Few iterations (the last ones run alone) or one worker: every core.
+  EXPECT_EQ(AutoThreads(2, 2, 9), 2);
+  EXPECT_EQ(AutoThreads(16, 16, 64), 16);
+  EXPECT_EQ(AutoThreads(2, 1, 64), 2);
+}
+
+}  // namespace
+}  // namespace fanout

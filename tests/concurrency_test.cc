@@ -16,6 +16,7 @@
 
 #include "engine.h"
 #include "execute.h"
+#include "scheduler.h"
 #include "fanout/fanout.h"
 
 namespace fanout {
@@ -169,6 +170,37 @@ run: {max_workers: 2, threads: 1}
   std::lock_guard<std::mutex> lock(mu);
   EXPECT_GE(seen.size(), 1u);
   EXPECT_LE(seen.size(), 2u) << "queries ran on " << seen.size() << " threads with max_workers: 2";
+}
+
+// run.threads: what the manifest records is what the engine ran the
+// iterations with, auto (AutoThreads, tested in scheduler_test.cc) or set.
+TEST_F(ConcurrencyTest, IterationsRunWithTheThreadsTheManifestRecords) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  struct Case {
+    std::string range, threads;
+    int want;
+  };
+  for (const Case& c : {Case{"[1, 64]", "auto", AutoThreads(cores, 2, 64)}, Case{"[1, 3]", "auto", cores},
+                        Case{"[1, 64]", "3", 3}}) {
+    SCOPED_TRACE("range " + c.range + ", threads: " + c.threads);
+    fs::remove_all(dir_ + "/out");
+    RunReport report = Run("inputs: {one: one.csv}\nsequence: {range: " + c.range +
+                           "}\ntransform: SELECT $n AS n, CAST(current_setting('threads') AS BIGINT) AS t FROM one\n"
+                           "run: {max_workers: 2, threads: " + c.threads + "}\n");
+    ASSERT_TRUE(report.status.ok()) << report.status.message();
+    EXPECT_EQ(report.threads, c.want);
+    EXPECT_EQ(report.workers, 2);
+    std::ifstream in(report.manifest_path);
+    auto manifest = nlohmann::json::parse(in);
+    EXPECT_EQ(manifest["threads"], c.want);
+    EXPECT_EQ(manifest["max_workers"], 2);
+    auto db = Database::Open({});
+    auto con = (*db)->Connect();
+    auto t = (*con)->Query("SELECT min(t), max(t), count(*) FROM read_parquet('" + dir_ + "/out/iter_*/*.parquet')");
+    ASSERT_TRUE(t.ok()) << t.status().message();
+    EXPECT_EQ(t->rows[0][0], Value(int64_t{c.want}));
+    EXPECT_EQ(t->rows[0][1], Value(int64_t{c.want}));
+  }
 }
 
 TEST(EngineThreadsTest, RunsEveryCallOnItsThreadsAtMostThatManyAtOnce) {

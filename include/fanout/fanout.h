@@ -54,6 +54,8 @@ struct RunReport {
   bool interrupted = false;
   std::vector<IterationReport> iterations;
   std::string manifest_path;  // empty when no manifest was written
+  int workers = 0;            // iterations the engine ran at once (max_workers, resolved)
+  int threads = 0;            // the engine's threads while they ran (run.threads, resolved)
 
   int Count(IterationStatus s) const;
   // 0 all ok, 1 some iteration failed, 2 invalid job / inputs, 130 interrupted.
