@@ -25,7 +25,7 @@ void EngineThreads::Run(const std::function<void()>& fn) {
   std::unique_lock<std::mutex> lock(mu_);
   queue_.push_back(&call);
   work_.notify_one();
-  done_.wait(lock, [&call] { return call.done; });
+  call.cv.wait(lock, [&call] { return call.done; });
 }
 
 void EngineThreads::Loop() {
@@ -39,7 +39,7 @@ void EngineThreads::Loop() {
     (*call->fn)();
     lock.lock();
     call->done = true;
-    done_.notify_all();
+    call->cv.notify_one();  // under the lock: the caller cannot return (and destroy it) before we let go
   }
 }
 

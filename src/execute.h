@@ -44,12 +44,13 @@ class EngineThreads {
  private:
   struct Call {
     const std::function<void()>* fn;
-    bool done = false;
+    bool done = false;            // GUARDED_BY(mu_)
+    std::condition_variable cv;  // wakes only this call's caller
   };
   void Loop();
 
   std::mutex mu_;
-  std::condition_variable work_, done_;
+  std::condition_variable work_;
   std::deque<Call*> queue_;  // GUARDED_BY(mu_)
   bool stopping_ = false;    // GUARDED_BY(mu_)
   std::vector<std::thread> threads_;
