@@ -21,11 +21,13 @@ EngineThreads::~EngineThreads() {
 }
 
 void EngineThreads::Run(const std::function<void()>& fn) {
-  Call call{&fn};
+  Call call;
+  call.fn = &fn;
   std::unique_lock<std::mutex> lock(mu_);
   queue_.push_back(&call);
   work_.notify_one();
   call.cv.wait(lock, [&call] { return call.done; });
+  if (call.error) std::rethrow_exception(call.error);
 }
 
 void EngineThreads::Loop() {
@@ -36,7 +38,11 @@ void EngineThreads::Loop() {
     Call* call = queue_.front();
     queue_.pop_front();
     lock.unlock();
-    (*call->fn)();
+    try {
+      (*call->fn)();
+    } catch (...) {
+      call->error = std::current_exception();
+    }
     lock.lock();
     call->done = true;
     call->cv.notify_one();  // under the lock: the caller cannot return (and destroy it) before we let go

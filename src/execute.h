@@ -11,6 +11,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -28,8 +29,9 @@ namespace fanout {
 // A fixed set of threads that run the calls given to Run, one at a time each.
 // The engine keeps a cache of freed memory per thread that touched it (its
 // allocator's thread cache, tens of MiB after an aggregate); running every
-// query on the same few threads keeps that memory to `threads` caches rather
-// than one per scheduler thread (which are many more: they also commit).
+// query on the same few threads bounds those caches by these threads plus the
+// engine's own (run.threads - 1), not by the scheduler's threads (which are
+// many more: they also commit).
 class EngineThreads {
  public:
   explicit EngineThreads(int threads);
@@ -37,14 +39,16 @@ class EngineThreads {
   EngineThreads(const EngineThreads&) = delete;
   EngineThreads& operator=(const EngineThreads&) = delete;
 
-  // Runs `fn` on one of the threads; returns once it has returned. Callers
-  // beyond `threads` at once wait their turn, in order.
+  // Runs `fn` on one of the threads; returns once it has returned (an
+  // exception it throws is rethrown here). Callers beyond `threads` at once
+  // wait their turn, in order.
   void Run(const std::function<void()>& fn);
 
  private:
   struct Call {
-    const std::function<void()>* fn;
+    const std::function<void()>* fn = nullptr;
     bool done = false;            // GUARDED_BY(mu_)
+    std::exception_ptr error;     // what fn threw
     std::condition_variable cv;  // wakes only this call's caller
   };
   void Loop();

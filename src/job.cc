@@ -271,12 +271,19 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
   so.workers = options.max_workers > 0 ? options.max_workers
                : spec.run.max_workers > 0 ? spec.run.max_workers
                                           : AutoWorkers(Cores(), pending);
+  so.workers = std::min(so.workers, std::max(1, pending));  // never more than there is to run
   report.workers = so.workers;
   // The load ran on every core; the iterations may want fewer engine threads.
+  // Only a tuning knob: if the engine refuses, the run goes on as loaded.
+  const int load_threads = spec.run.threads > 0 ? spec.run.threads : Cores();
   report.threads = spec.run.threads > 0 ? spec.run.threads : AutoThreads(Cores(), so.workers, pending);
-  if (report.threads != (spec.run.threads > 0 ? spec.run.threads : Cores())) {
-    Status st = loaded->db->SetThreads(*loaded->con, report.threads);
-    if (!st.ok()) return finish(st.WithPrefix("cannot set the engine's threads"));
+  if (report.threads != load_threads) {
+    Status set = loaded->db->SetThreads(*loaded->con, report.threads);
+    if (!set.ok()) {
+      if (options.events) options.events->OnMessage("warning: kept " + std::to_string(load_threads) +
+                                                    " engine threads: " + set.message());
+      report.threads = load_threads;
+    }
   }
   // Threads that commit (file I/O, fsync) while the workers compute: the more
   // wait to publish, the larger each group commit (one syncfs + one fsync).

@@ -54,7 +54,7 @@ struct RunReport {
   bool interrupted = false;
   std::vector<IterationReport> iterations;
   std::string manifest_path;  // empty when no manifest was written
-  int workers = 0;            // iterations the engine ran at once (max_workers, resolved)
+  int workers = 0;            // at most this many iterations computed at once (max_workers, resolved)
   int threads = 0;            // the engine's threads while they ran (run.threads, resolved)
 
   int Count(IterationStatus s) const;
