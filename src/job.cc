@@ -41,6 +41,9 @@ std::string NewRunId() {
 
 int Cores() { return std::max(1u, std::thread::hardware_concurrency()); }
 
+// The engine's threads while it loads: run.threads, or every core (auto).
+int LoadThreads(const JobSpec& spec) { return spec.run.threads > 0 ? spec.run.threads : Cores(); }
+
 // "75%" -> that share of physical memory in MiB; sizes pass through.
 std::string ResolveMemoryLimit(const std::string& limit) {
   if (limit.empty() || limit.back() != '%') return limit;
@@ -61,7 +64,7 @@ Result<Loaded> LoadAndPlan(const JobSpec& spec, const RunOptions& options, bool 
                            const std::string& spill_dir) {
   Loaded l;
   Database::Options db_options;
-  db_options.threads = spec.run.threads > 0 ? spec.run.threads : Cores();
+  db_options.threads = LoadThreads(spec);
   db_options.memory_limit = ResolveMemoryLimit(spec.run.memory_limit);
   db_options.temp_directory = spill_dir;
   auto db = Database::Open(db_options);
@@ -275,7 +278,7 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
   report.workers = so.workers;
   // The load ran on every core; the iterations may want fewer engine threads.
   // Only a tuning knob: if the engine refuses, the run goes on as loaded.
-  const int load_threads = spec.run.threads > 0 ? spec.run.threads : Cores();
+  const int load_threads = LoadThreads(spec);
   report.threads = spec.run.threads > 0 ? spec.run.threads : AutoThreads(Cores(), so.workers, pending);
   if (report.threads != load_threads) {
     Status set = loaded->db->SetThreads(*loaded->con, report.threads);
