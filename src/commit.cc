@@ -1,6 +1,7 @@
 #include "commit.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 
@@ -23,11 +24,12 @@ std::string FullExtension(const std::string& name) {
 
 }  // namespace
 
-Committer::Committer(Storage& storage, std::string out_dir, std::string run_id)
+Committer::Committer(Storage& storage, std::string out_dir, std::string run_id, double max_group_wait)
     : storage_(storage),
       out_dir_(std::move(out_dir)),
       run_id_(std::move(run_id)),
-      staging_root_(out_dir_ + "/.fanout-staging/" + run_id_) {}
+      staging_root_(out_dir_ + "/.fanout-staging/" + run_id_),
+      max_group_wait_(max_group_wait) {}
 
 Status Committer::Start() { return storage_.CreateDirs(staging_root_); }
 
@@ -44,7 +46,14 @@ Result<std::string> Committer::StagingDir(const std::string& target, int attempt
   std::string dir = staging_root_ + "/" + target + "." + std::to_string(attempt);
   if (storage_.Exists(dir)) FANOUT_RETURN_IF_ERROR(storage_.RemoveAll(dir));
   FANOUT_RETURN_IF_ERROR(storage_.CreateDirs(dir));
+  std::lock_guard<std::mutex> lock(mu_);
+  ++coming_;
   return dir;
+}
+
+void Committer::Arrived() {
+  // The leader of the next group may be waiting for exactly this.
+  if (coming_ > 0 && --coming_ == 0 && !queue_.empty()) queue_.front()->cv.notify_one();
 }
 
 Result<std::vector<PartFile>> Committer::SealParts(const std::string& staging, const std::string& single) {
@@ -77,14 +86,25 @@ Result<std::vector<PartFile>> Committer::SealParts(const std::string& staging, c
 }
 
 Status Committer::PublishInGroup(Pending* p) {
+  using Clock = std::chrono::steady_clock;
   std::unique_lock<std::mutex> lock(mu_);
   queue_.push_back(p);
+  Arrived();
   p->cv.wait(lock, [&] { return p->done || queue_.front() == p; });
   if (p->done) return p->status;
+  // Attempts still computing or sealing will want a sync of their own soon:
+  // when syncs are slow, wait for them a little, so that one serves them all.
+  if (coming_ > 0 && last_sync_ >= kMinSyncToWait) {
+    auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                    std::chrono::duration<double>(std::min(last_sync_, max_group_wait_)));
+    p->cv.wait_until(lock, until, [&] { return coming_ == 0; });
+  }
   std::vector<Pending*> group(queue_.begin(), queue_.end());
   lock.unlock();
+  auto started = Clock::now();
   PublishGroup(group);
   lock.lock();
+  last_sync_ = std::chrono::duration<double>(Clock::now() - started).count();
   // Wake only this group and the next leader: dozens of threads may wait.
   for (Pending* g : group) {
     queue_.pop_front();
@@ -129,7 +149,10 @@ void Committer::PublishGroup(const std::vector<Pending*>& group) {
 Result<CommitResult> Committer::Publish(const std::string& staging, const std::string& target,
                                         nlohmann::ordered_json marker, const std::string& single) {
   auto parts = SealParts(staging, single);
-  if (!parts.ok()) return parts.status();
+  if (!parts.ok()) {
+    Discard(staging);
+    return parts.status();
+  }
   CommitResult result;
   result.files = *parts;
   auto files = nlohmann::ordered_json::array();
@@ -139,17 +162,26 @@ Result<CommitResult> Committer::Publish(const std::string& staging, const std::s
   }
   marker["bytes"] = result.bytes;
   marker["files"] = files;
-  FANOUT_RETURN_IF_ERROR(storage_.WriteFileNoSync(staging + "/_SUCCESS", marker.dump(2) + "\n"));
+  Status written = storage_.WriteFileNoSync(staging + "/_SUCCESS", marker.dump(2) + "\n");
+  if (!written.ok()) {
+    Discard(staging);
+    return written;
+  }
   Pending pending;
   pending.staging = staging;
   pending.final_path = out_dir_ + "/" + target;
-  FANOUT_RETURN_IF_ERROR(PublishInGroup(&pending));
-  // Replaced: the old output is now in staging; a leftover is stale staging.
-  if (pending.replaced) (void)storage_.RemoveAll(staging);
+  Status published = PublishInGroup(&pending);
+  // Replaced: the old output is now in staging; failed: the new one still is.
+  if (pending.replaced || !published.ok()) (void)storage_.RemoveAll(staging);
+  if (!published.ok()) return published;
   return result;
 }
 
-void Committer::Discard(const std::string& staging) { (void)storage_.RemoveAll(staging); }
+void Committer::Discard(const std::string& staging) {
+  (void)storage_.RemoveAll(staging);
+  std::lock_guard<std::mutex> lock(mu_);
+  Arrived();
+}
 
 Status Committer::Finish() { return storage_.RemoveAll(staging_root_); }
 

@@ -6,6 +6,10 @@
 //   syncfs (every staged file and directory durable, one device flush),
 //   publish each: rename (new) or renameat2(RENAME_EXCHANGE) (replace),
 //   fsync OUT once, then each removes its old output (now in staging).
+//   While other attempts hold a staging directory, a group's leader waits
+//   for them to join, at most as long as the previous group's sync took
+//   (capped): a slow device gets fewer, larger groups; a fast one (a sync
+//   under kMinSyncToWait) no wait.
 //
 // A reader of OUT/<target> sees the old complete output or the new one: never
 // a mix, never a file before its content is durable. Every filesystem call
@@ -37,23 +41,32 @@ struct CommitResult {
 // Thread-safe.
 class Committer {
  public:
+  // The longest a group's leader waits for other attempts to join.
+  static constexpr double kMaxGroupWait = 0.010;
+  // Below this (tmpfs: about 30 us), a sync costs about what waiting and
+  // waking would: the leader does not wait.
+  static constexpr double kMinSyncToWait = 0.000250;
+
   // REQUIRES: the caller holds the output's lock.
-  Committer(Storage& storage, std::string out_dir, std::string run_id);
+  Committer(Storage& storage, std::string out_dir, std::string run_id, double max_group_wait = kMaxGroupWait);
 
   std::string staging_root() const { return staging_root_; }
   // Creates the run's staging root. Call once before any StagingDir.
   Status Start();
   // Removes staging left by earlier (killed) runs.
   Status RemoveStaleStaging();
-  // A fresh staging directory for one attempt of `target` (created).
+  // A fresh staging directory for one attempt of `target` (created). Each one
+  // is ended by exactly one Publish or Discard.
   Result<std::string> StagingDir(const std::string& target, int attempt);
   // Renames part files to part-00000.<ext>..., hashes them, writes `marker`
   // (plus the file list) as _SUCCESS and publishes atomically and durably to
   // OUT/target, together with the other threads publishing meanwhile.
   // `single`: the name of the one file the engine wrote (no listing needed).
+  // On failure the staging directory is removed.
   Result<CommitResult> Publish(const std::string& staging, const std::string& target, nlohmann::ordered_json marker,
                                const std::string& single = "");
-  // Removes a failed attempt's staging directory (best effort).
+  // Removes the staging directory of an attempt that will not be published
+  // (best effort).
   void Discard(const std::string& staging);
   // Removes the run's staging root.
   Status Finish();
@@ -70,11 +83,16 @@ class Committer {
   // Queues `p`; the first thread in the queue publishes everything queued.
   Status PublishInGroup(Pending* p);
   void PublishGroup(const std::vector<Pending*>& group);
+  // One attempt fewer still to come (queued or discarded). REQUIRES: mu_.
+  void Arrived();
 
   Storage& storage_;
   std::string out_dir_, run_id_, staging_root_;
+  const double max_group_wait_;
   std::mutex mu_;
   std::deque<Pending*> queue_;  // GUARDED_BY(mu_); front: the group's leader
+  int coming_ = 0;              // GUARDED_BY(mu_): staged, neither queued nor discarded
+  double last_sync_ = 0;        // GUARDED_BY(mu_): seconds the previous group took
 };
 
 // Writes `data` to `path` atomically and durably (temp, fsync, rename, fsync dir).

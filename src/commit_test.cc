@@ -4,9 +4,12 @@
 
 #include "temp_dir.h"
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 namespace fanout {
 namespace {
@@ -108,6 +111,95 @@ TEST_F(CommitTest, InjectedFaultAtEveryCallLeavesOldOutputIntact) {
     ASSERT_LT(n, 100) << "the commit path never finished";
   }
   EXPECT_GE(faults_seen, 6);
+}
+
+// The real filesystem, with a sync that takes `sync_seconds` and is counted.
+class SlowSyncStorage : public Storage {
+ public:
+  explicit SlowSyncStorage(double sync_seconds) : sync_seconds_(sync_seconds) {}
+  int syncs() const { return syncs_.load(); }
+
+  Status SyncFilesystem(const std::string& path) override {
+    ++syncs_;
+    std::this_thread::sleep_for(std::chrono::duration<double>(sync_seconds_));
+    return base_->SyncFilesystem(path);
+  }
+  Status CreateDirs(const std::string& p) override { return base_->CreateDirs(p); }
+  Result<std::vector<FileInfo>> List(const std::string& d) override { return base_->List(d); }
+  Result<FileInfo> Stat(const std::string& p) override { return base_->Stat(p); }
+  Result<std::string> ReadFile(const std::string& p) override { return base_->ReadFile(p); }
+  Status WriteFile(const std::string& p, const std::string& d) override { return base_->WriteFile(p, d); }
+  Status WriteFileNoSync(const std::string& p, const std::string& d) override { return base_->WriteFileNoSync(p, d); }
+  Status SyncDir(const std::string& p) override { return base_->SyncDir(p); }
+  Status Rename(const std::string& f, const std::string& t, bool r) override { return base_->Rename(f, t, r); }
+  Status Exchange(const std::string& a, const std::string& b) override { return base_->Exchange(a, b); }
+  Status RemoveAll(const std::string& p) override { return base_->RemoveAll(p); }
+  Result<std::string> HashFile(const std::string& p) override { return base_->HashFile(p); }
+  Result<std::unique_ptr<StorageLock>> Lock(const std::string& p, const std::string& h) override {
+    return base_->Lock(p, h);
+  }
+
+ private:
+  std::shared_ptr<Storage> base_ = NewPosixStorage();
+  double sync_seconds_;
+  std::atomic<int> syncs_{0};
+};
+
+// On a slow device, an attempt that finishes while another one is still
+// staged waits for it, so both are made durable by one sync, not two.
+TEST_F(CommitTest, AGroupWaitsForAttemptsStillStaged) {
+  SlowSyncStorage storage(0.3);
+  Committer c(storage, dir_, "run", /*max_group_wait=*/10.0);
+  ASSERT_TRUE(c.Start().ok());
+  ASSERT_TRUE(c.Publish(Stage(c, "iter_0", "warm"), "iter_0", {}).ok());  // nobody else staged: no wait
+  ASSERT_EQ(storage.syncs(), 1);
+  std::string a = Stage(c, "iter_1", "a"), b = Stage(c, "iter_2", "b");
+  Status sa;
+  std::thread first([&] { sa = c.Publish(a, "iter_1", {}).status(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // well within the 0.3 s the last sync took
+  Status sb = c.Publish(b, "iter_2", {}).status();
+  first.join();
+  ASSERT_TRUE(sa.ok()) << sa.message();
+  ASSERT_TRUE(sb.ok()) << sb.message();
+  EXPECT_EQ(storage.syncs(), 2);
+  EXPECT_EQ(Read("iter_1/part-00000.parquet"), "a");
+  EXPECT_EQ(Read("iter_2/part-00000.parquet"), "b");
+}
+
+// A staged attempt that fails instead (Discard) releases the waiting leader,
+// and one that never comes delays a group by at most the wait: no hang.
+TEST_F(CommitTest, AGroupDoesNotWaitForAttemptsThatWillNotCome) {
+  SlowSyncStorage storage(0.05);
+  Committer c(storage, dir_, "run", /*max_group_wait=*/10.0);
+  ASSERT_TRUE(c.Start().ok());
+  ASSERT_TRUE(c.Publish(Stage(c, "iter_0", "warm"), "iter_0", {}).ok());
+  std::string a = Stage(c, "iter_1", "a"), failed = Stage(c, "iter_2", "x");
+  Status sa;
+  std::thread first([&] { sa = c.Publish(a, "iter_1", {}).status(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  c.Discard(failed);
+  first.join();
+  ASSERT_TRUE(sa.ok()) << sa.message();
+  EXPECT_FALSE(fs::exists(failed));
+  EXPECT_FALSE(fs::exists(dir_ + "/iter_2"));
+
+  (void)Stage(c, "iter_3", "never published");
+  ASSERT_TRUE(c.Publish(Stage(c, "iter_4", "d"), "iter_4", {}).ok());
+  EXPECT_EQ(storage.syncs(), 3);
+  EXPECT_EQ(Read("iter_4/part-00000.parquet"), "d");
+}
+
+// A failed publish removes its staging directory: nothing is left to clean.
+TEST_F(CommitTest, AFailedPublishRemovesItsStaging) {
+  auto storage = NewPosixStorage();
+  Committer c(*storage, dir_, "run");
+  ASSERT_TRUE(c.Start().ok());
+  auto empty = c.StagingDir("iter_5", 1);  // the engine wrote nothing
+  ASSERT_TRUE(empty.ok());
+  auto r = c.Publish(*empty, "iter_5", {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_FALSE(fs::exists(*empty));
+  EXPECT_FALSE(fs::exists(dir_ + "/iter_5"));
 }
 
 TEST_F(CommitTest, WriteFileAtomicReplaces) {

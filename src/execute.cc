@@ -181,10 +181,7 @@ Status EngineExecutor::RunAttempt(const Iteration& it, int attempt, Interrupter&
   marker["params"] = nlohmann::json::parse(Value(ValueMap(it.params.begin(), it.params.end())).ToJson());
   marker["engine"] = "duckdb " + Database::Version();
   auto commit = committer_.Publish(*staging, it.target, std::move(marker), SingleFile());
-  if (!commit.ok()) {
-    committer_.Discard(*staging);
-    return commit.status().WithPrefix("commit");
-  }
+  if (!commit.ok()) return commit.status().WithPrefix("commit");  // staging removed
   report.commit_seconds = NowSeconds() - computed;
   report.rows = *rows;
   report.bytes = commit->bytes;
