@@ -75,13 +75,9 @@ BENCHMARK(BM_RunIterations)->ArgNames({"iterations", "workers"})->ArgsProduct({{
 
 // The local filesystem with every fsync skipped (SyncDir, SyncFilesystem and
 // the one in WriteFile): what the commit path costs besides durability.
-class NoSyncStorage : public Storage {
+class NoSyncStorage : public StorageWrapper {
  public:
-  explicit NoSyncStorage(std::shared_ptr<Storage> base) : base_(std::move(base)) {}
-  Status CreateDirs(const std::string& p) override { return base_->CreateDirs(p); }
-  Result<std::vector<FileInfo>> List(const std::string& d) override { return base_->List(d); }
-  Result<FileInfo> Stat(const std::string& p) override { return base_->Stat(p); }
-  Result<std::string> ReadFile(const std::string& p) override { return base_->ReadFile(p); }
+  explicit NoSyncStorage(std::shared_ptr<Storage> base) : StorageWrapper(std::move(base)) {}
   Status WriteFile(const std::string& p, const std::string& data) override {
     std::ofstream out(p, std::ios::binary | std::ios::trunc);
     out << data;
@@ -90,18 +86,6 @@ class NoSyncStorage : public Storage {
   Status WriteFileNoSync(const std::string& p, const std::string& data) override { return WriteFile(p, data); }
   Status SyncDir(const std::string&) override { return Status::Ok(); }
   Status SyncFilesystem(const std::string&) override { return Status::Ok(); }
-  Status Rename(const std::string& a, const std::string& b, bool replace) override {
-    return base_->Rename(a, b, replace);
-  }
-  Status Exchange(const std::string& a, const std::string& b) override { return base_->Exchange(a, b); }
-  Status RemoveAll(const std::string& p) override { return base_->RemoveAll(p); }
-  Result<std::string> HashFile(const std::string& p) override { return base_->HashFile(p); }
-  Result<std::unique_ptr<StorageLock>> Lock(const std::string& p, const std::string& holder) override {
-    return base_->Lock(p, holder);
-  }
-
- private:
-  std::shared_ptr<Storage> base_;
 };
 
 std::string ScratchDir() {

@@ -114,9 +114,9 @@ TEST_F(CommitTest, InjectedFaultAtEveryCallLeavesOldOutputIntact) {
 }
 
 // The real filesystem, with a sync that takes `sync_seconds` and is counted.
-class SlowSyncStorage : public Storage {
+class SlowSyncStorage : public StorageWrapper {
  public:
-  explicit SlowSyncStorage(double sync_seconds) : sync_seconds_(sync_seconds) {}
+  explicit SlowSyncStorage(double sync_seconds) : StorageWrapper(NewPosixStorage()), sync_seconds_(sync_seconds) {}
   int syncs() const { return syncs_.load(); }
 
   Status SyncFilesystem(const std::string& path) override {
@@ -124,23 +124,8 @@ class SlowSyncStorage : public Storage {
     std::this_thread::sleep_for(std::chrono::duration<double>(sync_seconds_));
     return base_->SyncFilesystem(path);
   }
-  Status CreateDirs(const std::string& p) override { return base_->CreateDirs(p); }
-  Result<std::vector<FileInfo>> List(const std::string& d) override { return base_->List(d); }
-  Result<FileInfo> Stat(const std::string& p) override { return base_->Stat(p); }
-  Result<std::string> ReadFile(const std::string& p) override { return base_->ReadFile(p); }
-  Status WriteFile(const std::string& p, const std::string& d) override { return base_->WriteFile(p, d); }
-  Status WriteFileNoSync(const std::string& p, const std::string& d) override { return base_->WriteFileNoSync(p, d); }
-  Status SyncDir(const std::string& p) override { return base_->SyncDir(p); }
-  Status Rename(const std::string& f, const std::string& t, bool r) override { return base_->Rename(f, t, r); }
-  Status Exchange(const std::string& a, const std::string& b) override { return base_->Exchange(a, b); }
-  Status RemoveAll(const std::string& p) override { return base_->RemoveAll(p); }
-  Result<std::string> HashFile(const std::string& p) override { return base_->HashFile(p); }
-  Result<std::unique_ptr<StorageLock>> Lock(const std::string& p, const std::string& h) override {
-    return base_->Lock(p, h);
-  }
 
  private:
-  std::shared_ptr<Storage> base_ = NewPosixStorage();
   double sync_seconds_;
   std::atomic<int> syncs_{0};
 };

@@ -214,7 +214,11 @@ std::shared_ptr<Storage> NewPosixStorage() { return std::make_shared<PosixStorag
 
 FaultyStorage::FaultyStorage(std::shared_ptr<Storage> base, int64_t fail_at, Action action, int error_number,
                              bool sticky)
-    : base_(std::move(base)), fail_at_(fail_at), action_(action), error_number_(error_number), sticky_(sticky) {}
+    : StorageWrapper(std::move(base)),
+      fail_at_(fail_at),
+      action_(action),
+      error_number_(error_number),
+      sticky_(sticky) {}
 
 Status FaultyStorage::Check(const char* op, const std::string& path) {
   int64_t n = ++calls_;

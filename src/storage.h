@@ -61,13 +61,43 @@ class Storage {
 // The local filesystem (POSIX + Linux renameat2).
 std::shared_ptr<Storage> NewPosixStorage();
 
+// Forwards every call to `base` (LevelDB's EnvWrapper): a wrapper overrides
+// only the calls it changes.
+class StorageWrapper : public Storage {
+ public:
+  explicit StorageWrapper(std::shared_ptr<Storage> base) : base_(std::move(base)) {}
+
+  Status CreateDirs(const std::string& path) override { return base_->CreateDirs(path); }
+  Result<std::vector<FileInfo>> List(const std::string& dir) override { return base_->List(dir); }
+  Result<FileInfo> Stat(const std::string& path) override { return base_->Stat(path); }
+  Result<std::string> ReadFile(const std::string& path) override { return base_->ReadFile(path); }
+  Status WriteFile(const std::string& path, const std::string& data) override { return base_->WriteFile(path, data); }
+  Status WriteFileNoSync(const std::string& path, const std::string& data) override {
+    return base_->WriteFileNoSync(path, data);
+  }
+  Status SyncDir(const std::string& path) override { return base_->SyncDir(path); }
+  Status SyncFilesystem(const std::string& path) override { return base_->SyncFilesystem(path); }
+  Status Rename(const std::string& from, const std::string& to, bool replace) override {
+    return base_->Rename(from, to, replace);
+  }
+  Status Exchange(const std::string& a, const std::string& b) override { return base_->Exchange(a, b); }
+  Status RemoveAll(const std::string& path) override { return base_->RemoveAll(path); }
+  Result<std::string> HashFile(const std::string& path) override { return base_->HashFile(path); }
+  Result<std::unique_ptr<StorageLock>> Lock(const std::string& path, const std::string& holder) override {
+    return base_->Lock(path, holder);
+  }
+
+ protected:
+  std::shared_ptr<Storage> base_;
+};
+
 // Wraps `base`. Counts mutating calls (CreateDirs, WriteFile,
 // WriteFileNoSync, SyncDir, SyncFilesystem, Rename, Exchange,
 // RemoveAll); at call number `fail_at` (1-based):
 //   kFail:      the call fails with `error_number` (EIO, ENOSPC, ...) and does
 //               nothing; with `sticky` every later call fails too.
 //   kKill:      the process kills itself with SIGKILL before the call.
-class FaultyStorage : public Storage {
+class FaultyStorage : public StorageWrapper {
  public:
   enum class Action { kFail, kKill };
   FaultyStorage(std::shared_ptr<Storage> base, int64_t fail_at, Action action, int error_number, bool sticky);
@@ -76,9 +106,6 @@ class FaultyStorage : public Storage {
   int64_t faults() const { return faults_.load(); }
 
   Status CreateDirs(const std::string& path) override;
-  Result<std::vector<FileInfo>> List(const std::string& dir) override { return base_->List(dir); }
-  Result<FileInfo> Stat(const std::string& path) override { return base_->Stat(path); }
-  Result<std::string> ReadFile(const std::string& path) override { return base_->ReadFile(path); }
   Status WriteFile(const std::string& path, const std::string& data) override;
   Status WriteFileNoSync(const std::string& path, const std::string& data) override;
   Status SyncDir(const std::string& path) override;
@@ -86,14 +113,9 @@ class FaultyStorage : public Storage {
   Status Rename(const std::string& from, const std::string& to, bool replace) override;
   Status Exchange(const std::string& a, const std::string& b) override;
   Status RemoveAll(const std::string& path) override;
-  Result<std::string> HashFile(const std::string& path) override { return base_->HashFile(path); }
-  Result<std::unique_ptr<StorageLock>> Lock(const std::string& path, const std::string& holder) override {
-    return base_->Lock(path, holder);
-  }
 
  private:
   Status Check(const char* op, const std::string& path);
-  std::shared_ptr<Storage> base_;
   int64_t fail_at_;
   Action action_;
   int error_number_;

@@ -89,7 +89,7 @@ TEST_F(ResumeTest, LongestFirstUsesManifestHistory) {
   // Iteration 3 is slow; the next run starts it first.
   auto spec = ParseJobSpec(R"(
 sequence: [1, 2, 3]
-transform: SELECT count(*) AS c FROM range(CASE WHEN $n = 3 THEN 30000000 ELSE 10 END)
+transform: SELECT count(*) AS c FROM range(CASE WHEN $n = 3 THEN 100000000 ELSE 10 END)
 run: {max_workers: 1}
 )", dir_ + "/job.yaml");
   ASSERT_TRUE(spec.ok());

@@ -37,8 +37,8 @@ struct IterationReport {
   int attempts = 0;
   double started_at = 0;   // unix seconds
   double finished_at = 0;  // unix seconds
-  // Of the committed attempt: from the end of its engine work to its publish
-  // (the engine slot is free meanwhile).
+  // Of the committed attempt: creating its staging folder, and from the end
+  // of its engine work to its publish (the engine slot is free meanwhile).
   double commit_seconds = 0;
   std::string error;
   std::string fingerprint;
