@@ -171,7 +171,9 @@ Result<CommitResult> Committer::Publish(const std::string& staging, const std::s
   pending.staging = staging;
   pending.final_path = out_dir_ + "/" + target;
   Status published = PublishInGroup(&pending);
-  // Replaced: the old output is now in staging; failed: the new one still is.
+  // Replaced: the old output is now in staging; failed: the new one still is
+  // (or, when even the undo of an exchange failed, the old one: the new one
+  // stays published and the iteration is reported failed).
   if (pending.replaced || !published.ok()) (void)storage_.RemoveAll(staging);
   if (!published.ok()) return published;
   return result;

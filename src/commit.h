@@ -7,7 +7,8 @@
 //   publish each: rename (new) or renameat2(RENAME_EXCHANGE) (replace),
 //   fsync OUT once, then each removes its old output (now in staging).
 //   While other attempts hold a staging directory, a group's leader waits
-//   for them to join, at most as long as the previous group's sync took
+//   for them to join, at most as long as the previous group's publish (sync,
+//   renames, fsync of OUT) took
 //   (capped): a slow device gets fewer, larger groups; a fast one (a sync
 //   under kMinSyncToWait) no wait.
 //
@@ -92,7 +93,7 @@ class Committer {
   std::mutex mu_;
   std::deque<Pending*> queue_;  // GUARDED_BY(mu_); front: the group's leader
   int coming_ = 0;              // GUARDED_BY(mu_): staged, neither queued nor discarded
-  double last_sync_ = 0;        // GUARDED_BY(mu_): seconds the previous group took
+  double last_sync_ = 0;        // GUARDED_BY(mu_): seconds the previous group's publish took
 };
 
 // Writes `data` to `path` atomically and durably (temp, fsync, rename, fsync dir).

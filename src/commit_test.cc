@@ -113,78 +113,120 @@ TEST_F(CommitTest, InjectedFaultAtEveryCallLeavesOldOutputIntact) {
   EXPECT_GE(faults_seen, 6);
 }
 
-// The real filesystem, with a sync that takes `sync_seconds` and is counted.
+// The real filesystem, with a sync that takes `sync_seconds` (changeable) and
+// is counted.
 class SlowSyncStorage : public StorageWrapper {
  public:
   explicit SlowSyncStorage(double sync_seconds) : StorageWrapper(NewPosixStorage()), sync_seconds_(sync_seconds) {}
   int syncs() const { return syncs_.load(); }
+  void set_sync_seconds(double s) { sync_seconds_ = s; }
 
   Status SyncFilesystem(const std::string& path) override {
     ++syncs_;
-    std::this_thread::sleep_for(std::chrono::duration<double>(sync_seconds_));
+    std::this_thread::sleep_for(std::chrono::duration<double>(sync_seconds_.load()));
     return base_->SyncFilesystem(path);
   }
 
  private:
-  double sync_seconds_;
+  std::atomic<double> sync_seconds_;
   std::atomic<int> syncs_{0};
 };
 
+double Since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// After a 1 s sync, a leader may wait up to 1 s for attempts still staged.
+// REQUIRES: `c` is new, on `storage`.
+void WarmUpWithOneSecondSync(Committer& c, SlowSyncStorage& storage, const std::string& staging) {
+  storage.set_sync_seconds(1.0);
+  ASSERT_TRUE(c.Publish(staging, "iter_0", {}).ok());  // nobody else staged: no wait
+  ASSERT_EQ(storage.syncs(), 1);
+  storage.set_sync_seconds(0);
+}
+
 // On a slow device, an attempt that finishes while another one is still
-// staged waits for it, so both are made durable by one sync, not two.
+// staged waits for it, and goes as soon as it has joined: both are made
+// durable by one sync, not two, and no one waits out the whole window.
 TEST_F(CommitTest, AGroupWaitsForAttemptsStillStaged) {
-  SlowSyncStorage storage(0.3);
+  SlowSyncStorage storage(0);
   Committer c(storage, dir_, "run", /*max_group_wait=*/10.0);
   ASSERT_TRUE(c.Start().ok());
-  ASSERT_TRUE(c.Publish(Stage(c, "iter_0", "warm"), "iter_0", {}).ok());  // nobody else staged: no wait
-  ASSERT_EQ(storage.syncs(), 1);
+  WarmUpWithOneSecondSync(c, storage, Stage(c, "iter_0", "warm"));
   std::string a = Stage(c, "iter_1", "a"), b = Stage(c, "iter_2", "b");
   Status sa;
-  std::thread first([&] { sa = c.Publish(a, "iter_1", {}).status(); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // well within the 0.3 s the last sync took
+  double a_took = 0;
+  std::thread first([&] {
+    auto t = std::chrono::steady_clock::now();
+    sa = c.Publish(a, "iter_1", {}).status();
+    a_took = Since(t);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
   Status sb = c.Publish(b, "iter_2", {}).status();
   first.join();
   ASSERT_TRUE(sa.ok()) << sa.message();
   ASSERT_TRUE(sb.ok()) << sb.message();
   EXPECT_EQ(storage.syncs(), 2);
+  EXPECT_LT(a_took, 0.6) << "the leader waited out the window after the last attempt had joined";
   EXPECT_EQ(Read("iter_1/part-00000.parquet"), "a");
   EXPECT_EQ(Read("iter_2/part-00000.parquet"), "b");
 }
 
-// A staged attempt that fails instead (Discard) releases the waiting leader,
-// and one that never comes delays a group by at most the wait: no hang.
+// A staged attempt that fails instead (Discard) releases the waiting leader
+// at once; one that never comes delays a group by the window, not forever.
 TEST_F(CommitTest, AGroupDoesNotWaitForAttemptsThatWillNotCome) {
-  SlowSyncStorage storage(0.05);
+  SlowSyncStorage storage(0);
   Committer c(storage, dir_, "run", /*max_group_wait=*/10.0);
   ASSERT_TRUE(c.Start().ok());
-  ASSERT_TRUE(c.Publish(Stage(c, "iter_0", "warm"), "iter_0", {}).ok());
+  WarmUpWithOneSecondSync(c, storage, Stage(c, "iter_0", "warm"));
   std::string a = Stage(c, "iter_1", "a"), failed = Stage(c, "iter_2", "x");
   Status sa;
-  std::thread first([&] { sa = c.Publish(a, "iter_1", {}).status(); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  double a_took = 0;
+  std::thread first([&] {
+    auto t = std::chrono::steady_clock::now();
+    sa = c.Publish(a, "iter_1", {}).status();
+    a_took = Since(t);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
   c.Discard(failed);
   first.join();
   ASSERT_TRUE(sa.ok()) << sa.message();
+  EXPECT_LT(a_took, 0.6) << "the leader was not released by the Discard";
   EXPECT_FALSE(fs::exists(failed));
   EXPECT_FALSE(fs::exists(dir_ + "/iter_2"));
 
-  (void)Stage(c, "iter_3", "never published");
-  ASSERT_TRUE(c.Publish(Stage(c, "iter_4", "d"), "iter_4", {}).ok());
-  EXPECT_EQ(storage.syncs(), 3);
-  EXPECT_EQ(Read("iter_4/part-00000.parquet"), "d");
+  // A window of 50 ms: an attempt that never comes delays a group that long.
+  storage.set_sync_seconds(0.05);
+  ASSERT_TRUE(c.Publish(Stage(c, "iter_3", "c"), "iter_3", {}).ok());
+  (void)Stage(c, "iter_4", "never published");
+  ASSERT_TRUE(c.Publish(Stage(c, "iter_5", "d"), "iter_5", {}).ok());
+  EXPECT_EQ(storage.syncs(), 4);
+  EXPECT_EQ(Read("iter_5/part-00000.parquet"), "d");
 }
 
-// A failed publish removes its staging directory: nothing is left to clean.
+// A failed publish removes its staging directory, whether it failed sealing
+// (nothing written) or in its group (the sync failed): nothing is left over.
 TEST_F(CommitTest, AFailedPublishRemovesItsStaging) {
   auto storage = NewPosixStorage();
   Committer c(*storage, dir_, "run");
   ASSERT_TRUE(c.Start().ok());
   auto empty = c.StagingDir("iter_5", 1);  // the engine wrote nothing
   ASSERT_TRUE(empty.ok());
-  auto r = c.Publish(*empty, "iter_5", {});
-  ASSERT_FALSE(r.ok());
+  ASSERT_FALSE(c.Publish(*empty, "iter_5", {}).ok());
   EXPECT_FALSE(fs::exists(*empty));
   EXPECT_FALSE(fs::exists(dir_ + "/iter_5"));
+
+  // Calls: mkdir staging root (1), mkdir attempt (2), write _SUCCESS (3), syncfs (4).
+  FaultyStorage faulty(NewPosixStorage(), 4, FaultyStorage::Action::kFail, EIO, false);
+  Committer f(faulty, dir_ + "/other", "run");
+  ASSERT_TRUE(f.Start().ok());
+  std::string staging = Stage(f, "iter_6", "new");
+  auto r = f.Publish(staging, "iter_6", {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(faulty.faults(), 1);
+  EXPECT_NE(r.status().message().find("syncfs"), std::string::npos) << r.status().message();
+  EXPECT_FALSE(fs::exists(staging));
+  EXPECT_FALSE(fs::exists(dir_ + "/other/iter_6"));
 }
 
 TEST_F(CommitTest, WriteFileAtomicReplaces) {
