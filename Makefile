@@ -34,7 +34,7 @@ asan: bootstrap
 	cd build-asan && $(SAN_ENV) ctest --output-on-failure -j $(JOBS) -LE bench
 
 # The concurrency-heavy tests under ThreadSanitizer.
-TSAN_FILTER ?= Scheduler.*:ConcurrencyTest.*:EngineThreads*:Stress*:CommitTest.AGroup*
+TSAN_FILTER ?= Scheduler.*:ConcurrencyTest.*:EngineThreads*:Stress*:GroupCommitTest.*
 tsan: bootstrap
 	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFANOUT_SANITIZE=thread >/dev/null
 	@cmake --build build-tsan -j $(JOBS) --target fanout_tests fanout

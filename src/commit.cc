@@ -94,9 +94,9 @@ Status Committer::PublishInGroup(Pending* p) {
   if (p->done) return p->status;
   // Attempts still computing or sealing will want a sync of their own soon:
   // when syncs are slow, wait for them a little, so that one serves them all.
-  if (coming_ > 0 && last_sync_ >= kMinSyncToWait) {
+  if (coming_ > 0 && last_group_seconds_ >= kMinSyncToWait) {
     auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                    std::chrono::duration<double>(std::min(last_sync_, max_group_wait_)));
+                                    std::chrono::duration<double>(std::min(last_group_seconds_, max_group_wait_)));
     p->cv.wait_until(lock, until, [&] { return coming_ == 0; });
   }
   std::vector<Pending*> group(queue_.begin(), queue_.end());
@@ -104,7 +104,7 @@ Status Committer::PublishInGroup(Pending* p) {
   auto started = Clock::now();
   PublishGroup(group);
   lock.lock();
-  last_sync_ = std::chrono::duration<double>(Clock::now() - started).count();
+  last_group_seconds_ = std::chrono::duration<double>(Clock::now() - started).count();
   // Wake only this group and the next leader: dozens of threads may wait.
   for (Pending* g : group) {
     queue_.pop_front();
@@ -148,11 +148,13 @@ void Committer::PublishGroup(const std::vector<Pending*>& group) {
 
 Result<CommitResult> Committer::Publish(const std::string& staging, const std::string& target,
                                         nlohmann::ordered_json marker, const std::string& single) {
-  auto parts = SealParts(staging, single);
-  if (!parts.ok()) {
+  // Until it joins a group, a failed attempt is discarded like any other.
+  auto give_up = [&](Status st) {
     Discard(staging);
-    return parts.status();
-  }
+    return st;
+  };
+  auto parts = SealParts(staging, single);
+  if (!parts.ok()) return give_up(parts.status());
   CommitResult result;
   result.files = *parts;
   auto files = nlohmann::ordered_json::array();
@@ -163,10 +165,7 @@ Result<CommitResult> Committer::Publish(const std::string& staging, const std::s
   marker["bytes"] = result.bytes;
   marker["files"] = files;
   Status written = storage_.WriteFileNoSync(staging + "/_SUCCESS", marker.dump(2) + "\n");
-  if (!written.ok()) {
-    Discard(staging);
-    return written;
-  }
+  if (!written.ok()) return give_up(written);
   Pending pending;
   pending.staging = staging;
   pending.final_path = out_dir_ + "/" + target;

@@ -44,8 +44,8 @@ class Committer {
  public:
   // The longest a group's leader waits for other attempts to join.
   static constexpr double kMaxGroupWait = 0.010;
-  // Below this (tmpfs: about 30 us), a sync costs about what waiting and
-  // waking would: the leader does not wait.
+  // When the previous group took less (tmpfs: about 30 us), a sync costs
+  // about what waiting and waking would: the leader does not wait.
   static constexpr double kMinSyncToWait = 0.000250;
 
   // REQUIRES: the caller holds the output's lock.
@@ -92,8 +92,8 @@ class Committer {
   const double max_group_wait_;
   std::mutex mu_;
   std::deque<Pending*> queue_;  // GUARDED_BY(mu_); front: the group's leader
-  int coming_ = 0;              // GUARDED_BY(mu_): staged, neither queued nor discarded
-  double last_sync_ = 0;        // GUARDED_BY(mu_): seconds the previous group's publish took
+  int coming_ = 0;                 // GUARDED_BY(mu_): staged, neither queued nor discarded
+  double last_group_seconds_ = 0;  // GUARDED_BY(mu_): how long the previous group's publish took
 };
 
 // Writes `data` to `path` atomically and durably (temp, fsync, rename, fsync dir).

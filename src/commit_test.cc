@@ -136,15 +136,6 @@ double Since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-// After a 1 s sync, a leader may wait up to 1 s for attempts still staged.
-// REQUIRES: `c` is new, on `storage`.
-void WarmUpWithOneSecondSync(Committer& c, SlowSyncStorage& storage, const std::string& staging) {
-  storage.set_sync_seconds(1.0);
-  ASSERT_TRUE(c.Publish(staging, "iter_0", {}).ok());  // nobody else staged: no wait
-  ASSERT_EQ(storage.syncs(), 1);
-  storage.set_sync_seconds(0);
-}
-
 // Publishes on a thread of its own, timing it.
 struct TimedPublish {
   TimedPublish(Committer& c, const std::string& staging, const std::string& target)
@@ -159,22 +150,36 @@ struct TimedPublish {
   std::thread thread;  // last: starts once the fields above exist
 };
 
+// A committer whose first group's sync took 1 s, so that a leader may wait up
+// to 1 s for attempts still staged; syncs take no time after that.
+class GroupCommitTest : public CommitTest {
+ protected:
+  void SetUp() override {
+    CommitTest::SetUp();
+    c_ = std::make_unique<Committer>(storage_, dir_, "run", /*max_group_wait=*/10.0);
+    ASSERT_TRUE(c().Start().ok());
+    storage_.set_sync_seconds(1.0);
+    ASSERT_TRUE(c().Publish(Stage(c(), "iter_0", "warm"), "iter_0", {}).ok());  // nobody else staged: no wait
+    ASSERT_EQ(storage_.syncs(), 1);
+    storage_.set_sync_seconds(0);
+  }
+  Committer& c() { return *c_; }
+  SlowSyncStorage storage_{0};
+  std::unique_ptr<Committer> c_;
+};
+
 // On a slow device, an attempt that finishes while another one is still
 // staged waits for it, and goes as soon as it has joined: both are made
 // durable by one sync, not two, and no one waits out the whole window.
-TEST_F(CommitTest, AGroupWaitsForAttemptsStillStaged) {
-  SlowSyncStorage storage(0);
-  Committer c(storage, dir_, "run", /*max_group_wait=*/10.0);
-  ASSERT_TRUE(c.Start().ok());
-  WarmUpWithOneSecondSync(c, storage, Stage(c, "iter_0", "warm"));
-  std::string a = Stage(c, "iter_1", "a"), b = Stage(c, "iter_2", "b");
-  TimedPublish first(c, a, "iter_1");
+TEST_F(GroupCommitTest, WaitsForAttemptsStillStaged) {
+  std::string a = Stage(c(), "iter_1", "a"), b = Stage(c(), "iter_2", "b");
+  TimedPublish first(c(), a, "iter_1");
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  Status sb = c.Publish(b, "iter_2", {}).status();
+  Status sb = c().Publish(b, "iter_2", {}).status();
   first.Join();
   ASSERT_TRUE(first.status.ok()) << first.status.message();
   ASSERT_TRUE(sb.ok()) << sb.message();
-  EXPECT_EQ(storage.syncs(), 2);
+  EXPECT_EQ(storage_.syncs(), 2);
   EXPECT_LT(first.seconds, 0.6) << "the leader waited out the window after the last attempt had joined";
   EXPECT_EQ(Read("iter_1/part-00000.parquet"), "a");
   EXPECT_EQ(Read("iter_2/part-00000.parquet"), "b");
@@ -182,15 +187,11 @@ TEST_F(CommitTest, AGroupWaitsForAttemptsStillStaged) {
 
 // A staged attempt that fails instead (Discard) releases the waiting leader
 // at once; one that never comes delays a group by the window, not forever.
-TEST_F(CommitTest, AGroupDoesNotWaitForAttemptsThatWillNotCome) {
-  SlowSyncStorage storage(0);
-  Committer c(storage, dir_, "run", /*max_group_wait=*/10.0);
-  ASSERT_TRUE(c.Start().ok());
-  WarmUpWithOneSecondSync(c, storage, Stage(c, "iter_0", "warm"));
-  std::string a = Stage(c, "iter_1", "a"), failed = Stage(c, "iter_2", "x");
-  TimedPublish first(c, a, "iter_1");
+TEST_F(GroupCommitTest, DoesNotWaitForAttemptsThatWillNotCome) {
+  std::string a = Stage(c(), "iter_1", "a"), failed = Stage(c(), "iter_2", "x");
+  TimedPublish first(c(), a, "iter_1");
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  c.Discard(failed);
+  c().Discard(failed);
   first.Join();
   ASSERT_TRUE(first.status.ok()) << first.status.message();
   EXPECT_LT(first.seconds, 0.6) << "the leader was not released by the Discard";
@@ -198,11 +199,11 @@ TEST_F(CommitTest, AGroupDoesNotWaitForAttemptsThatWillNotCome) {
   EXPECT_FALSE(fs::exists(dir_ + "/iter_2"));
 
   // A window of 50 ms: an attempt that never comes delays a group that long.
-  storage.set_sync_seconds(0.05);
-  ASSERT_TRUE(c.Publish(Stage(c, "iter_3", "c"), "iter_3", {}).ok());
-  (void)Stage(c, "iter_4", "never published");
-  ASSERT_TRUE(c.Publish(Stage(c, "iter_5", "d"), "iter_5", {}).ok());
-  EXPECT_EQ(storage.syncs(), 4);
+  storage_.set_sync_seconds(0.05);
+  ASSERT_TRUE(c().Publish(Stage(c(), "iter_3", "c"), "iter_3", {}).ok());
+  (void)Stage(c(), "iter_4", "never published");
+  ASSERT_TRUE(c().Publish(Stage(c(), "iter_5", "d"), "iter_5", {}).ok());
+  EXPECT_EQ(storage_.syncs(), 4);
   EXPECT_EQ(Read("iter_5/part-00000.parquet"), "d");
 }
 
