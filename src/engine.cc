@@ -212,8 +212,10 @@ Result<std::unique_ptr<Database>> Database::Open(const Options& options) {
       return Status::Invalid(std::string("invalid engine setting ") + key + " = '" + value + "'");
     return Status::Ok();
   };
-  Status st;
-  if (options.threads > 0) st = set("threads", std::to_string(options.threads));
+  // Nothing is downloaded while a job runs (the engine would fetch an
+  // extension that a statement needs, even while only preparing it).
+  Status st = set("autoinstall_known_extensions", "false");
+  if (st.ok() && options.threads > 0) st = set("threads", std::to_string(options.threads));
   if (st.ok() && !options.memory_limit.empty()) st = set("memory_limit", options.memory_limit);
   if (st.ok() && !options.temp_directory.empty()) st = set("temp_directory", options.temp_directory);
   if (!st.ok()) {
@@ -229,7 +231,22 @@ Result<std::unique_ptr<Database>> Database::Open(const Options& options) {
     duckdb_free(error);
     return Status::Invalid("cannot start the engine: " + m);
   }
-  return std::unique_ptr<Database>(new Database(std::move(impl)));
+  std::unique_ptr<Database> db(new Database(std::move(impl)));
+  if (!options.timezone.empty()) FANOUT_RETURN_IF_ERROR(db->SetTimeZone(options.timezone));
+  return db;
+}
+
+Status Database::SetTimeZone(const std::string& timezone) {
+  // A setting of the time-zone extension, which loads with the database:
+  // set with SQL (the zone bound), not in the open config.
+  auto con = Connect();
+  auto stmt = con.ok() ? (*con)->Prepare("SET GLOBAL TimeZone = $tz") : Result<std::unique_ptr<PreparedStatement>>(con.status());
+  Status st = stmt.ok() ? (*stmt)->Bind("tz", Value(timezone)) : stmt.status();
+  if (st.ok()) st = (*stmt)->Execute().status();
+  if (st.ok()) return st;
+  std::string m = st.message();
+  return Status::Invalid("run.timezone '" + timezone + "': " + m.substr(0, m.find('\n')) +
+                         " (use a name such as UTC or Europe/Paris)");
 }
 
 std::string Database::Version() { return duckdb_library_version(); }
@@ -281,6 +298,8 @@ Status Database::SetThreads(Connection& con, int threads) {
   FANOUT_RETURN_IF_ERROR((*stmt)->Bind("threads", Value(int64_t{threads})));
   return (*stmt)->Execute().status();
 }
+
+Status Database::LockConfiguration(Connection& con) { return con.Execute("SET lock_configuration = true"); }
 
 Status Connection::Execute(const std::string& sql) {
   auto r = Query(sql);
@@ -337,6 +356,62 @@ Result<std::unique_ptr<PreparedStatement>> Connection::Prepare(const std::string
 
 bool PreparedStatement::is_query() const {
   return duckdb_prepared_statement_type(impl_->stmt) == DUCKDB_STATEMENT_TYPE_SELECT;
+}
+
+StatementKind PreparedStatement::kind() const {
+  switch (duckdb_prepared_statement_type(impl_->stmt)) {
+    case DUCKDB_STATEMENT_TYPE_SELECT: return StatementKind::kSelect;
+    case DUCKDB_STATEMENT_TYPE_INSERT: return StatementKind::kInsert;
+    case DUCKDB_STATEMENT_TYPE_UPDATE: return StatementKind::kUpdate;
+    case DUCKDB_STATEMENT_TYPE_DELETE: return StatementKind::kDelete;
+    case DUCKDB_STATEMENT_TYPE_CREATE:
+    case DUCKDB_STATEMENT_TYPE_CREATE_FUNC: return StatementKind::kCreate;
+    case DUCKDB_STATEMENT_TYPE_DROP: return StatementKind::kDrop;
+    case DUCKDB_STATEMENT_TYPE_ALTER: return StatementKind::kAlter;
+    case DUCKDB_STATEMENT_TYPE_SET:
+    case DUCKDB_STATEMENT_TYPE_VARIABLE_SET: return StatementKind::kSet;
+    case DUCKDB_STATEMENT_TYPE_PRAGMA: return StatementKind::kPragma;
+    case DUCKDB_STATEMENT_TYPE_ATTACH: return StatementKind::kAttach;
+    case DUCKDB_STATEMENT_TYPE_DETACH: return StatementKind::kDetach;
+    case DUCKDB_STATEMENT_TYPE_LOAD:
+    case DUCKDB_STATEMENT_TYPE_EXTENSION: return StatementKind::kExtension;
+    case DUCKDB_STATEMENT_TYPE_COPY: return StatementKind::kCopy;
+    case DUCKDB_STATEMENT_TYPE_EXPORT: return StatementKind::kExport;
+    case DUCKDB_STATEMENT_TYPE_TRANSACTION: return StatementKind::kTransaction;
+    case DUCKDB_STATEMENT_TYPE_CALL: return StatementKind::kCall;
+    case DUCKDB_STATEMENT_TYPE_VACUUM:
+    case DUCKDB_STATEMENT_TYPE_ANALYZE: return StatementKind::kMaintenance;
+    case DUCKDB_STATEMENT_TYPE_PREPARE:
+    case DUCKDB_STATEMENT_TYPE_EXECUTE: return StatementKind::kPrepare;
+    case DUCKDB_STATEMENT_TYPE_EXPLAIN: return StatementKind::kExplain;
+    default: return StatementKind::kOther;
+  }
+}
+
+const char* StatementKindName(StatementKind kind) {
+  switch (kind) {
+    case StatementKind::kSelect: return "SELECT";
+    case StatementKind::kInsert: return "INSERT";
+    case StatementKind::kUpdate: return "UPDATE";
+    case StatementKind::kDelete: return "DELETE";
+    case StatementKind::kCreate: return "CREATE";
+    case StatementKind::kDrop: return "DROP";
+    case StatementKind::kAlter: return "ALTER";
+    case StatementKind::kSet: return "SET/RESET";
+    case StatementKind::kPragma: return "PRAGMA";
+    case StatementKind::kAttach: return "ATTACH";
+    case StatementKind::kDetach: return "DETACH";
+    case StatementKind::kExtension: return "INSTALL/LOAD";
+    case StatementKind::kCopy: return "COPY";
+    case StatementKind::kExport: return "EXPORT/IMPORT";
+    case StatementKind::kTransaction: return "BEGIN/COMMIT/ROLLBACK";
+    case StatementKind::kCall: return "CALL/CHECKPOINT";
+    case StatementKind::kMaintenance: return "VACUUM/ANALYZE";
+    case StatementKind::kPrepare: return "PREPARE/EXECUTE";
+    case StatementKind::kExplain: return "EXPLAIN";
+    case StatementKind::kOther: return "this kind of";
+  }
+  return "this kind of";
 }
 
 Status PreparedStatement::Bind(const std::string& name, const Value& value) {

@@ -19,6 +19,14 @@ namespace fanout {
 
 class Connection;
 
+// A statement's type, from the engine's parser.
+enum class StatementKind {
+  kSelect, kInsert, kUpdate, kDelete, kCreate, kDrop, kAlter, kSet, kPragma, kAttach, kDetach,
+  kExtension, kCopy, kExport, kTransaction, kCall, kMaintenance, kPrepare, kExplain, kOther
+};
+// "SET", "ATTACH", ... for messages.
+const char* StatementKindName(StatementKind kind);
+
 // A small, fully materialised query result (sequence SQL, reading back).
 struct Table {
   std::vector<std::string> columns;
@@ -34,6 +42,7 @@ class Database {
     int threads = 0;               // 0: DuckDB's default (all cores)
     std::string memory_limit;      // e.g. "75%", "8GB"; empty: DuckDB's default
     std::string temp_directory;    // spill location; empty: DuckDB's default
+    std::string timezone = "UTC";  // results with time zones depend on it: fixed, never the process's TZ
   };
   static Result<std::unique_ptr<Database>> Open(const Options& options);
   ~Database();
@@ -46,6 +55,10 @@ class Database {
   Status SetSessionVariable(Connection& con, const std::string& name, const Value& value);
   // The engine's worker threads, for every connection (the `threads` setting).
   Status SetThreads(Connection& con, int threads);
+  // The engine's TimeZone for every connection (ICU's names).
+  Status SetTimeZone(const std::string& timezone);
+  // Locks the engine's configuration: no SET/RESET may change it from now on.
+  Status LockConfiguration(Connection& con);
   // Registers fn(BIGINT) -> BIGINT as a volatile SQL scalar function.
   Status RegisterScalarFunction(const std::string& name, std::function<int64_t(int64_t)> fn);
   static std::string Version();
@@ -66,6 +79,7 @@ class PreparedStatement {
   const std::vector<std::string>& param_names() const { return names_; }
   // True when the statement returns rows (SELECT, WITH, VALUES, ...).
   bool is_query() const;
+  StatementKind kind() const;
   Status Bind(const std::string& name, const Value& value);
   // Binds each of its parameters from `params`; a name not in params is an
   // error naming it.

@@ -53,20 +53,20 @@ EngineExecutor::EngineExecutor(Database& db, Committer& committer, const OutputS
                                int engine_threads)
     : db_(db), committer_(committer), output_(output), run_id_(std::move(run_id)), threads_(engine_threads) {}
 
-std::string EngineExecutor::CopyStatement(const std::string& query) const {
+std::string CopyStatement(const OutputSpec& output, const std::string& query) {
   // Only fanout's own validated keywords go into the text; the target path
   // and every param are bound.
   std::string opts;
-  if (output_.format == "parquet") {
-    opts = "FORMAT parquet, COMPRESSION " + output_.compression;
-  } else if (output_.format == "csv") {
+  if (output.format == "parquet") {
+    opts = "FORMAT parquet, COMPRESSION " + output.compression;
+  } else if (output.format == "csv") {
     opts = "FORMAT csv, HEADER true";
   } else {
     opts = "FORMAT json";
   }
-  if (output_.format != "parquet" && output_.compression != "none") opts += ", COMPRESSION " + output_.compression;
-  if (output_.max_file_bytes > 0)
-    opts += ", FILE_SIZE_BYTES " + std::to_string(output_.max_file_bytes) + ", FILENAME_PATTERN 'part-{i}'";
+  if (output.format != "parquet" && output.compression != "none") opts += ", COMPRESSION " + output.compression;
+  if (output.max_file_bytes > 0)
+    opts += ", FILE_SIZE_BYTES " + std::to_string(output.max_file_bytes) + ", FILENAME_PATTERN 'part-{i}'";
   return "COPY (\n" + query + "\n) TO $fanout_target (" + opts + ")";
 }
 
@@ -103,7 +103,7 @@ Result<int64_t> EngineExecutor::Transform(const Iteration& it, Session& session,
   int64_t rows = 0;
   for (size_t i = 0; i < it.statements.size(); ++i) {
     bool last = i + 1 == it.statements.size();
-    std::string sql = last ? CopyStatement(it.statements[i]) : it.statements[i];
+    std::string sql = last ? CopyStatement(output_, it.statements[i]) : it.statements[i];
     std::unique_ptr<PreparedStatement> prepared;
     PreparedStatement* stmt = session.stmt.get();
     if (!last || !stmt || session.sql != sql) {
@@ -180,7 +180,8 @@ Status EngineExecutor::RunAttempt(const Iteration& it, int attempt, Interrupter&
   marker["seconds"] = NowSeconds() - started;
   marker["fingerprint"] = it.fingerprint;
   marker["fingerprint_parts"] = {
-      {"sql", it.fp_sql}, {"params", it.fp_params}, {"inputs", it.fp_inputs}, {"output", it.fp_output}};
+      {"sql", it.fp_sql},       {"params", it.fp_params},     {"inputs", it.fp_inputs},
+      {"output", it.fp_output}, {"settings", it.fp_settings}};
   marker["params"] = nlohmann::json::parse(Value(ValueMap(it.params.begin(), it.params.end())).ToJson());
   marker["engine"] = "duckdb " + Database::Version();
   auto commit = committer_.Publish(*staging, it.target, std::move(marker), SingleFile());

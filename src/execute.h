@@ -26,6 +26,10 @@
 
 namespace fanout {
 
+// COPY (\n<query>\n) TO $fanout_target (<output options>): how the last
+// statement of a transform is written. The target is bound when it runs.
+std::string CopyStatement(const OutputSpec& output, const std::string& query);
+
 // A fixed set of threads that run the calls given to Run, one at a time each.
 // The engine keeps a cache of freed memory per thread that touched it (its
 // allocator's thread cache, tens of MiB after an aggregate); running every
@@ -80,7 +84,6 @@ class EngineExecutor : public IterationExecutor {
   // the session back to the idle list. Runs on one of threads_.
   Result<int64_t> Compute(const Iteration& it, Interrupter& stop, const std::string& staging);
   Result<int64_t> Transform(const Iteration& it, Session& session, const std::string& staging);
-  std::string CopyStatement(const std::string& query) const;
   // The one file the engine writes (part-00000.<ext>); empty for split output.
   std::string SingleFile() const;
   std::string CopyTarget(const std::string& staging) const;

@@ -3,6 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <filesystem>
 #include <limits>
 #include <map>
@@ -60,13 +63,65 @@ struct Loaded {
   LoadNotes notes;  // shown once the job is known to be valid
 };
 
-Result<Loaded> LoadAndPlan(const JobSpec& spec, const RunOptions& options, bool schema_only,
-                           const std::string& spill_dir) {
-  Loaded l;
+// While loading and planning, interrupts the engine when `cancel` is set: a
+// thread polls it every 50 ms and interrupts the connection in use (again at
+// every poll, so the next query stops too). When loading takes longer than
+// kSayAfter, it says so (a quick job's first line stays its result or error).
+class LoadWatch {
+ public:
+  static constexpr double kSayAfter = 0.25;
+  LoadWatch(const std::atomic<bool>* cancel, EventSink* events, std::string what)
+      : cancel_(cancel), events_(events), what_(std::move(what)) {
+    if (cancel_ || events_) thread_ = std::thread([this] { Loop(); });
+  }
+  ~LoadWatch() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+  // The connection to interrupt from now on (null: none).
+  void Watch(Connection* con) {
+    std::lock_guard<std::mutex> lock(mu_);
+    con_ = con;
+  }
+  bool cancelled() const { return cancel_ && cancel_->load(); }
+  std::function<void(Connection*)> Watcher() {
+    return [this](Connection* c) { Watch(c); };
+  }
+
+ private:
+  void Loop() {
+    const double started = NowSeconds();
+    bool said = false;
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!cv_.wait_for(lock, std::chrono::milliseconds(50), [this] { return stop_; })) {
+      if (con_ && cancelled()) con_->Interrupt();
+      if (events_ && !said && NowSeconds() - started >= kSayAfter) {
+        said = true;
+        events_->OnMessage(what_);
+      }
+    }
+  }
+  const std::atomic<bool>* cancel_;
+  EventSink* events_;
+  std::string what_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  Connection* con_ = nullptr;  // GUARDED_BY(mu_)
+  bool stop_ = false;          // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+Status LoadAndPlanOnce(Loaded& l, const JobSpec& spec, const RunOptions& options, bool schema_only,
+                               const std::string& spill_dir) {
   Database::Options db_options;
   db_options.threads = LoadThreads(spec);
   db_options.memory_limit = ResolveMemoryLimit(spec.run.memory_limit);
   db_options.temp_directory = spill_dir;
+  db_options.timezone = spec.run.timezone;
   auto db = Database::Open(db_options);
   if (!db.ok()) return db.status();
   l.db = std::move(db).value();
@@ -74,6 +129,14 @@ Result<Loaded> LoadAndPlan(const JobSpec& spec, const RunOptions& options, bool 
   auto con = l.db->Connect();
   if (!con.ok()) return con.status();
   l.con = std::move(con).value();
+  LoadWatch watch(options.cancel, options.events,
+                  "loading " + std::to_string(spec.inputs.size()) + " input" + (spec.inputs.size() == 1 ? "" : "s") +
+                      " and planning (Ctrl-C stops)");
+  watch.Watch(l.con.get());
+  auto step = [&](Status st) {
+    if (st.ok() && watch.cancelled()) return Status::Interrupted("interrupted while loading");
+    return st;
+  };
 
   std::vector<std::string> identities;
   for (const InputSpec& in : spec.inputs) {
@@ -82,15 +145,27 @@ Result<Loaded> LoadAndPlan(const JobSpec& spec, const RunOptions& options, bool 
     identities.push_back(*id);
   }
   bool need_rows = spec.sequence.kind == SequenceSpec::Kind::kSql;
-  FANOUT_RETURN_IF_ERROR(LoadInputs(*l.db, *l.con, spec, schema_only && !need_rows, identities, &l.notes));
-  FANOUT_RETURN_IF_ERROR(RunPrepare(*l.con, spec));
+  FANOUT_RETURN_IF_ERROR(
+      step(LoadInputs(*l.db, *l.con, spec, schema_only && !need_rows, identities, &l.notes)));
+  FANOUT_RETURN_IF_ERROR(step(RunPrepare(*l.con, spec, /*dry=*/schema_only && !need_rows)));
   auto its = PlanIterations(spec, *l.con, identities);
   if (!its.ok()) return its.status();
-  FANOUT_RETURN_IF_ERROR(DryRunTransforms(*l.db, *l.con, *its));
+  watch.Watch(nullptr);
+  FANOUT_RETURN_IF_ERROR(step(DryRunTransforms(*l.db, spec, *its, watch.Watcher())));
   auto only = FilterOnly(std::move(its).value(), options.only);
   if (!only.ok()) return only.status();
   l.iterations = std::move(only).value();
-  return l;
+  return Status::Ok();
+}
+
+// A job refused after its inputs loaded leaves no input cache behind either.
+Result<Loaded> LoadAndPlan(const JobSpec& spec, const RunOptions& options, bool schema_only,
+                           const std::string& spill_dir) {
+  Loaded l;
+  Status st = LoadAndPlanOnce(l, spec, options, schema_only, spill_dir);
+  if (st.ok()) return l;
+  for (auto& undo : l.notes.cache_undos) undo();
+  return st;
 }
 
 // Why an iteration would run under --resume, or "" when it is up to date.
@@ -108,6 +183,7 @@ std::string ResumeReason(Storage& storage, const std::string& out_dir, const Ite
   diff("params", it.fp_params);
   diff("inputs", it.fp_inputs);
   diff("output", it.fp_output);
+  diff("settings", it.fp_settings);
   return "changed: " + (changed.empty() ? std::string("fingerprint") : changed);
 }
 
@@ -216,7 +292,10 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
 
   // 1. Everything that can reject the job, before anything is written.
   auto loaded = LoadAndPlan(spec, options, /*schema_only=*/false, spill);
-  if (!loaded.ok()) return finish(loaded.status());
+  if (!loaded.ok()) {
+    report.interrupted = loaded.status().code() == Status::Code::kInterrupted;
+    return finish(loaded.status());
+  }
   for (const Iteration& it : loaded->iterations) {
     IterationReport r;
     r.n = it.n;
@@ -288,6 +367,10 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
       report.threads = load_threads;
     }
   }
+  // From here no statement can change an engine setting (SqlPolicy rejects
+  // them up front; this is the engine's own guard).
+  Status locked = loaded->db->LockConfiguration(*loaded->con);
+  if (!locked.ok()) return finish(locked);
   // Threads that commit (file I/O, fsync) while the workers compute: the more
   // wait to publish, the larger each group commit (one syncfs + one fsync).
   // Blocked threads cost next to nothing; 30 committing beside 2 workers ran

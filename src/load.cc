@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "commit.h"
+#include "sql_policy.h"
 #include "storage.h"
 #include "util.h"
 
@@ -106,6 +108,7 @@ Status ParseInput(Connection& con, const InputSpec& in, bool schema_only) {
   if (!stmt.ok()) return stmt.status().WithPrefix("cannot load " + where);
   auto r = (*stmt)->Execute();
   if (r.ok()) return CreateInputView(con, in.name, InputTable(in.name));
+  if (r.status().code() == Status::Code::kInterrupted) return r.status();
   std::string why = in.format == "csv" || in.format == "tsv" ? FirstRejectedCsvLine(con, in, opts) : "";
   if (why.empty()) why = ShortenEngineError(r.status().message());
   return Status::Invalid("cannot load " + where + ": " + why + "\nfix the file, or relax the reader with inputs." +
@@ -164,7 +167,7 @@ class InputCache {
   // nothing is left behind (not even a cache folder this call made), and
   // the caller parses into memory instead, which reports a bad file.
   Status Build(Database& db, Connection& con) {
-    bool had_dir = storage_.Exists(dir_);
+    had_dir_ = storage_.Exists(dir_);
     std::string tmp = file_ + ".tmp-" + std::to_string(getpid());
     Status st = storage_.CreateDirs(dir_);
     if (st.ok()) {
@@ -180,11 +183,9 @@ class InputCache {
     if (st.ok()) st = storage_.Rename(tmp, file_, /*replace=*/true);
     if (!st.ok()) {
       (void)storage_.RemoveAll(tmp);
-      auto left = storage_.List(dir_);
-      if (!had_dir && left.ok() && left->empty()) (void)storage_.RemoveAll(dir_);
+      RemoveDirIfNew();
       return st;
     }
-    RemoveOtherVersions();
     auto info = storage_.Stat(file_);
     std::string why = info.ok() ? Attach(db, con, rows_, info->size) : info.status().message();
     return why.empty() ? Status::Ok() : Status::Io(file_ + ": " + why);
@@ -193,6 +194,7 @@ class InputCache {
   // Writes the sidecar of a Build() entry: key, rows, size and xxh3 of the
   // file (best effort: a warning).
   void Seal(std::vector<std::string>* notes) {
+    RemoveOtherVersions();
     auto hash = storage_.HashFile(file_);
     auto info = hash.ok() ? storage_.Stat(file_) : Result<FileInfo>(hash.status());
     Status st = info.status();
@@ -203,7 +205,19 @@ class InputCache {
     if (!st.ok()) Note(notes, "warning: could not write input cache for " + in_.name + ": " + st.message());
   }
 
+  // Removes what Build() wrote, when the job is refused after loading: a
+  // refused job leaves nothing behind.
+  void Undo() {
+    (void)storage_.RemoveAll(file_);
+    RemoveDirIfNew();
+  }
+
  private:
+  void RemoveDirIfNew() {
+    auto left = storage_.List(dir_);
+    if (!had_dir_ && left.ok() && left->empty()) (void)storage_.RemoveAll(dir_);
+  }
+
   // The input becomes a read-only view over the cache file, whose path is a
   // session variable (never SQL text), or, for a small file, over a table
   // loaded from it: the engine keeps full statistics (distinct counts) for
@@ -274,6 +288,7 @@ class InputCache {
   const InputSpec& in_;
   std::string key_, file_;
   int64_t rows_ = -1;
+  bool had_dir_ = true;  // the cache folder existed before Build()
 };
 
 }  // namespace
@@ -293,10 +308,15 @@ Status LoadInputs(Database& db, Connection& con, const JobSpec& spec, bool schem
     auto hit = cache->TryLoad(db, con, notes);
     if (hit.ok() && *hit) continue;
     Status built = cache->Build(db, con);
+    if (built.code() == Status::Code::kInterrupted) return built;
     if (built.ok()) {
       auto seal = [cache](std::vector<std::string>* lines) { cache->Seal(lines); };
-      if (notes) notes->cache_seals.push_back(seal);
-      else seal(nullptr);
+      if (notes) {
+        notes->cache_seals.push_back(seal);
+        notes->cache_undos.push_back([cache] { cache->Undo(); });
+      } else {
+        seal(nullptr);
+      }
       continue;
     }
     FANOUT_RETURN_IF_ERROR(ParseInput(con, in, schema_only));
@@ -305,19 +325,29 @@ Status LoadInputs(Database& db, Connection& con, const JobSpec& spec, bool schem
   return Status::Ok();
 }
 
-Status RunPrepare(Connection& con, const JobSpec& spec) {
+Status RunPrepare(Connection& con, const JobSpec& spec, bool dry) {
   if (spec.prepare.empty()) return Status::Ok();
+  std::set<std::string> inputs;
+  for (const InputSpec& in : spec.inputs) inputs.insert(in.name);
+  SqlPolicy policy(SqlPolicy::Scope::kPrepare, inputs);
+  int number = 0;
   for (const std::string& sql : SplitStatements(spec.prepare)) {
+    ++number;
     auto stmt = con.Prepare(sql);
-    Status st = stmt.ok() ? (*stmt)->BindAll(spec.params) : stmt.status();
-    if (st.ok()) st = (*stmt)->Execute().status();
-    if (!st.ok()) {
-      bool modifies_input = st.message().find("base table") != std::string::npos;
-      return Status::Invalid("prepare failed: " + ShortenEngineError(st.message()) + "\nin statement: " + sql +
-                             (modifies_input ? "\ninputs are shared read-only: derive a new table from them instead "
-                                               "(CREATE TABLE t2 AS SELECT ... FROM input)"
-                                             : ""));
+    Status refused = stmt.ok() ? Status::Ok() : policy.CheckUnprepared(sql);
+    auto checked = stmt.ok() ? policy.Check(sql, (*stmt)->kind()) : Result<DryStatement>(refused.ok() ? stmt.status() : refused);
+    if (!checked.ok() && checked.status().code() == Status::Code::kInvalid)
+      return Status::Invalid("prepare: statement " + std::to_string(number) + " " + checked.status().message());
+    Status st = checked.status();
+    if (st.ok() && dry && !checked->execute.empty()) {  // its dry form: nothing is read
+      stmt = con.Prepare(checked->execute);
+      st = stmt.status();
     }
+    if (st.ok()) st = (*stmt)->BindAll(spec.params);
+    if (st.ok() && (!dry || !checked->execute.empty())) st = (*stmt)->Execute().status();
+    if (st.code() == Status::Code::kInterrupted) return st;
+    if (!st.ok())
+      return Status::Invalid("prepare failed: " + ShortenEngineError(st.message()) + "\nin statement: " + sql);
   }
   return Status::Ok();
 }

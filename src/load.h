@@ -17,6 +17,8 @@ struct LoadNotes {
   // file): they may run on any thread while the iterations run (warnings go
   // to `notes`).
   std::vector<std::function<void(std::vector<std::string>* notes)>> cache_seals;
+  // Remove the cache files this load wrote (the job was refused after it).
+  std::vector<std::function<void()>> cache_undos;
 };
 
 // Loads every input under its name. schema_only loads no rows (validate).
@@ -31,8 +33,10 @@ struct LoadNotes {
 Status LoadInputs(Database& db, Connection& con, const JobSpec& spec, bool schema_only,
                   const std::vector<std::string>& identities, LoadNotes* notes);
 
-// Runs the job's `prepare` SQL (every statement, params bound).
-Status RunPrepare(Connection& con, const JobSpec& spec);
+// Runs the job's `prepare` SQL (every statement, params bound), each checked
+// first against SqlPolicy (kPrepare). `dry` (validate, plan): statements run
+// in their dry form only — tables are created empty, nothing is read.
+Status RunPrepare(Connection& con, const JobSpec& spec, bool dry);
 
 // Identity of an input file for fingerprints: path, size, mtime and, for files
 // up to `hash_limit` bytes, an xxh3 of the content. Stable JSON text.

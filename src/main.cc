@@ -1,5 +1,6 @@
 // The `fanout` command: run | validate | plan | status.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -34,6 +35,7 @@ void InstallSignalHandlers() {
 
 int Fail(const fanout::Status& st) {
   fprintf(stderr, "fanout: error: %s\n", st.message().c_str());
+  if (st.code() == fanout::Status::Code::kInterrupted) return 130;
   return st.code() == fanout::Status::Code::kInvalid || st.code() == fanout::Status::Code::kBusy ? 2 : 1;
 }
 
@@ -111,6 +113,13 @@ int Plan(const std::string& job, const std::vector<std::string>& sets, fanout::R
     printf("  n=%-8s %s%s  %s\n", p.n.ToString().c_str(), p.target.c_str(),
            p.kind.empty() ? "" : (" kind=" + p.kind).c_str(), params.c_str());
     if (options.resume) printf("           %s: %s\n", p.would_run ? "run " : "skip", p.run_reason.c_str());
+  }
+  // The SQL once per distinct text (every n of a kind shares it; values are bound).
+  std::vector<std::string> shown;
+  for (const auto& p : *plan) {
+    if (std::find(shown.begin(), shown.end(), p.sql) != shown.end()) continue;
+    shown.push_back(p.sql);
+    printf("\nSQL%s (params bound as $name):\n%s", p.kind.empty() ? "" : (" for kind " + p.kind).c_str(), p.sql.c_str());
   }
   return 0;
 }

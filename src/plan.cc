@@ -4,7 +4,9 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "execute.h"
 #include "load.h"
+#include "sql_policy.h"
 #include "util.h"
 
 namespace fanout {
@@ -23,9 +25,15 @@ Result<std::vector<std::pair<Value, std::string>>> ResolveSequence(const JobSpec
       for (int64_t i = seq.first; i <= seq.last; i += seq.step) out.emplace_back(Value(i), "");
       break;
     case SequenceSpec::Kind::kSql: {
+      if (SplitStatements(seq.sql).size() != 1)
+        return Status::Invalid("sequence.sql must be one query (SELECT n[, kind] FROM ...)");
       auto stmt = con.Prepare(seq.sql);
+      if (stmt.ok() && !(*stmt)->is_query())
+        return Status::Invalid("sequence.sql must be a query (SELECT n[, kind] FROM ...), not a " +
+                               std::string(StatementKindName((*stmt)->kind())) + " statement");
       Status st = stmt.ok() ? (*stmt)->BindAll(spec.params) : stmt.status();
       Result<Table> t = st.ok() ? (*stmt)->Execute() : Result<Table>(st);
+      if (t.status().code() == Status::Code::kInterrupted) return t.status();
       if (!t.ok()) return Status::Invalid("sequence.sql failed: " + ShortenEngineError(t.status().message()));
       int n_col = t->Column("n"), kind_col = t->Column("kind");
       if (n_col < 0) return Status::Invalid("sequence.sql must return a column named n (and optionally kind)");
@@ -96,19 +104,35 @@ Status CheckParamRefs(const Iteration& it) {
 
 namespace {
 
-// Identity of the inputs `sql` (or `prepare`) names, plus `prepare` itself.
+// Functions that reach a table by a name or SQL given as a value
+// (query_table($src)): with one of them, which inputs are read cannot be told
+// from the text.
+bool ReadsTablesByValue(const std::set<std::string>& words) {
+  for (const char* f : {"query_table", "query", "getvariable"})
+    if (words.count(f)) return true;
+  return false;
+}
+
+// Identity of the inputs `sql` (or `prepare`) names — of every input when
+// that cannot be told — plus `prepare` itself.
 std::string InputsFingerprint(const JobSpec& spec, const std::vector<std::string>& identities, const std::string& sql) {
   std::vector<std::string> words = SqlWords(sql);
   std::vector<std::string> prep = SqlWords(spec.prepare);
   words.insert(words.end(), prep.begin(), prep.end());
   std::set<std::string> named(words.begin(), words.end());
+  const bool all = ReadsTablesByValue(named);
   std::string text = spec.prepare + "\n";
   for (size_t i = 0; i < spec.inputs.size() && i < identities.size(); ++i) {
     std::string name = spec.inputs[i].name;
     for (char& c : name) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-    if (named.count(name)) text += identities[i] + "\n";
+    if (all || named.count(name)) text += identities[i] + "\n";
   }
   return HashHex(text);
+}
+
+// The engine settings a result can depend on, fixed for the run.
+std::string SettingsFingerprint(const JobSpec& spec) {
+  return HashHex("timezone=" + spec.run.timezone + "|duckdb " + Database::Version());
 }
 
 }  // namespace
@@ -121,6 +145,7 @@ Result<std::vector<Iteration>> PlanIterations(const JobSpec& spec, Connection& c
   std::map<std::string, size_t> seen;
   std::map<std::string, std::string> fp_inputs;  // per transform source
   std::string fp_output = HashHex(OutputIdentity(spec.output));
+  std::string fp_settings = SettingsFingerprint(spec);
   std::map<std::string, std::vector<std::string>> split_cache;
   for (size_t i = 0; i < seq->size(); ++i) {
     auto& [n, kind] = (*seq)[i];
@@ -164,7 +189,8 @@ Result<std::vector<Iteration>> PlanIterations(const JobSpec& spec, Connection& c
     if (new_source) fp->second = InputsFingerprint(spec, identities, t->sql);
     it.fp_inputs = fp->second;
     it.fp_output = fp_output;
-    it.fingerprint = HashHex(it.fp_sql + it.fp_params + it.fp_inputs + it.fp_output);
+    it.fp_settings = fp_settings;
+    it.fingerprint = HashHex(it.fp_sql + it.fp_params + it.fp_inputs + it.fp_output + it.fp_settings);
     out.push_back(std::move(it));
   }
   for (const auto& [key, params] : spec.overrides)
@@ -197,61 +223,74 @@ std::string TypeShape(const Value& v) {
   return std::visit(V{}, v.v);
 }
 
-Status DryRunOne(Connection& con, const Iteration& it) {
-  auto fail = [&](size_t i, const Status& st) {
+// One step of the dry run: prepared, checked against the policy, bound, and
+// executed only in its dry form (nothing is read, nothing leaves the
+// connection).
+Status DryRunStatement(Connection& con, SqlPolicy& policy, const Iteration& it, size_t i) {
+  auto fail = [&](const Status& st) {
+    if (st.code() == Status::Code::kInterrupted) return st;
     return Status::Invalid(it.transform_source + ": statement " + std::to_string(i + 1) + " of the transform for n = " +
                            it.key + " does not prepare: " + ShortenEngineError(st.message()));
   };
+  auto stmt = con.Prepare(it.statements[i]);
+  Status refused = stmt.ok() ? Status::Ok() : policy.CheckUnprepared(it.statements[i]);
+  if (!stmt.ok() && refused.ok()) return fail(stmt.status());
+  auto dry = stmt.ok() ? policy.Check(it.statements[i], (*stmt)->kind()) : Result<DryStatement>(refused);
+  if (!dry.ok())
+    return Status::Invalid(it.transform_source + ": statement " + std::to_string(i + 1) + " " + dry.status().message());
+  Status st = (*stmt)->BindAll(it.params);
+  if (!st.ok() || dry->execute.empty()) return st.ok() ? st : fail(st);
+  auto run = con.Prepare(dry->execute);
+  st = run.ok() ? (*run)->BindAll(it.params) : run.status();
+  if (st.ok()) st = (*run)->Execute().status();
+  return st.ok() ? st : fail(st);
+}
+
+// The last statement is written with COPY (query) TO ...: it must be a query,
+// and the very COPY statement the run executes must prepare.
+Status CheckWrittenQuery(Connection& con, const OutputSpec& output, const Iteration& it) {
+  const std::string& query = it.statements.back();
+  auto stmt = con.Prepare(query);
+  if (stmt.ok() && !(*stmt)->is_query())
+    return Status::Invalid(it.transform_source + ": the last statement of the transform (for n = " + it.key +
+                           ") must be a query (SELECT, WITH, FROM, VALUES): its result is what gets written");
+  auto copy = con.Prepare(CopyStatement(output, query));
+  if (copy.ok()) return Status::Ok();
+  return Status::Invalid(it.transform_source + ": the result of the last statement (for n = " + it.key +
+                         ") cannot be written: " + ShortenEngineError(copy.status().message(), 1) +
+                         "\nDESCRIBE, SHOW, SUMMARIZE, PRAGMA and EXPLAIN cannot be the last statement: "
+                         "write SELECT * FROM (DESCRIBE t) instead");
+}
+
+Status DryRunOne(Connection& con, const JobSpec& spec, const std::set<std::string>& inputs, const Iteration& it) {
+  SqlPolicy policy(SqlPolicy::Scope::kTransform, inputs);
   for (size_t i = 0; i < it.statements.size(); ++i) {
-    auto stmt = con.Prepare(it.statements[i]);
-    if (!stmt.ok()) return fail(i, stmt.status());
-    Status st = (*stmt)->BindAll(it.params);
-    if (!st.ok()) return fail(i, st);
-    if (i + 1 == it.statements.size()) {
-      if (!(*stmt)->is_query())
-        return Status::Invalid(it.transform_source + ": the last statement of the transform (for n = " + it.key +
-                               ") must be a query (SELECT, WITH, FROM, VALUES): its result is what gets written");
-    }
-    // Every statement runs against the empty copies: earlier ones create the
-    // temp tables later ones read, and binding with the real param values
-    // finds type errors. Errors that depend on data don't show here.
-    auto r = (*stmt)->Execute();
-    if (!r.ok()) return fail(i, r.status());
+    if (i + 1 == it.statements.size()) FANOUT_RETURN_IF_ERROR(CheckWrittenQuery(con, spec.output, it));
+    FANOUT_RETURN_IF_ERROR(DryRunStatement(con, policy, it, i));
   }
   return Status::Ok();
 }
 
 }  // namespace
 
-Status DryRunTransforms(Database& db, Connection& con, const std::vector<Iteration>& iterations) {
-  // Empty copies of every table and view, in their own catalog.
-  auto tables = con.Query(
-      "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() "
-      "AND table_schema = 'main'");
-  if (!tables.ok()) return tables.status();
-  FANOUT_RETURN_IF_ERROR(con.Execute("ATTACH ':memory:' AS fanout_dry"));
-  Status result = Status::Ok();
-  for (const auto& row : tables->rows) {
-    std::string name = QuoteIdentifier(row[0].ToString());
-    result = con.Execute("CREATE TABLE fanout_dry.main." + name + " AS SELECT * FROM main." + name + " LIMIT 0");
-    if (!result.ok()) break;
+Status DryRunTransforms(Database& db, const JobSpec& spec, const std::vector<Iteration>& iterations,
+                        const std::function<void(Connection*)>& watch) {
+  std::set<std::string> inputs;
+  for (const InputSpec& in : spec.inputs) inputs.insert(in.name);
+  std::set<std::string> done;
+  for (const Iteration& it : iterations) {
+    std::string shape = it.transform_source;
+    for (const auto& [k, v] : it.params) shape += "|" + k + "=" + TypeShape(v);
+    if (!done.insert(shape).second) continue;
+    // A connection of its own: the transform's temp objects go with it.
+    auto dry = db.Connect();
+    if (!dry.ok()) return dry.status();
+    if (watch) watch(dry->get());
+    Status st = DryRunOne(**dry, spec, inputs, it);
+    if (watch) watch(nullptr);
+    FANOUT_RETURN_IF_ERROR(st);
   }
-  if (result.ok()) {
-    std::set<std::string> done;
-    for (const Iteration& it : iterations) {
-      std::string shape = it.transform_source;
-      for (const auto& [k, v] : it.params) shape += "|" + k + "=" + TypeShape(v);
-      if (!done.insert(shape).second) continue;
-      auto dry = db.Connect();
-      if (!dry.ok()) return dry.status();
-      result = (*dry)->Execute("USE fanout_dry");
-      if (result.ok()) result = (*dry)->Execute("SET search_path = 'fanout_dry.main,memory.main'");
-      if (result.ok()) result = DryRunOne(**dry, it);
-      if (!result.ok()) break;
-    }
-  }
-  Status detach = con.Execute("DETACH fanout_dry");
-  return result.ok() ? detach : result;
+  return Status::Ok();
 }
 
 Result<std::vector<Iteration>> FilterOnly(std::vector<Iteration> all, const std::vector<std::string>& only) {

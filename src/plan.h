@@ -4,6 +4,7 @@
 // before anything is written.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,8 @@ struct Iteration {
   std::string transform_source;
   std::vector<std::string> statements;  // the last one is written
   // Fingerprint parts (hashes) and their combination.
-  std::string fp_sql, fp_params, fp_inputs, fp_output, fingerprint;
+  // settings: the engine settings results depend on (time zone, engine version).
+  std::string fp_sql, fp_params, fp_inputs, fp_output, fp_settings, fingerprint;
 };
 
 // Resolves the sequence (running its SQL on `con` when it has one) and builds
@@ -32,10 +34,16 @@ struct Iteration {
 Result<std::vector<Iteration>> PlanIterations(const JobSpec& spec, Connection& con,
                                               const std::vector<std::string>& identities);
 
-// Prepares every distinct transform (per kind and param types) against empty
-// copies of the loaded tables: unknown tables, columns, functions and params
-// are found here, naming the iteration. Leaves the database as it was.
-Status DryRunTransforms(Database& db, Connection& con, const std::vector<Iteration>& iterations);
+// Checks every distinct transform (per kind and param types) without running
+// it: each statement is prepared, checked against SqlPolicy (nothing may reach
+// beyond its iteration), bound, and executed only in its dry form (DDL, and
+// queries as `... LIMIT 0`: the engine reads nothing); the last one must be a
+// query whose COPY to the output prepares. Unknown tables, columns, functions
+// and params are found here, naming the iteration. Leaves the database as it
+// was. `watch` (may be empty) is given each connection while it is in use,
+// then null, so that a cancel can interrupt it.
+Status DryRunTransforms(Database& db, const JobSpec& spec, const std::vector<Iteration>& iterations,
+                        const std::function<void(Connection*)>& watch);
 
 // Keeps the iterations whose n (as text) is in `only`; an unknown n is an error.
 Result<std::vector<Iteration>> FilterOnly(std::vector<Iteration> all, const std::vector<std::string>& only);

@@ -355,7 +355,7 @@ void ParseOutput(const Parser& p, const YAML::Node& node, JobSpec& spec) {
 }
 
 void ParseRun(const Parser& p, const YAML::Node& node, JobSpec& spec) {
-  p.CheckKeys(node, "run", {"max_workers", "threads", "memory_limit", "retries", "retry_backoff", "timeout", "on_failure", "order"});
+  p.CheckKeys(node, "run", {"max_workers", "threads", "memory_limit", "retries", "retry_backoff", "timeout", "on_failure", "order", "timezone"});
   RunSpec& r = spec.run;
   if (node["max_workers"]) r.max_workers = p.AutoOrPositive(node["max_workers"], "run.max_workers");
   if (node["threads"]) r.threads = p.AutoOrPositive(node["threads"], "run.threads");
@@ -370,6 +370,13 @@ void ParseRun(const Parser& p, const YAML::Node& node, JobSpec& spec) {
   if (node["retry_backoff"]) r.retry_backoff_seconds = p.Duration(node["retry_backoff"], "run.retry_backoff");
   if (node["timeout"]) r.timeout_seconds = p.Duration(node["timeout"], "run.timeout");
   if (node["on_failure"]) r.stop_on_failure = p.OneOf(node["on_failure"], "run.on_failure", {"continue", "stop"}) == "stop";
+  if (node["timezone"]) {
+    r.timezone = p.Str(node["timezone"], "run.timezone");
+    static const std::regex tz(R"(^[A-Za-z0-9_+:./-]{1,64}$)");
+    if (!std::regex_match(r.timezone, tz))
+      p.Fail(node["timezone"], "run.timezone must be a time zone name such as UTC or Europe/Paris, got '" +
+                                   r.timezone + "'");
+  }
   if (node["order"])
     r.order = p.OneOf(node["order"], "run.order", {"longest_first", "given"}) == "given" ? RunSpec::Order::kGiven
                                                                                         : RunSpec::Order::kLongestFirst;

@@ -54,6 +54,9 @@ struct RunSpec {
   // manifests in OUT/_fanout/runs) start first; unknown ones before known.
   enum class Order { kLongestFirst, kGiven };
   Order order = Order::kLongestFirst;
+  // The engine's TimeZone for every statement (the process's TZ never leaks
+  // into results); part of every fingerprint.
+  std::string timezone = "UTC";
 };
 
 struct CacheSpec {

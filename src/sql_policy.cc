@@ -1,0 +1,266 @@
+#include "sql_policy.h"
+
+#include <cctype>
+#include <vector>
+
+namespace fanout {
+namespace {
+
+// A statement's leading tokens: words (unquoted ones lower-cased; quoted
+// "identifiers" keep their case), string literals, and single punctuation.
+struct Token {
+  enum Type { kWord, kQuoted, kString, kPunct } type;
+  std::string text;
+  size_t pos;  // offset in the statement
+  bool Is(const char* word) const { return type == kWord && text == word; }
+  bool IsPunct(char c) const { return type == kPunct && text.size() == 1 && text[0] == c; }
+};
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string Upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Skips whitespace and comments from i; returns the new position.
+size_t SkipSpace(const std::string& s, size_t i) {
+  while (i < s.size()) {
+    if (isspace(static_cast<unsigned char>(s[i]))) {
+      ++i;
+    } else if (s.compare(i, 2, "--") == 0) {
+      size_t e = s.find('\n', i);
+      i = e == std::string::npos ? s.size() : e + 1;
+    } else if (s.compare(i, 2, "/*") == 0) {
+      size_t e = s.find("*/", i + 2);
+      i = e == std::string::npos ? s.size() : e + 2;
+    } else {
+      break;
+    }
+  }
+  return i;
+}
+
+// Ends at a quote character `q` that is not doubled; returns the position after it.
+size_t SkipQuoted(const std::string& s, size_t i, char q, std::string* text) {
+  for (++i; i < s.size(); ++i) {
+    if (s[i] == q && i + 1 < s.size() && s[i + 1] == q) {
+      *text += q;
+      ++i;
+    } else if (s[i] == q) {
+      return i + 1;
+    } else {
+      *text += s[i];
+    }
+  }
+  return s.size();
+}
+
+std::vector<Token> Lex(const std::string& s) {
+  std::vector<Token> out;
+  for (size_t i = SkipSpace(s, 0); i < s.size(); i = SkipSpace(s, i)) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    Token t{Token::kPunct, "", i};
+    if (isalpha(c) || c == '_' || c >= 0x80) {
+      size_t j = i;
+      while (j < s.size() && (isalnum(static_cast<unsigned char>(s[j])) || s[j] == '_' || s[j] == '$' ||
+                              static_cast<unsigned char>(s[j]) >= 0x80))
+        ++j;
+      t = {Token::kWord, Lower(s.substr(i, j - i)), i};
+      i = j;
+    } else if (c == '"' || c == '\'') {
+      t.type = c == '"' ? Token::kQuoted : Token::kString;
+      i = SkipQuoted(s, i, static_cast<char>(c), &t.text);
+    } else {
+      t.text = std::string(1, static_cast<char>(c));
+      ++i;
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+// A possibly qualified name at tokens[i]: a.b.c. Returns its parts (the last
+// one is the object's name) and moves i past it; empty when there is none.
+std::vector<std::string> Name(const std::vector<Token>& t, size_t& i) {
+  std::vector<std::string> parts;
+  while (i < t.size() && (t[i].type == Token::kWord || t[i].type == Token::kQuoted)) {
+    parts.push_back(Lower(t[i].text));  // the engine's names are case-insensitive
+    ++i;
+    if (i + 1 < t.size() && t[i].IsPunct('.')) {
+      ++i;
+    } else {
+      break;
+    }
+  }
+  return parts;
+}
+
+bool Accept(const std::vector<Token>& t, size_t& i, const char* word) {
+  if (i < t.size() && t[i].Is(word)) {
+    ++i;
+    return true;
+  }
+  return false;
+}
+
+// The first AS at parenthesis depth 0 from i, or t.size().
+size_t TopLevelAs(const std::vector<Token>& t, size_t i) {
+  int depth = 0;
+  for (; i < t.size(); ++i) {
+    if (t[i].IsPunct('(')) ++depth;
+    if (t[i].IsPunct(')')) --depth;
+    if (depth == 0 && t[i].Is("as")) return i;
+  }
+  return t.size();
+}
+
+std::string FirstLine(const std::string& sql) {
+  std::string line = sql.substr(0, sql.find('\n'));
+  if (line.size() > 80) line = line.substr(0, 77) + "...";
+  return line + (line.size() < sql.size() ? " ..." : "");
+}
+
+std::string WhyNever(StatementKind kind) {
+  switch (kind) {
+    case StatementKind::kSet:
+      return "settings are shared by every iteration: pass values as params ($name), and engine settings under run:";
+    case StatementKind::kAttach:
+    case StatementKind::kDetach:
+      return "attached databases are shared by every iteration: declare files under inputs:, or read them with "
+             "read_parquet()/read_csv()";
+    case StatementKind::kExtension:
+      return "extensions are engine-wide: fanout runs with the engine's built-in extensions only";
+    case StatementKind::kCopy:
+    case StatementKind::kExport:
+      return "it writes files fanout does not manage: the last statement's result is what fanout writes, atomically";
+    case StatementKind::kTransaction:
+      return "fanout runs every statement in its own transaction";
+    default:
+      return "it can change the engine that every iteration shares";
+  }
+}
+
+}  // namespace
+
+std::string EmptyResultOf(const std::string& query) { return "SELECT * FROM (\n" + query + "\n) LIMIT 0"; }
+
+SqlPolicy::SqlPolicy(Scope scope, const std::set<std::string>& inputs) : scope_(scope) {
+  for (const std::string& in : inputs) inputs_.insert(Lower(in));
+}
+
+Status SqlPolicy::Reject(const std::string& sql, const std::string& why) const {
+  std::string where = scope_ == Scope::kTransform ? "in a transform" : "in prepare";
+  return Status::Invalid("(" + FirstLine(sql) + ") is not allowed " + where + ": " + why);
+}
+
+Result<DryStatement> SqlPolicy::Check(const std::string& sql, StatementKind kind) {
+  switch (kind) {
+    case StatementKind::kSelect:
+      return DryStatement{EmptyResultOf(sql)};
+    case StatementKind::kCreate:
+      return CheckCreate(sql);
+    case StatementKind::kInsert:
+    case StatementKind::kUpdate:
+    case StatementKind::kDelete:
+      FANOUT_RETURN_IF_ERROR(CheckTarget(sql, kind));
+      return DryStatement{};  // prepared and bound, not run
+    case StatementKind::kDrop:
+    case StatementKind::kAlter:
+      FANOUT_RETURN_IF_ERROR(CheckTarget(sql, kind));
+      return DryStatement{sql};  // cheap, and later statements may depend on it
+    default:
+      return Reject(sql, std::string(StatementKindName(kind)) + " statements are not allowed: " + WhyNever(kind));
+  }
+}
+
+Status SqlPolicy::CheckUnprepared(const std::string& sql) {
+  std::vector<Token> t = Lex(sql);
+  std::string first = t.empty() ? "" : t[0].text;
+  StatementKind kind = first == "insert"                        ? StatementKind::kInsert
+                       : first == "update"                      ? StatementKind::kUpdate
+                       : first == "delete" || first == "truncate" ? StatementKind::kDelete
+                       : first == "drop"                        ? StatementKind::kDrop
+                       : first == "alter"                       ? StatementKind::kAlter
+                       : first == "create"                      ? StatementKind::kCreate
+                                                                : StatementKind::kSelect;
+  if (kind == StatementKind::kSelect) return Status::Ok();
+  return Check(sql, kind).status();
+}
+
+Result<DryStatement> SqlPolicy::CheckCreate(const std::string& sql) {
+  std::vector<Token> t = Lex(sql);
+  size_t i = 0;
+  Accept(t, i, "create");
+  if (Accept(t, i, "or") && !Accept(t, i, "replace")) return Reject(sql, "expected CREATE OR REPLACE");
+  bool temp = Accept(t, i, "temp") || Accept(t, i, "temporary");
+  std::string object = i < t.size() && t[i].type == Token::kWord ? t[i].text : "";
+  if (object == "macro" || object == "function" || object == "table" || object == "view" || object == "sequence" ||
+      (object == "type" && scope_ == Scope::kPrepare)) {
+    ++i;
+  } else {
+    return Reject(sql, "CREATE " + (object.empty() ? std::string("this") : object) +
+                           " is not allowed: create tables, views, macros or sequences" +
+                           (scope_ == Scope::kTransform ? " (TEMP)" : "") + " only");
+  }
+  if (Accept(t, i, "if") && !(Accept(t, i, "not") && Accept(t, i, "exists"))) return Reject(sql, "expected IF NOT EXISTS");
+  std::vector<std::string> name = Name(t, i);
+  if (name.empty()) return Reject(sql, "cannot tell the name of what it creates");
+  if (scope_ == Scope::kTransform && !temp)
+    return Reject(sql, "a transform may create TEMP objects only (they are private to its iteration): write CREATE TEMP " +
+                           Upper(object) + " " + name.back());
+  if (scope_ == Scope::kPrepare) {
+    bool main = name.size() == 1 || (name.size() == 2 && name[0] == "main");
+    if (!main) return Reject(sql, "prepare creates objects in the main schema only: drop the qualifier '" + name[0] + "'");
+    if (inputs_.count(name.back()))
+      return Reject(sql, "'" + name.back() + "' is an input (names are case-insensitive): inputs are shared "
+                         "read-only; give the derived " + object + " a name of its own");
+  }
+  created_.insert(name.back());
+  // A table made from a query is made empty: same columns and types, nothing read.
+  size_t as = object == "table" ? TopLevelAs(t, i) : t.size();
+  if (as + 1 >= t.size()) return DryStatement{sql};
+  size_t query_at = t[as + 1].pos;
+  return DryStatement{sql.substr(0, query_at) + EmptyResultOf(sql.substr(query_at))};
+}
+
+Status SqlPolicy::CheckTarget(const std::string& sql, StatementKind kind) {
+  std::vector<Token> t = Lex(sql);
+  size_t i = 0;
+  if (kind == StatementKind::kInsert) {
+    Accept(t, i, "insert");
+    if (Accept(t, i, "or")) i += 1;  // OR REPLACE | OR IGNORE
+    Accept(t, i, "into");
+  } else if (kind == StatementKind::kUpdate) {
+    Accept(t, i, "update");
+  } else if (kind == StatementKind::kDelete) {
+    if (Accept(t, i, "truncate")) Accept(t, i, "table");
+    else Accept(t, i, "delete") && Accept(t, i, "from");
+  } else {  // DROP | ALTER <object> [IF EXISTS]
+    i = 2;
+    if (Accept(t, i, "if")) Accept(t, i, "exists");
+  }
+  std::vector<std::string> name = Name(t, i);
+  bool qualified_ok = name.size() == 1 || (scope_ == Scope::kTransform ? name[0] == "temp" : name[0] == "main");
+  if (!name.empty() && qualified_ok && created_.count(name.back())) {
+    // ALTER ... RENAME TO new: the new name is ours too.
+    for (size_t j = i; j + 2 < t.size(); ++j)
+      if (t[j].Is("rename") && t[j + 1].Is("to")) {
+        size_t k = j + 2;
+        std::vector<std::string> to = Name(t, k);
+        if (!to.empty()) created_.insert(to.back());
+      }
+    return Status::Ok();
+  }
+  std::string what = scope_ == Scope::kTransform ? "a TEMP table or view this transform created"
+                                                 : "a table or view that prepare itself created";
+  std::string target = name.empty() ? "its target" : "'" + name.back() + "'";
+  return Reject(sql, std::string(StatementKindName(kind)) + " may only change " + what + "; " + target +
+                         " is not one: inputs are shared read-only (derive a new table instead: CREATE " +
+                         (scope_ == Scope::kTransform ? "TEMP " : "") + "TABLE t2 AS SELECT ... FROM input)");
+}
+
+}  // namespace fanout

@@ -1,0 +1,112 @@
+#include "sql_policy.h"
+
+#include <gtest/gtest.h>
+
+namespace fanout {
+namespace {
+
+// Each statement judged with its real type from the engine's parser.
+class SqlPolicyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = Database::Open({});
+    ASSERT_TRUE(db.ok()) << db.status().message();
+    db_ = std::move(db).value();
+    auto con = db_->Connect();
+    ASSERT_TRUE(con.ok());
+    con_ = std::move(con).value();
+    ASSERT_TRUE(con_->Execute("CREATE TABLE t AS SELECT 1 AS id").ok());
+  }
+
+  // Checks `statements` in order with one policy; the status of the last.
+  Result<DryStatement> Check(SqlPolicy::Scope scope, const std::vector<std::string>& statements) {
+    SqlPolicy policy(scope, {"t", "Prices"});
+    Result<DryStatement> last = Status::Invalid("no statement");
+    for (const std::string& sql : statements) {
+      auto stmt = con_->Prepare(sql);
+      StatementKind kind = stmt.ok() ? (*stmt)->kind() : KindByFirstWord(sql);
+      last = policy.Check(sql, kind);
+      if (!last.ok()) return last;
+    }
+    return last;
+  }
+
+  // Statements that do not prepare here (their table does not exist yet).
+  static StatementKind KindByFirstWord(const std::string& sql) {
+    if (sql.rfind("INSERT", 0) == 0) return StatementKind::kInsert;
+    if (sql.rfind("UPDATE", 0) == 0) return StatementKind::kUpdate;
+    if (sql.rfind("DELETE", 0) == 0 || sql.rfind("TRUNCATE", 0) == 0) return StatementKind::kDelete;
+    if (sql.rfind("DROP", 0) == 0) return StatementKind::kDrop;
+    if (sql.rfind("ALTER", 0) == 0) return StatementKind::kAlter;
+    if (sql.rfind("CREATE", 0) == 0) return StatementKind::kCreate;
+    return StatementKind::kOther;
+  }
+
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<Connection> con_;
+};
+
+TEST_F(SqlPolicyTest, TransformRejectsEverythingThatReachesBeyondItsIteration) {
+  for (const char* sql : {
+           "SET memory_limit = '20MB'", "RESET threads", "SET VARIABLE x = 1", "PRAGMA threads = 1",
+           "ATTACH ':memory:' AS other", "DETACH other", "INSTALL httpfs", "LOAD httpfs",
+           "COPY (SELECT 1) TO '/tmp/fanout-policy-never.csv'", "EXPORT DATABASE '/tmp/fanout-policy-never'",
+           "CALL pragma_version()", "CHECKPOINT", "BEGIN TRANSACTION", "VACUUM", "EXPLAIN SELECT 1",
+           "CREATE TABLE leak AS SELECT 1", "CREATE OR REPLACE VIEW t AS SELECT 2 AS id", "CREATE SCHEMA s",
+           "CREATE MACRO m(a) AS a + 1", "CREATE SEQUENCE seq", "CREATE TYPE mood AS ENUM ('a')",
+           "INSERT INTO t VALUES (2)", "UPDATE t SET id = 2", "DELETE FROM t", "TRUNCATE t", "DROP TABLE t",
+           "ALTER TABLE t RENAME TO t2", "INSERT INTO main.t VALUES (3)"}) {
+    SCOPED_TRACE(sql);
+    auto r = Check(SqlPolicy::Scope::kTransform, {sql});
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), Status::Code::kInvalid);
+    EXPECT_NE(r.status().message().find("is not allowed in a transform"), std::string::npos) << r.status().message();
+  }
+}
+
+TEST_F(SqlPolicyTest, TransformMayWorkOnTempObjectsItCreated) {
+  auto r = Check(SqlPolicy::Scope::kTransform,
+                 {"CREATE TEMP TABLE x AS SELECT * FROM t", "INSERT INTO x VALUES (5)", "UPDATE x SET id = id + 1",
+                  "DELETE FROM X WHERE id = 0", "ALTER TABLE x RENAME TO y", "INSERT INTO y VALUES (6)",
+                  "CREATE OR REPLACE TEMPORARY VIEW v AS SELECT * FROM y", "CREATE TEMP MACRO twice(a) AS a * 2",
+                  "DROP VIEW IF EXISTS v", "TRUNCATE y", "INSERT INTO temp.main.y VALUES (1)"});
+  EXPECT_TRUE(r.ok()) << r.status().message();
+  // A temp object of the same name as an input shadows it in this
+  // connection only; changing the input itself stays rejected.
+  EXPECT_FALSE(Check(SqlPolicy::Scope::kTransform, {"CREATE TEMP TABLE x AS SELECT 1", "UPDATE t SET id = 0"}).ok());
+}
+
+TEST_F(SqlPolicyTest, DryFormsReadNothing) {
+  auto create = Check(SqlPolicy::Scope::kTransform, {"CREATE TEMP TABLE x AS SELECT count(*) FROM range(1000000000000)"});
+  ASSERT_TRUE(create.ok()) << create.status().message();
+  EXPECT_EQ(create->execute,
+            "CREATE TEMP TABLE x AS SELECT * FROM (\nSELECT count(*) FROM range(1000000000000)\n) LIMIT 0");
+  auto r = con_->Execute(create->execute);  // would take minutes if it counted
+  EXPECT_TRUE(r.ok()) << r.message();
+  auto insert = Check(SqlPolicy::Scope::kTransform, {"CREATE TEMP TABLE z (a INT)", "INSERT INTO z SELECT 1"});
+  ASSERT_TRUE(insert.ok());
+  EXPECT_EQ(insert->execute, "");  // prepared only
+  auto select = Check(SqlPolicy::Scope::kTransform, {"SELECT 1 -- trailing comment"});
+  ASSERT_TRUE(select.ok());
+  EXPECT_TRUE(con_->Execute(select->execute).ok());  // the comment cannot swallow the closing parenthesis
+}
+
+TEST_F(SqlPolicyTest, PrepareMayDeriveSharedTablesButNotTouchInputs) {
+  EXPECT_TRUE(Check(SqlPolicy::Scope::kPrepare,
+                    {"CREATE TABLE enriched AS SELECT * FROM t", "INSERT INTO enriched SELECT * FROM t",
+                     "CREATE OR REPLACE VIEW main.v AS SELECT * FROM enriched", "CREATE MACRO m(a) AS a + 1",
+                     "DELETE FROM Enriched WHERE id < 0", "CREATE TYPE mood AS ENUM ('a')"})
+                  .ok());
+  for (const char* sql : {"CREATE OR REPLACE VIEW T AS SELECT 2 AS id", "CREATE TABLE prices AS SELECT 1",
+                          "DELETE FROM t", "UPDATE fanout_inputs.t SET id = 0", "DROP VIEW t",
+                          "CREATE TABLE fanout_inputs.x AS SELECT 1", "SET threads = 1", "ATTACH ':memory:' AS a",
+                          "COPY t TO '/tmp/fanout-policy-never.csv'", "CREATE INDEX i ON t (id)"}) {
+    SCOPED_TRACE(sql);
+    auto r = Check(SqlPolicy::Scope::kPrepare, {sql});
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("is not allowed in prepare"), std::string::npos) << r.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace fanout
