@@ -330,7 +330,7 @@ std::vector<ParamDef> ParamDefs(const Parser& p, const YAML::Node& node, const s
   for (const auto& kv : node) {
     std::string k = kv.first.as<std::string>();
     std::string at = where(kv.first);
-    if (k == "include" && what == "params") continue;
+    if (k == "include" && what == "params") continue;  // params.include names files, not a param
     if (!std::regex_match(k, ident))
       Parser::FailAt(at, "param name '" + k + "' must be a plain identifier (letters, digits, _) to be used as $" + k);
     if (IsReservedParam(k))
