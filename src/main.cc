@@ -2,6 +2,8 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstdlib>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -39,18 +41,39 @@ int Fail(const fanout::Status& st) {
   return st.code() == fanout::Status::Code::kInvalid || st.code() == fanout::Status::Code::kBusy ? 2 : 1;
 }
 
-std::vector<std::string> SplitCommas(const std::vector<std::string>& in) {
+std::string Trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+// --only 2,56 (repeatable): at least one n, each once.
+fanout::Result<std::vector<std::string>> ParseOnly(const std::vector<std::string>& given) {
   std::vector<std::string> out;
-  for (const std::string& s : in) {
+  for (const std::string& s : given) {
     size_t start = 0;
     while (start <= s.size()) {
       size_t end = s.find(',', start);
       if (end == std::string::npos) end = s.size();
-      if (end > start) out.push_back(s.substr(start, end - start));
+      std::string n = Trim(s.substr(start, end - start));
+      if (!n.empty() && std::find(out.begin(), out.end(), n) != out.end())
+        return fanout::Status::Invalid("--only: n = " + n + " is given twice; give each n once");
+      if (!n.empty()) out.push_back(n);
       start = end + 1;
     }
   }
+  if (out.empty()) return fanout::Status::Invalid("--only needs at least one n, e.g. --only 2,56");
   return out;
+}
+
+// --max-workers N: an integer from 1 to kMaxThreads.
+fanout::Result<int> ParseMaxWorkers(const std::string& text) {
+  errno = 0;
+  char* end = nullptr;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno != 0 || v < 1 || v > fanout::kMaxThreads)
+    return fanout::Status::Invalid("--max-workers must be an integer from 1 to " + std::to_string(fanout::kMaxThreads) +
+                                   " (the iterations in flight at once), got '" + text + "'");
+  return static_cast<int>(v);
 }
 
 int Run(const std::string& job, const std::vector<std::string>& sets, fanout::RunOptions options, bool json) {
@@ -177,13 +200,14 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string job, out;
   std::vector<std::string> sets, only;
-  int max_workers = 0;
+  std::string max_workers;
   bool resume = false, json = false;
 
   auto* run = app.add_subcommand("run", "run every iteration; exit 0 ok, 1 some failed, 2 invalid, 130 interrupted");
   run->add_option("job", job, "job file (YAML)")->required();
-  run->add_option("--max-workers", max_workers, "iterations in flight at once")->check(CLI::PositiveNumber);
-  run->add_option("--only", only, "run only these n (comma-separated)");
+  run->add_option("--max-workers", max_workers, "iterations in flight at once (1 to " +
+                                                    std::to_string(fanout::kMaxThreads) + ")");
+  auto* run_only = run->add_option("--only", only, "run only these n (comma-separated)");
   run->add_option("--set", sets, "param override, name=value (repeatable)");
   run->add_flag("--resume", resume, "skip iterations whose _SUCCESS fingerprint matches");
   run->add_flag("--json", json, "print the run manifest as JSON on stdout");
@@ -194,7 +218,7 @@ int main(int argc, char** argv) {
 
   auto* plan = app.add_subcommand("plan", "print the resolved iterations, their params and SQL");
   plan->add_option("job", job, "job file (YAML)")->required();
-  plan->add_option("--only", only, "only these n (comma-separated)");
+  auto* plan_only = plan->add_option("--only", only, "only these n (comma-separated)");
   plan->add_option("--set", sets, "param override, name=value (repeatable)");
   plan->add_flag("--resume", resume, "show which iterations would run and why");
   plan->add_flag("--json", json, "print JSON");
@@ -210,8 +234,16 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
   fanout::RunOptions options;
-  options.max_workers = max_workers;
-  options.only = SplitCommas(only);
+  if (run->count("--max-workers")) {
+    auto workers = ParseMaxWorkers(max_workers);
+    if (!workers.ok()) return Fail(workers.status());
+    options.max_workers = *workers;
+  }
+  if (run_only->count() + plan_only->count() > 0) {
+    auto wanted = ParseOnly(only);
+    if (!wanted.ok()) return Fail(wanted.status());
+    options.only = std::move(wanted).value();
+  }
   options.resume = resume;
   if (*run) return Run(job, sets, options, json);
   if (*validate) return Validate(job, sets);

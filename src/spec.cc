@@ -2,9 +2,12 @@
 // file:line:column and says what to do.
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -23,12 +26,18 @@ struct SpecError {
   std::string message;
 };
 
+// Bounds on run: values no machine needs; larger ones are typos.
+constexpr int64_t kMaxRetries = 100;
+constexpr int64_t kMinFileBytes = 1 << 20;  // output.max_file_size
+constexpr int64_t kMinMemoryBytes = 64000000;  // run.memory_limit as a size: the CSV reader alone takes 32MB
+
 class Parser {
  public:
   Parser(std::string path, std::string base_dir) : path_(std::move(path)), base_(std::move(base_dir)) {}
 
-  [[noreturn]] void Fail(const YAML::Node& node, const std::string& what) const {
-    throw SpecError{Where(node) + ": " + what};
+  [[noreturn]] void Fail(const YAML::Node& node, const std::string& what) const { FailAt(Where(node), what); }
+  [[noreturn]] static void FailAt(const std::string& where, const std::string& what) {
+    throw SpecError{where + ": " + what};
   }
   std::string Where(const YAML::Node& node) const {
     YAML::Mark m = node.Mark();
@@ -61,19 +70,30 @@ class Parser {
     Fail(node, what + " must be an integer >= " + std::to_string(min) + ", got '" + Dump(node) + "'");
   }
 
-  // `auto` -> 0, else a positive integer.
+  // An integer in [min, max].
+  int64_t IntIn(const YAML::Node& node, const std::string& what, int64_t min, int64_t max, const std::string& why) const {
+    if (node.IsScalar()) {
+      Value v = ScalarValue(node);
+      if (auto* i = std::get_if<int64_t>(&v.v); i && *i >= min && *i <= max) return *i;
+    }
+    Fail(node, what + " must be an integer from " + std::to_string(min) + " to " + std::to_string(max) + why +
+                   ", got '" + Dump(node) + "'");
+  }
+
+  // `auto` -> 0, else a positive integer up to kMaxThreads.
   int AutoOrPositive(const YAML::Node& node, const std::string& what) const {
     if (node.IsScalar() && node.as<std::string>() == "auto") return 0;
     if (node.IsScalar()) {
       Value v = ScalarValue(node);
-      if (auto* i = std::get_if<int64_t>(&v.v); i && *i > 0 && *i < 100000) return static_cast<int>(*i);
+      if (auto* i = std::get_if<int64_t>(&v.v); i && *i > 0 && *i <= kMaxThreads) return static_cast<int>(*i);
     }
-    Fail(node, what + " must be a positive integer or 'auto', got '" + Dump(node) + "'");
+    Fail(node, what + " must be a positive integer or 'auto', got '" + Dump(node) + "' (at most " +
+                   std::to_string(kMaxThreads) + ": each is a thread)");
   }
 
   // 30m, 10s, 1h, 500ms, or a number of seconds.
   double Duration(const YAML::Node& node, const std::string& what) const {
-    static const std::regex re(R"(^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h)?\s*$)");
+    static const std::regex re(R"(^\s*([0-9]{1,12}(?:\.[0-9]{1,12})?)\s*(ms|s|m|h)?\s*$)");
     std::smatch m;
     std::string s = node.IsScalar() ? node.as<std::string>() : "";
     if (!std::regex_match(s, m, re))
@@ -88,17 +108,16 @@ class Parser {
 
   // 512MB, 1GB, 100000 (bytes).
   int64_t Bytes(const YAML::Node& node, const std::string& what) const {
-    static const std::regex re(R"(^\s*([0-9]+)\s*(B|KB|MB|GB|KiB|MiB|GiB)?\s*$)", std::regex::icase);
+    static const std::regex re(R"(^\s*([0-9]{1,12})\s*(B|KB|MB|GB|KiB|MiB|GiB)?\s*$)", std::regex::icase);
     std::smatch m;
     std::string s = node.IsScalar() ? node.as<std::string>() : "";
     if (!std::regex_match(s, m, re)) Fail(node, what + " must be a size such as 256MB, got '" + Dump(node) + "'");
-    int64_t x = std::stoll(m[1]);
+    int64_t x = std::stoll(m[1]);  // < 10^12
     std::string u = m[2];
     for (auto& c : u) c = static_cast<char>(toupper(c));
-    if (u == "KB" || u == "KIB") x <<= 10;
-    if (u == "MB" || u == "MIB") x <<= 20;
-    if (u == "GB" || u == "GIB") x <<= 30;
-    return x;
+    int shift = u == "KB" || u == "KIB" ? 10 : u == "MB" || u == "MIB" ? 20 : u == "GB" || u == "GIB" ? 30 : 0;
+    if (x > (int64_t{1} << (50 - shift))) Fail(node, what + " must be at most 1PiB, got '" + Dump(node) + "'");
+    return x << shift;
   }
 
   std::string OneOf(const YAML::Node& node, const std::string& what, const std::vector<std::string>& choices) const {
@@ -154,6 +173,81 @@ class Parser {
   std::string path_, base_;
 };
 
+std::string Lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string Join(const std::vector<std::string>& items, const std::string& sep = ", ") {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : sep) + i;
+  return out;
+}
+
+// "lines 4 and 7", or "line 4, columns 3 and 9" (1-based; marks are 0-based).
+std::string TwoPlaces(const YAML::Mark& a, const YAML::Mark& b) {
+  if (a.line != b.line) return "lines " + std::to_string(a.line + 1) + " and " + std::to_string(b.line + 1);
+  return "line " + std::to_string(a.line + 1) + ", columns " + std::to_string(a.column + 1) + " and " +
+         std::to_string(b.column + 1);
+}
+
+// yaml-cpp keeps every key of a mapping, duplicates included, and a lookup
+// finds the first: a second `transform:` would be silently ignored. Walks the
+// whole tree once, before anything reads it, bounding its depth and size (an
+// alias repeats a subtree, so a small file can expand a lot).
+class DuplicateKeyCheck {
+ public:
+  explicit DuplicateKeyCheck(const Parser& p) : p_(p) {}
+
+  void Walk(const YAML::Node& node, int depth = 0) {
+    if (++visited_ > kMaxNodes) p_.Fail(node, "the YAML expands to more than 1,000,000 values (aliases included)");
+    if (depth > kMaxDepth) p_.Fail(node, "the YAML is nested more than " + std::to_string(kMaxDepth) + " levels deep");
+    if (node.IsSequence()) {
+      for (const auto& e : node) Walk(e, depth + 1);
+      return;
+    }
+    if (!node.IsMap()) return;
+    std::map<std::string, YAML::Mark> seen;
+    for (const auto& kv : node) {
+      std::string key = kv.first.IsScalar() ? kv.first.Scalar() : Parser::Dump(kv.first);
+      auto [first, fresh] = seen.emplace(key, kv.first.Mark());
+      if (!fresh)
+        p_.Fail(kv.first, "duplicate key '" + key + "' (" + TwoPlaces(first->second, kv.first.Mark()) +
+                              "): a key may appear once in a mapping; keep one");
+      Walk(kv.first, depth + 1);
+      Walk(kv.second, depth + 1);
+    }
+  }
+
+ private:
+  static constexpr int kMaxDepth = 64;
+  static constexpr int64_t kMaxNodes = 1000000;
+  const Parser& p_;
+  int64_t visited_ = 0;
+};
+
+// SQL folds unquoted names to one case: `Scale` and `scale` would be one
+// $param (or table, or kind), and which one wins would be an accident. Names
+// that differ only in case are rejected, naming both and where they are; the
+// very same name twice is left to the caller (an inline param overrides an
+// included one on purpose).
+class CaseCollisions {
+ public:
+  explicit CaseCollisions(std::string what) : what_(std::move(what)) {}
+
+  void Add(const std::string& name, const std::string& where) {
+    auto [it, fresh] = seen_.try_emplace(Lower(name), name, where);
+    if (fresh || it->second.first == name) return;
+    Parser::FailAt(where, what_ + " '" + name + "' and '" + it->second.first + "' (" + it->second.second +
+                              ") differ only in case: SQL names are case-insensitive, so they would be the same " +
+                              what_ + "; rename one");
+  }
+
+ private:
+  std::string what_;
+  std::map<std::string, std::pair<std::string, std::string>> seen_;  // lower-cased -> name, where
+};
+
 bool IsInside(const std::string& path, const std::string& dir) {
   auto rel = fs::path(path).lexically_relative(dir);
   return !rel.empty() && *rel.begin() != "..";
@@ -173,11 +267,13 @@ std::string Extension(const std::string& path) {
 void ParseInputs(const Parser& p, const YAML::Node& node, JobSpec& spec) {
   if (!node.IsMap()) p.Fail(node, "inputs must map table names to files, e.g. `customers: data/customers.csv`");
   static const std::regex ident(R"(^[A-Za-z_][A-Za-z0-9_]*$)");
+  CaseCollisions names("input");
   for (const auto& kv : node) {
     InputSpec in;
     in.name = kv.first.as<std::string>();
     if (!std::regex_match(in.name, ident))
       p.Fail(kv.first, "input name '" + in.name + "' must be a plain identifier (letters, digits, _)");
+    names.Add(in.name, p.Where(kv.first));
     const YAML::Node& v = kv.second;
     if (v.IsMap()) {
       p.CheckKeys(v, "inputs." + in.name, {"path", "format", "options"});
@@ -212,34 +308,121 @@ void ParseInputs(const Parser& p, const YAML::Node& node, JobSpec& spec) {
   }
 }
 
-Params ParamsFromMap(const Parser& p, const YAML::Node& node, const std::string& what) {
+// A param as written: its name, value and where it is (file:line[:column]).
+struct ParamDef {
+  std::string name;
+  Value value;
+  std::string where;
+};
+
+bool IsReservedParam(const std::string& name) {
+  std::string l = Lower(name);
+  return l == "n" || l == "kind";
+}
+
+// The name: value pairs of a params mapping, checked. `where` tells a key's
+// place (a JSON include has its own line numbers).
+std::vector<ParamDef> ParamDefs(const Parser& p, const YAML::Node& node, const std::string& what,
+                                const std::function<std::string(const YAML::Node&)>& where) {
   if (!node.IsMap()) p.Fail(node, what + " must be a mapping of names to values");
   static const std::regex ident(R"(^[A-Za-z_][A-Za-z0-9_]*$)");
-  Params out;
+  std::vector<ParamDef> out;
   for (const auto& kv : node) {
     std::string k = kv.first.as<std::string>();
+    std::string at = where(kv.first);
+    if (k == "include" && what == "params") continue;  // params.include names files, not a param
     if (!std::regex_match(k, ident))
-      p.Fail(kv.first, "param name '" + k + "' must be a plain identifier (letters, digits, _) to be used as $" + k);
-    if (k == "n" || k == "kind") p.Fail(kv.first, "'" + k + "' is reserved: $n and $kind are bound by fanout");
-    out[k] = p.ToValue(kv.second, k);
+      Parser::FailAt(at, "param name '" + k + "' must be a plain identifier (letters, digits, _) to be used as $" + k);
+    if (IsReservedParam(k))
+      Parser::FailAt(at, "'" + k + "' is reserved: $n and $kind are bound by fanout (SQL names are case-insensitive)");
+    out.push_back({k, p.ToValue(kv.second, k), at});
   }
   return out;
 }
 
-Params LoadIncludeFile(const Parser& p, const YAML::Node& where, const std::string& file) {
+std::vector<ParamDef> ParamDefs(const Parser& p, const YAML::Node& node, const std::string& what) {
+  return ParamDefs(p, node, what, [&p](const YAML::Node& key) { return p.Where(key); });
+}
+
+// A char iterator that records how far the JSON parser has read: nlohmann's
+// parser callbacks carry no position, and a key's line is wanted.
+class TrackedChars {
+ public:
+  using iterator_category = std::forward_iterator_tag;
+  using value_type = char;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const char*;
+  using reference = const char&;
+  TrackedChars(const char* p, const char** furthest) : p_(p), furthest_(furthest) {}
+  reference operator*() const {
+    if (p_ > *furthest_) *furthest_ = p_;
+    return *p_;
+  }
+  TrackedChars& operator++() {
+    ++p_;
+    return *this;
+  }
+  TrackedChars operator++(int) {
+    TrackedChars before = *this;
+    ++p_;
+    return before;
+  }
+  bool operator==(const TrackedChars& o) const { return p_ == o.p_; }
+  bool operator!=(const TrackedChars& o) const { return p_ != o.p_; }
+
+ private:
+  const char* p_;
+  const char** furthest_;
+};
+
+// A JSON include as YAML (JSON is YAML: one conversion path), and the line of
+// each top-level key. A key given twice in any object is an error naming both
+// lines (nlohmann would keep the last one silently).
+YAML::Node LoadJsonInclude(const Parser& p, const YAML::Node& where, const std::string& file, const std::string& text,
+                           std::map<std::string, int>* top_lines) {
+  using Json = nlohmann::ordered_json;
+  const char* furthest = text.data();  // the parser has read up to here
+  const char* counted = text.data();   // newlines before it are in `line`
+  int line = 1;
+  std::vector<std::map<std::string, int>> open;  // keys of the objects being parsed -> line
+  Json::parser_callback_t on_event = [&](int, Json::parse_event_t event, Json& parsed) {
+    if (event == Json::parse_event_t::object_start) open.emplace_back();
+    if (event == Json::parse_event_t::object_end && !open.empty()) {
+      if (open.size() == 1) *top_lines = open.back();
+      open.pop_back();
+    }
+    if (event == Json::parse_event_t::key && !open.empty()) {  // the parser has just read the key
+      line += static_cast<int>(std::count(counted, furthest, '\n'));
+      counted = furthest;
+      std::string key = parsed.get<std::string>();
+      auto [first, fresh] = open.back().emplace(key, line);
+      if (!fresh)
+        Parser::FailAt(file + ":" + std::to_string(line),
+                       "duplicate key '" + key + "' (lines " + std::to_string(first->second) + " and " +
+                           std::to_string(line) + "): a key may appear once in an object; keep one");
+    }
+    return true;
+  };
+  try {
+    Json j = Json::parse(TrackedChars(text.data(), &furthest), TrackedChars(text.data() + text.size(), &furthest),
+                         on_event);
+    return YAML::Load(j.dump());
+  } catch (const nlohmann::json::parse_error& e) {
+    p.Fail(where, "params include file " + file + " is not valid JSON: " + e.what());
+  }
+}
+
+std::vector<ParamDef> LoadIncludeFile(const Parser& p, const YAML::Node& where, const std::string& file) {
   std::string ext = Extension(file);
   std::ifstream in(file);
   if (!in) p.Fail(where, "params include file not found: " + file);
   std::stringstream ss;
   ss << in.rdbuf();
+  Parser inner(file, fs::path(file).parent_path().string());
   YAML::Node root;
+  std::map<std::string, int> json_lines;
   if (ext == "json") {
-    try {
-      auto j = nlohmann::ordered_json::parse(ss.str());
-      root = YAML::Load(j.dump());  // JSON is YAML: one conversion path
-    } catch (const nlohmann::json::parse_error& e) {
-      p.Fail(where, "params include file " + file + " is not valid JSON: " + e.what());
-    }
+    root = LoadJsonInclude(p, where, file, ss.str(), &json_lines);
   } else if (ext == "yaml" || ext == "yml") {
     try {
       root = YAML::Load(ss.str());
@@ -247,17 +430,27 @@ Params LoadIncludeFile(const Parser& p, const YAML::Node& where, const std::stri
       p.Fail(where, "params include file " + file + ":" + std::to_string(e.mark.line + 1) + ":" +
                         std::to_string(e.mark.column + 1) + " is not valid YAML: " + e.msg);
     }
+    DuplicateKeyCheck(inner).Walk(root);
   } else {
     p.Fail(where, "params include file " + file + " must be JSON (.json) or YAML (.yaml, .yml)");
   }
   if (!root.IsMap()) p.Fail(where, "params include file " + file + " must hold a mapping of names to values");
-  Parser inner(file, fs::path(file).parent_path().string());
-  return ParamsFromMap(inner, root, "params in " + file);
+  if (ext != "json") return ParamDefs(inner, root, "params in " + file);
+  return ParamDefs(inner, root, "params in " + file, [&](const YAML::Node& key) {
+    auto it = json_lines.find(key.Scalar());
+    return it == json_lines.end() ? file : file + ":" + std::to_string(it->second);
+  });
 }
 
+// Inline params override included ones of the same name (and a later include
+// an earlier one); names that differ only in case are rejected.
 void ParseParams(const Parser& p, const YAML::Node& node, JobSpec& spec) {
   if (!node.IsMap()) p.Fail(node, "params must be a mapping of names to values");
-  YAML::Node rest(YAML::NodeType::Map);
+  CaseCollisions names("param");
+  auto add = [&](ParamDef& d) {
+    names.Add(d.name, d.where);
+    spec.params[d.name] = std::move(d.value);
+  };
   for (const auto& kv : node) {
     if (kv.first.as<std::string>() != "include") continue;
     std::vector<YAML::Node> files;
@@ -269,15 +462,30 @@ void ParseParams(const Parser& p, const YAML::Node& node, JobSpec& spec) {
     for (const auto& f : files) {
       std::string file = p.Path(f, "params.include");
       spec.param_files.push_back(file);
-      for (auto& [k, v] : LoadIncludeFile(p, f, file)) spec.params[k] = v;
+      for (auto& d : LoadIncludeFile(p, f, file)) add(d);
     }
   }
-  for (const auto& kv : node) {
-    if (kv.first.as<std::string>() == "include") continue;
-    YAML::Node one(YAML::NodeType::Map);
-    one.force_insert(kv.first, kv.second);
-    for (auto& [k, v] : ParamsFromMap(p, one, "params")) spec.params[k] = v;
-  }
+  for (auto& d : ParamDefs(p, node, "params")) add(d);
+}
+
+std::string KnownParams(const Params& params) {
+  if (params.empty()) return "the job has no params";
+  std::vector<std::string> names;
+  for (const auto& [k, v] : params) names.push_back(k);
+  return "the job's params: " + Join(names);
+}
+
+// Overrides and --set may only set params the job declares under params:
+// (inline or included): a misspelt name would otherwise be silently ignored.
+void CheckKnownParam(const Params& params, const std::string& name, const std::string& where,
+                     const std::string& context) {
+  if (params.count(name)) return;
+  for (const auto& [k, v] : params)
+    if (Lower(k) == Lower(name))
+      Parser::FailAt(where, "unknown param '" + name + "'" + context + ": the job's param is '" + k +
+                                "' (SQL names are case-insensitive, so spell it exactly as under params:)");
+  Parser::FailAt(where, "unknown param '" + name + "'" + context + " (" + KnownParams(params) +
+                            "); to add one, give it a default under params: in the job file");
 }
 
 // A transform given as a path to an .sql file, or inline SQL.
@@ -351,7 +559,37 @@ void ParseOutput(const Parser& p, const YAML::Node& node, JobSpec& spec) {
              : m == "error_if_exists" ? OutputSpec::Mode::kErrorIfExists
                                       : OutputSpec::Mode::kSkipExisting;
   }
-  if (node["max_file_size"]) o.max_file_bytes = p.Bytes(node["max_file_size"], "output.max_file_size");
+  if (node["max_file_size"]) {
+    o.max_file_bytes = p.Bytes(node["max_file_size"], "output.max_file_size");
+    if (o.max_file_bytes < kMinFileBytes)
+      p.Fail(node["max_file_size"],
+             "output.max_file_size must be at least 1MiB: a part file holds at least one row group (up to 122,880 "
+             "rows), so a smaller limit gives no smaller files; leave it out for one file per iteration");
+  }
+}
+
+// run.memory_limit: a share of RAM in (0%, 100%], or a size of at least
+// kMinMemoryBytes.
+std::string MemoryLimit(const Parser& p, const YAML::Node& node) {
+  static const std::regex re(R"(^\s*([0-9]{1,15}(?:\.[0-9]{1,15})?)\s*(%|B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$)", std::regex::icase);
+  std::string limit = p.Str(node, "run.memory_limit");
+  std::smatch m;
+  if (!std::regex_match(limit, m, re))
+    p.Fail(node, "run.memory_limit must be a percentage of RAM (75%) or a size (8GB), got '" + limit + "'");
+  double x = std::stod(m[1]);
+  std::string unit = Lower(m[2]);
+  if (unit == "%") {
+    if (x <= 0 || x > 100)
+      p.Fail(node, "run.memory_limit is a share of RAM, so it must be more than 0% and at most 100%, got '" + limit + "'");
+    return limit;
+  }
+  static const std::map<std::string, double> scale = {{"b", 1},         {"kb", 1e3},  {"mb", 1e6},
+                                                      {"gb", 1e9},      {"tb", 1e12}, {"kib", 1024.0},
+                                                      {"mib", 1 << 20}, {"gib", 1 << 30}, {"tib", 1099511627776.0}};
+  if (x * scale.at(unit) < static_cast<double>(kMinMemoryBytes))
+    p.Fail(node, "run.memory_limit must be at least 64MB (the engine's CSV reader alone takes a 32MB buffer), got '" +
+                     limit + "'");
+  return limit;
 }
 
 void ParseRun(const Parser& p, const YAML::Node& node, JobSpec& spec) {
@@ -359,16 +597,15 @@ void ParseRun(const Parser& p, const YAML::Node& node, JobSpec& spec) {
   RunSpec& r = spec.run;
   if (node["max_workers"]) r.max_workers = p.AutoOrPositive(node["max_workers"], "run.max_workers");
   if (node["threads"]) r.threads = p.AutoOrPositive(node["threads"], "run.threads");
-  if (node["memory_limit"]) {
-    static const std::regex re(R"(^\s*[0-9]+(\.[0-9]+)?\s*(%|B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$)", std::regex::icase);
-    r.memory_limit = p.Str(node["memory_limit"], "run.memory_limit");
-    if (!std::regex_match(r.memory_limit, re))
-      p.Fail(node["memory_limit"], "run.memory_limit must be a percentage of RAM (75%) or a size (8GB), got '" +
-                                       r.memory_limit + "'");
-  }
-  if (node["retries"]) r.retries = static_cast<int>(p.Int(node["retries"], "run.retries", 0));
+  if (node["memory_limit"]) r.memory_limit = MemoryLimit(p, node["memory_limit"]);
+  if (node["retries"])
+    r.retries = static_cast<int>(p.IntIn(node["retries"], "run.retries", 0, kMaxRetries, " (retries of transient errors)"));
   if (node["retry_backoff"]) r.retry_backoff_seconds = p.Duration(node["retry_backoff"], "run.retry_backoff");
-  if (node["timeout"]) r.timeout_seconds = p.Duration(node["timeout"], "run.timeout");
+  if (node["timeout"]) {
+    r.timeout_seconds = p.Duration(node["timeout"], "run.timeout");
+    if (r.timeout_seconds <= 0)
+      p.Fail(node["timeout"], "run.timeout must be more than 0: it is how long one iteration may run, e.g. 30m or 2h");
+  }
   if (node["on_failure"]) r.stop_on_failure = p.OneOf(node["on_failure"], "run.on_failure", {"continue", "stop"}) == "stop";
   if (node["timezone"]) {
     r.timezone = p.Str(node["timezone"], "run.timezone");
@@ -404,25 +641,101 @@ void ParseOverrides(const Parser& p, const YAML::Node& node, JobSpec& spec) {
   for (const auto& kv : node) {
     std::string n = kv.first.as<std::string>();
     if (spec.overrides.count(n)) p.Fail(kv.first, "overrides for n = " + n + " are given twice");
-    spec.overrides[n] = ParamsFromMap(p, kv.second, "overrides." + n);
+    Params& params = spec.overrides[n];
+    for (auto& d : ParamDefs(p, kv.second, "overrides." + n)) {
+      CheckKnownParam(spec.params, d.name, d.where, " in overrides." + n);
+      params[d.name] = std::move(d.value);
+    }
   }
 }
 
+// What a value is, for messages: "the integer 2", "the text 'abc'", "a list".
+std::string Describe(const Value& v) {
+  switch (v.v.index()) {
+    case 0: return "null";
+    case 1: return v.ToString();
+    case 2: return "the integer " + v.ToString();
+    case 3: return "the number " + v.ToString();
+    case 4: return "the text '" + v.ToString() + "'";
+    case 5: return "a list";
+    default: return "a map";
+  }
+}
+
+// What a param of the job's type takes, for messages.
+std::string Expected(const Value& v) {
+  switch (v.v.index()) {
+    case 1: return "a boolean, so the value must be true or false";
+    case 2: return "an integer, so the value must be an integer";
+    case 3: return "a number, so the value must be an integer or a decimal number";
+    case 5: return "a list, so the value must be a YAML list such as [a, b]";
+    default: return "a map, so the value must be a YAML map such as {a: 1}";
+  }
+}
+
+bool IsQuoted(const std::string& text) {
+  return text.size() >= 2 && (text[0] == '"' || text[0] == '\'') && text.back() == text[0];
+}
+
+// The text itself, or the content of one YAML quoted scalar ('a b', "" ...).
+std::string Unquoted(const std::string& text) {
+  if (!IsQuoted(text)) return text;
+  try {
+    YAML::Node node = YAML::Load(text);
+    if (node.IsScalar()) return node.Scalar();
+  } catch (const YAML::Exception&) {
+  }
+  return text;
+}
+
+// A --set value as YAML (duplicate keys rejected).
+YAML::Node LoadSetValue(const std::string& text, const std::string& what) {
+  YAML::Node node;
+  try {
+    node = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw SpecError{what + ": the value is not valid YAML: " + e.msg};
+  }
+  DuplicateKeyCheck(Parser(what, "")).Walk(node);
+  return node;
+}
+
+// A --set value for a param whose value in the job is `current`: a text
+// param takes the raw text (unquoted when it is one YAML quoted scalar, so
+// "" is the empty string); a param that is null in the job takes any YAML
+// value; every other param keeps its type (an integer widens to a number).
+Value SetValue(const Value& current, const std::string& key, const std::string& text, const std::string& what) {
+  if (std::holds_alternative<std::string>(current.v)) return Value(Unquoted(text));
+  YAML::Node node = LoadSetValue(text, what);
+  Value v = Parser(what, "").ToValue(node, key);
+  if (current.is_null() || v.v.index() == current.v.index()) return v;
+  if (std::holds_alternative<double>(current.v) && std::holds_alternative<int64_t>(v.v))
+    return Value(static_cast<double>(std::get<int64_t>(v.v)));
+  throw SpecError{what + ": '" + key + "' is " + Expected(current) + " (it is " + current.ToJson() +
+                  " in the job), got " + Describe(v)};
+}
+
+// --set name=value: sets a param the job declares (inline or included),
+// keeping its type; each param at most once.
 void ApplySets(const std::vector<std::string>& sets, JobSpec& spec) {
-  static const std::regex ident(R"(^[A-Za-z_][A-Za-z0-9_]*$)");
+  std::map<std::string, std::string> given;  // param -> the --set that set it
   for (const std::string& s : sets) {
+    const std::string what = "--set " + s;
     auto eq = s.find('=');
-    std::string key = s.substr(0, eq);
-    if (eq == std::string::npos || !std::regex_match(key, ident) || key == "n" || key == "kind")
-      throw SpecError{"--set " + s + ": expected name=value, where name is a param (not n or kind)"};
-    YAML::Node v;
-    try {
-      v = YAML::Load(s.substr(eq + 1));
-    } catch (const YAML::Exception& e) {
-      throw SpecError{"--set " + s + ": the value is not valid YAML: " + e.msg};
-    }
-    Parser p("--set", spec.base_dir);
-    spec.params[key] = p.ToValue(v, key);
+    if (eq == std::string::npos) throw SpecError{what + ": expected name=value, e.g. --set scale=2"};
+    std::string key = s.substr(0, eq), text = s.substr(eq + 1);
+    if (IsReservedParam(key))
+      throw SpecError{what + ": '" + key + "' cannot be set: $n and $kind are bound by fanout for each iteration " +
+                      "(use --only to choose iterations)"};
+    CheckKnownParam(spec.params, key, what, "");
+    auto [earlier, fresh] = given.emplace(key, s);
+    if (!fresh)
+      throw SpecError{what + ": '" + key + "' is set twice (--set " + earlier->second + " and --set " + s +
+                      "); give each param once"};
+    if (text.empty())  // the shell turns k="" into k=
+      throw SpecError{what + ": the value is empty; give a value ('" + key + "' is " + spec.params.at(key).ToJson() +
+                      " in the job), or for an empty string a YAML \"\" in shell quotes: --set '" + key + "=\"\"'"};
+    spec.params[key] = SetValue(spec.params.at(key), key, text, what);
   }
 }
 
@@ -432,6 +745,7 @@ JobSpec Parse(const YAML::Node& root, const std::string& path, const std::vector
   spec.base_dir = fs::path(path).parent_path().string();
   Parser p(path, spec.base_dir);
   if (!root.IsMap()) p.Fail(root, "a job file must be a YAML mapping with inputs, sequence, transform, output");
+  DuplicateKeyCheck(p).Walk(root);
   p.CheckKeys(root, "the job file",
               {"name", "inputs", "params", "prepare", "sequence", "transform", "transforms", "overrides", "output", "run",
                "cache"});
@@ -445,8 +759,10 @@ JobSpec Parse(const YAML::Node& root, const std::string& path, const std::vector
   if (root["transform"]) spec.transform = ParseTransform(p, root["transform"], "transform");
   if (root["transforms"]) {
     if (!root["transforms"].IsMap()) p.Fail(root["transforms"], "transforms must map a kind to SQL or a .sql file");
+    CaseCollisions kinds("kind");
     for (const auto& kv : root["transforms"]) {
       std::string kind = kv.first.as<std::string>();
+      kinds.Add(kind, p.Where(kv.first));
       spec.transforms[kind] = ParseTransform(p, kv.second, "transforms." + kind);
     }
   }

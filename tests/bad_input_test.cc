@@ -31,7 +31,11 @@ class BadInputTest : public FanoutTest {
     RunResult r = Run({"--only", "2"});
     ASSERT_EQ(r.exit_code, 0) << r.Describe();
     ASSERT_TRUE(fs::exists(OutPath("iter_2/_SUCCESS")));
+    fs::copy(OutPath(), GoodOut(), fs::copy_options::recursive);
   }
+
+  // A copy of out/ as the good run left it (outside the work folder).
+  std::string GoodOut() const { return fs::path(Path()).parent_path().string() + "/good-out"; }
 
   // Runs `fanout args` (default: run job.yaml) twice: with out/ holding the
   // earlier output, then with out/ removed. Each time it must exit 2, print
@@ -41,6 +45,7 @@ class BadInputTest : public FanoutTest {
     if (args.empty()) args = {"run", Path("job.yaml")};
     for (bool populated : {true, false}) {
       SCOPED_TRACE(populated ? "out/ holds an earlier output" : "out/ does not exist");
+      if (populated && !fs::exists(OutPath())) fs::copy(GoodOut(), OutPath(), fs::copy_options::recursive);
       if (!populated) fs::remove_all(OutPath());
       Snapshot before = TakeSnapshot(Path());
       ASSERT_EQ(before.count("out/iter_2/part-00000.parquet"), populated ? 1u : 0u);
@@ -182,6 +187,142 @@ TEST_F(BadInputTest, OutputFolderThatCannotBeCreated) {
 
 TEST_F(BadInputTest, OnlyNamesAnUnknownIteration) {
   ExpectRejected({"--only: n = 9 is not in the sequence"}, {"run", Path("job.yaml"), "--only", "2,9"});
+}
+
+// ----- the command line is as strict as the job file ------------------------
+
+// `fanout run job.yaml --set ...` for each of `sets`.
+std::vector<std::string> RunWithSets(const std::string& job, const std::vector<std::string>& sets) {
+  std::vector<std::string> args = {"run", job};
+  for (const auto& s : sets) args.insert(args.end(), {"--set", s});
+  return args;
+}
+
+TEST_F(BadInputTest, SetOfAnUnknownParam) {
+  ExpectRejected({"--set min_amuont=40: unknown param 'min_amuont' (the job's params: fail_n, min_amount)",
+                  "under params: in the job file"},
+                 RunWithSets(Path("job.yaml"), {"min_amuont=40"}));
+  ExpectRejected({"--set Min_Amount=40: unknown param 'Min_Amount': the job's param is 'min_amount'"},
+                 RunWithSets(Path("job.yaml"), {"Min_Amount=40"}));
+}
+
+TEST_F(BadInputTest, SetWithAnEmptyValue) {
+  // It bound NULL and replaced a good output with 0 rows.
+  ExpectRejected({"--set min_amount=: the value is empty", "--set 'min_amount=\"\"'"},
+                 RunWithSets(Path("job.yaml"), {"min_amount="}));
+}
+
+TEST_F(BadInputTest, SetWithAValueOfTheWrongType) {
+  ExpectRejected({"--set min_amount=2x: 'min_amount' is an integer, so the value must be an integer (it is 10 in the "
+                  "job), got the text '2x'"},
+                 RunWithSets(Path("job.yaml"), {"min_amount=2x"}));
+  ExpectRejected({"--set min_amount=abc: 'min_amount' is an integer", "got the text 'abc'"},
+                 RunWithSets(Path("job.yaml"), {"fail_n=1", "min_amount=abc"}));
+}
+
+TEST_F(BadInputTest, SetTwiceOrOfNOrKind) {
+  ExpectRejected({"--set min_amount=30: 'min_amount' is set twice (--set min_amount=20 and --set min_amount=30)"},
+                 RunWithSets(Path("job.yaml"), {"min_amount=20", "min_amount=30"}));
+  ExpectRejected({"--set N=3: 'N' cannot be set: $n and $kind are bound by fanout"},
+                 RunWithSets(Path("job.yaml"), {"N=3"}));
+  ExpectRejected({"--set kind=x: 'kind' cannot be set"}, RunWithSets(Path("job.yaml"), {"kind=x"}));
+}
+
+TEST_F(BadInputTest, SetIsCheckedByValidateAndPlanToo) {
+  ExpectRejected({"--set nope=1: unknown param 'nope'"}, {"validate", Path("job.yaml"), "--set", "nope=1"});
+  ExpectRejected({"--set min_amount=: the value is empty"}, {"plan", Path("job.yaml"), "--set", "min_amount="});
+}
+
+TEST_F(BadInputTest, OnlyWithoutAnN) {
+  for (std::string only : {"", ",", " , "}) {
+    SCOPED_TRACE("--only '" + only + "'");
+    ExpectRejected({"--only needs at least one n"}, {"run", Path("job.yaml"), "--only", only});
+  }
+  ExpectRejected({"--only needs at least one n"}, {"plan", Path("job.yaml"), "--only", ""});
+}
+
+TEST_F(BadInputTest, OnlyWithAnNTwice) {
+  ExpectRejected({"--only: n = 2 is given twice"}, {"run", Path("job.yaml"), "--only", "2,3,2"});
+  ExpectRejected({"--only: n = 2 is given twice"}, {"run", Path("job.yaml"), "--only", "2", "--only", "2"});
+}
+
+TEST_F(BadInputTest, MaxWorkersThatIsNotAPositiveInteger) {
+  for (std::string workers : {"0", "-1", "abc", "2x", "", "99999"}) {
+    SCOPED_TRACE("--max-workers '" + workers + "'");
+    ExpectRejected({"--max-workers must be an integer from 1 to 1024 (the iterations in flight at once), got '" +
+                    workers + "'"},
+                   {"run", Path("job.yaml"), "--max-workers", workers});
+  }
+}
+
+TEST_F(BadInputTest, DuplicateKeyInTheJobFile) {
+  JobText job = good_;
+  job.extra = "transform: SELECT 1 AS x\n";
+  ExpectJobRejected(job, {WhereIs(job, "transform: SELECT 1", 1) + ": duplicate key 'transform' (lines " +
+                          std::to_string(LineOf(job.Render(), "transform: |")) + " and " +
+                          std::to_string(LineOf(job.Render(), "transform: SELECT 1")) + ")"});
+}
+
+TEST_F(BadInputTest, DuplicateKeyInParamsAndInIncludeFiles) {
+  JobText job = good_;
+  job.params = {"min_amount: 10", "fail_n: 0", "min_amount: 40"};
+  ExpectJobRejected(job, {WhereIs(job, "min_amount: 40", 3) + ": duplicate key 'min_amount' (lines 5 and 7)"});
+
+  Write("params.json", "{\n  \"min_amount\": 10,\n  \"fail_n\": 0,\n  \"min_amount\": 40\n}\n");
+  job.params = {"include: params.json"};
+  ExpectJobRejected(job, {Path("params.json") + ":4: duplicate key 'min_amount' (lines 2 and 4)"});
+  Write("params.yaml", "min_amount: 10\nfail_n: 0\nmin_amount: 40\n");
+  job.params = {"include: params.yaml"};
+  ExpectJobRejected(job, {Path("params.yaml") + ":3:1: duplicate key 'min_amount' (lines 1 and 3)"});
+}
+
+TEST_F(BadInputTest, InputNamesThatDifferOnlyInCase) {
+  JobText job = good_;
+  job.inputs = {"sales: sales.csv", "Sales: sales.csv"};
+  ExpectJobRejected(job, {WhereIs(job, "Sales:", 3) + ": input 'Sales' and 'sales' (" + WhereIs(job, "sales:", 3) +
+                          ") differ only in case: SQL names are case-insensitive"});
+}
+
+TEST_F(BadInputTest, ParamNamesThatDifferOnlyInCase) {
+  JobText job = good_;
+  job.params = {"min_amount: 10", "fail_n: 0", "Min_Amount: 40"};
+  ExpectJobRejected(job, {WhereIs(job, "Min_Amount", 3) + ": param 'Min_Amount' and 'min_amount' (" +
+                          WhereIs(job, "min_amount: 10", 3) + ") differ only in case"});
+
+  // An include's param and an inline one: the same name overrides, a case variant is rejected.
+  Write("params.json", "{\"fail_n\": 0,\n \"Min_amount\": 10}\n");
+  job.params = {"include: params.json", "min_amount: 10"};
+  ExpectJobRejected(job, {WhereIs(job, "min_amount: 10", 3) + ": param 'min_amount' and 'Min_amount' (" +
+                          Path("params.json") + ":2) differ only in case"});
+}
+
+TEST_F(BadInputTest, OverrideOfAnUnknownParam) {
+  JobText job = good_;
+  job.extra = "overrides:\n  2: {min_amout: 40}\n";
+  ExpectJobRejected(job, {WhereIs(job, "min_amout", 7) + ": unknown param 'min_amout' in overrides.2 (the job's "
+                                                         "params: fail_n, min_amount)"});
+}
+
+TEST_F(BadInputTest, CarelessRunAndOutputValues) {
+  struct Case {
+    std::vector<std::string> run, output;
+    std::string key, message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"memory_limit: 500%"}, {"dir: out"}, "memory_limit", "run.memory_limit is a share of RAM, so it must be more than 0% and at most 100%"},
+           {{"memory_limit: 0MB"}, {"dir: out"}, "memory_limit", "run.memory_limit must be at least 64MB"},
+           {{"timeout: 0"}, {"dir: out"}, "timeout", "run.timeout must be more than 0"},
+           {{"retries: 1000000"}, {"dir: out"}, "retries", "run.retries must be an integer from 0 to 100"},
+           {{"threads: 99999"}, {"dir: out"}, "threads", "run.threads must be a positive integer or 'auto', got '99999' (at most 1024"},
+           {{"max_workers: 2"}, {"dir: out", "max_file_size: 0"}, "max_file_size", "output.max_file_size must be at least 1MiB"},
+       }) {
+    SCOPED_TRACE(c.message);
+    JobText job = good_;
+    job.run = c.run;
+    job.output = c.output;
+    std::string line = LineWith(job.Render(), c.key + ":");
+    ExpectJobRejected(job, {WhereIs(job, c.key + ":", static_cast<int>(line.find(':') + 3)) + ": " + c.message});
+  }
 }
 
 TEST_F(BadInputTest, TransformFailingForOneNFailsOnlyThatIteration) {

@@ -42,9 +42,13 @@ struct OutputSpec {
   int64_t max_file_bytes = 0;       // 0: one part file per iteration
 };
 
+// The most run.max_workers, run.threads and --max-workers may be: each is a
+// thread; more is a typo on any machine.
+inline constexpr int kMaxThreads = 1024;
+
 struct RunSpec {
-  int max_workers = 0;     // 0: auto
-  int threads = 0;         // 0: auto
+  int max_workers = 0;     // 0: auto; else 1..kMaxThreads
+  int threads = 0;         // 0: auto; else 1..kMaxThreads
   std::string memory_limit = "75%";
   int retries = 0;
   double retry_backoff_seconds = 1.0;
