@@ -227,37 +227,49 @@ Result<DryStatement> SqlPolicy::CheckCreate(const std::string& sql) {
   return DryStatement{sql.substr(0, query_at) + EmptyResultOf(sql.substr(query_at))};
 }
 
+// Moves i past the keywords that lead to the target of an INSERT, UPDATE,
+// DELETE, TRUNCATE, DROP or ALTER; false when the statement does not start
+// that way (a WITH before INSERT, say: its target cannot be told).
+bool SkipToTarget(const std::vector<Token>& t, size_t& i, StatementKind kind) {
+  if (kind == StatementKind::kInsert) {
+    if (!Accept(t, i, "insert")) return false;
+    if (Accept(t, i, "or") && !Accept(t, i, "replace") && !Accept(t, i, "ignore")) return false;
+    return Accept(t, i, "into");
+  }
+  if (kind == StatementKind::kUpdate) return Accept(t, i, "update");
+  if (kind == StatementKind::kDelete) {
+    if (Accept(t, i, "truncate")) return Accept(t, i, "table") || true;
+    return Accept(t, i, "delete") && Accept(t, i, "from");
+  }
+  if (!Accept(t, i, kind == StatementKind::kDrop ? "drop" : "alter")) return false;
+  if (i >= t.size() || t[i].type != Token::kWord) return false;
+  ++i;  // TABLE, VIEW, MACRO, ...
+  if (Accept(t, i, "if")) return Accept(t, i, "exists");
+  return true;
+}
+
 Status SqlPolicy::CheckTarget(const std::string& sql, StatementKind kind) {
   std::vector<Token> t = Lex(sql);
   size_t i = 0;
-  if (kind == StatementKind::kInsert) {
-    Accept(t, i, "insert");
-    if (Accept(t, i, "or")) i += 1;  // OR REPLACE | OR IGNORE
-    Accept(t, i, "into");
-  } else if (kind == StatementKind::kUpdate) {
-    Accept(t, i, "update");
-  } else if (kind == StatementKind::kDelete) {
-    if (Accept(t, i, "truncate")) Accept(t, i, "table");
-    else Accept(t, i, "delete") && Accept(t, i, "from");
-  } else {  // DROP | ALTER <object> [IF EXISTS]
-    i = 2;
-    if (Accept(t, i, "if")) Accept(t, i, "exists");
-  }
-  std::vector<std::string> name = Name(t, i);
-  bool qualified_ok = name.size() == 1 || (scope_ == Scope::kTransform ? name[0] == "temp" : name[0] == "main");
-  if (!name.empty() && qualified_ok && created_.count(name.back())) {
-    // ALTER ... RENAME TO new: the new name is ours too.
+  std::vector<std::string> name;
+  if (SkipToTarget(t, i, kind)) name = Name(t, i);
+  bool qualified_ok = name.size() == 1 || (!name.empty() && name[0] == (scope_ == Scope::kTransform ? "temp" : "main"));
+  if (qualified_ok && created_.count(name.back())) {
+    // Once dropped or renamed, the name may resolve to a shared object.
+    if (kind == StatementKind::kDrop) created_.erase(name.back());
     for (size_t j = i; j + 2 < t.size(); ++j)
-      if (t[j].Is("rename") && t[j + 1].Is("to")) {
+      if (kind == StatementKind::kAlter && t[j].Is("rename") && t[j + 1].Is("to")) {
         size_t k = j + 2;
         std::vector<std::string> to = Name(t, k);
-        if (!to.empty()) created_.insert(to.back());
+        if (!to.empty()) created_.erase(name.back()), created_.insert(to.back());
       }
     return Status::Ok();
   }
   std::string what = scope_ == Scope::kTransform ? "a TEMP table or view this transform created"
                                                  : "a table or view that prepare itself created";
-  std::string target = name.empty() ? "its target" : "'" + name.back() + "'";
+  std::string target = name.empty() ? "its target (write it as " + std::string(StatementKindName(kind)) +
+                                          " ... name, without a WITH before it)"
+                                    : "'" + name.back() + "'";
   return Reject(sql, std::string(StatementKindName(kind)) + " may only change " + what + "; " + target +
                          " is not one: inputs are shared read-only (derive a new table instead: CREATE " +
                          (scope_ == Scope::kTransform ? "TEMP " : "") + "TABLE t2 AS SELECT ... FROM input)");

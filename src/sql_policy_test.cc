@@ -76,6 +76,22 @@ TEST_F(SqlPolicyTest, TransformMayWorkOnTempObjectsItCreated) {
   EXPECT_FALSE(Check(SqlPolicy::Scope::kTransform, {"CREATE TEMP TABLE x AS SELECT 1", "UPDATE t SET id = 0"}).ok());
 }
 
+// Names that stop being the transform's own: dropped or renamed away, a
+// later statement could reach a shared table of the same name.
+TEST_F(SqlPolicyTest, DroppedOrRenamedTempNamesAreNoLongerPrivate) {
+  EXPECT_FALSE(Check(SqlPolicy::Scope::kTransform,
+                     {"CREATE TEMP TABLE t AS SELECT 1 AS id", "DROP TABLE t", "INSERT INTO t VALUES (2)"})
+                   .ok());
+  EXPECT_FALSE(Check(SqlPolicy::Scope::kTransform,
+                     {"CREATE TEMP TABLE t AS SELECT 1 AS id", "ALTER TABLE t RENAME TO u", "DELETE FROM t"})
+                   .ok());
+  // A statement whose target cannot be told from its first keywords.
+  EXPECT_FALSE(Check(SqlPolicy::Scope::kTransform,
+                     {"CREATE TEMP TABLE \"with\" AS SELECT 1 AS id",
+                      "WITH \"with\" AS (SELECT 2 AS id) INSERT INTO t SELECT * FROM \"with\""})
+                   .ok());
+}
+
 TEST_F(SqlPolicyTest, DryFormsReadNothing) {
   auto create = Check(SqlPolicy::Scope::kTransform, {"CREATE TEMP TABLE x AS SELECT count(*) FROM range(1000000000000)"});
   ASSERT_TRUE(create.ok()) << create.status().message();
