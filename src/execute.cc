@@ -135,7 +135,7 @@ Result<int64_t> EngineExecutor::Transform(const Iteration& it, Session& session,
 }
 
 Result<int64_t> EngineExecutor::Compute(const Iteration& it, Interrupter& stop, const std::string& staging) {
-  const bool reuse = it.statements.size() == 1;
+  const bool reuse = it.reusable_session;
   auto session = OpenSession(reuse);
   if (!session.ok()) return session.status();
   Connection* c = (*session)->con.get();

@@ -1,5 +1,6 @@
 #include "plan.h"
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -104,6 +105,13 @@ Status CheckParamRefs(const Iteration& it) {
 
 namespace {
 
+// A single query that changes its connection's state for the queries after
+// it (setseed: the random sequence) must not share a session with others.
+bool ChangesItsSession(const std::string& query) {
+  std::vector<std::string> words = SqlWords(query);
+  return std::find(words.begin(), words.end(), "setseed") != words.end();
+}
+
 // Functions that reach a table by a name or SQL given as a value
 // (query_table($src)): with one of them, which inputs are read cannot be told
 // from the text.
@@ -147,6 +155,7 @@ Result<std::vector<Iteration>> PlanIterations(const JobSpec& spec, Connection& c
   std::string fp_output = HashHex(OutputIdentity(spec.output));
   std::string fp_settings = SettingsFingerprint(spec);
   std::map<std::string, std::vector<std::string>> split_cache;
+  std::map<std::string, bool> reusable;  // per transform source
   for (size_t i = 0; i < seq->size(); ++i) {
     auto& [n, kind] = (*seq)[i];
     Iteration it;
@@ -174,6 +183,9 @@ Result<std::vector<Iteration>> PlanIterations(const JobSpec& spec, Connection& c
     auto [cached, fresh] = split_cache.try_emplace(t->source);
     if (fresh) cached->second = SplitStatements(t->sql);
     it.statements = cached->second;
+    auto [r, first_use] = reusable.try_emplace(t->source);
+    if (first_use) r->second = it.statements.size() == 1 && !ChangesItsSession(it.statements[0]);
+    it.reusable_session = r->second;
     if (it.statements.empty()) return Status::Invalid(t->source + ": the transform has no SQL statement");
     it.params = spec.params;
     if (auto o = spec.overrides.find(it.key); o != spec.overrides.end())

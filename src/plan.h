@@ -22,6 +22,9 @@ struct Iteration {
   Params params;           // params + overrides + n (+ kind): this iteration's copy
   std::string transform_source;
   std::vector<std::string> statements;  // the last one is written
+  // A single query that leaves its connection as it found it: it may run on
+  // an idle session of an earlier iteration.
+  bool reusable_session = false;
   // Fingerprint parts (hashes) and their combination.
   // settings: the engine settings results depend on (time zone, engine version).
   std::string fp_sql, fp_params, fp_inputs, fp_output, fp_settings, fingerprint;
