@@ -41,11 +41,20 @@ std::string RunReport::ToJson() const {
   j["job"] = job_name;
   j["out_dir"] = out_dir;
   j["started_at"] = FormatUtc(started_at);
-  j["finished_at"] = FormatUtc(finished_at);
-  j["seconds"] = finished_at - started_at;
+  const double now = running ? NowSeconds() : finished_at;
+  j["finished_at"] = running ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(FormatUtc(finished_at));
+  j["seconds"] = now - started_at;
   int code = ExitCode();
-  j["status"] = code == 0 ? "succeeded" : code == 130 ? "interrupted" : code == 2 ? "invalid" : "failed";
-  j["exit_code"] = code;
+  if (running) {
+    // `fanout status` tells a live run from a dead one by the output's lock.
+    j["status"] = "running";
+    j["exit_code"] = nullptr;
+    j["updated_at"] = FormatUtc(now);
+    j["pid"] = static_cast<int64_t>(getpid());
+  } else {
+    j["status"] = code == 0 ? "succeeded" : code == 130 ? "interrupted" : code == 2 ? "invalid" : "failed";
+    j["exit_code"] = code;
+  }
   if (!status.ok()) j["error"] = status.message();
   if (workers > 0) j["max_workers"] = workers;
   if (threads > 0) j["threads"] = threads;
@@ -54,6 +63,7 @@ std::string RunReport::ToJson() const {
                  {"failed", Count(IterationStatus::kFailed)},
                  {"skipped", Count(IterationStatus::kSkipped)},
                  {"cancelled", Count(IterationStatus::kCancelled)}};
+  if (running) j["counts"]["pending"] = Count(IterationStatus::kPending);
   auto its = nlohmann::ordered_json::array();
   for (const IterationReport& r : iterations) {
     nlohmann::ordered_json e;
@@ -73,6 +83,7 @@ std::string RunReport::ToJson() const {
     e["commit_seconds"] = r.commit_seconds;
     e["error"] = r.error.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.error);
     if (!r.skip_reason.empty()) e["skip_reason"] = r.skip_reason;
+    if (!r.run_reason.empty()) e["run_reason"] = r.run_reason;
     e["fingerprint"] = r.fingerprint;
     its.push_back(e);
   }
