@@ -16,6 +16,7 @@
 #include "load.h"
 #include "outputs.h"
 #include "plan.h"
+#include "report.h"
 #include "scheduler.h"
 #include "storage.h"
 #include "util.h"
@@ -236,6 +237,16 @@ void DecideSkip(Storage& storage, const JobSpec& spec, const RunOptions& options
                               why.text);
 }
 
+// Temp files of manifest writes that failed (a full disk) or were killed.
+// REQUIRES: the output's lock.
+void RemoveStaleManifestTemps(Storage& storage, const std::string& runs_dir) {
+  auto entries = storage.List(runs_dir);
+  if (!entries.ok()) return;
+  for (const FileInfo& f : *entries)
+    if (f.is_file && f.name.size() > 9 && f.name.compare(f.name.size() - 9, 9, ".json.tmp") == 0)
+      (void)storage.RemoveAll(runs_dir + "/" + f.name);
+}
+
 std::string LockHolder(const std::string& run_id) {
   char host[256] = "?";
   gethostname(host, sizeof host - 1);
@@ -331,6 +342,7 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
   st = committer.RemoveStaleStaging();
   if (st.ok()) st = committer.Start();
   if (!st.ok()) return finish(Status::Invalid("cannot prepare staging under " + out + ": " + st.message()));
+  RemoveStaleManifestTemps(*storage, out + "/_fanout/runs");
 
   // 3. Decide what runs: output.mode and --resume.
   if (options.events)
@@ -339,6 +351,21 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
     for (size_t i = 0; i < loaded->iterations.size(); ++i)
       DecideSkip(*storage, spec, options, loaded->iterations[i], report.iterations[i]);
   if (options.events) options.events->OnPlanned(report.iterations);
+
+  // The manifest says "running" from here on: a run killed from now is
+  // visible to `fanout status`. A run that cannot write it runs nothing.
+  const std::string manifest_path = out + "/_fanout/runs/" + report.run_id + ".json";
+  auto write_manifest = [&storage, manifest_path](const std::string& json) {
+    return WriteFileAtomic(*storage, manifest_path, json);
+  };
+  report.running = true;
+  st = write_manifest(report.ToJson());
+  report.running = false;
+  if (!st.ok()) {
+    (void)committer.Finish();
+    return finish(Status::Invalid("cannot write the run manifest " + manifest_path + ": " + st.message() +
+                                  " (check the free space and permissions of output.dir; nothing was run)"));
+  }
 
   // 4. Run: the barrier is RunIterations returning.
   SchedulerOptions so;
@@ -371,7 +398,8 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
   so.timeout_seconds = spec.run.timeout_seconds;
   so.stop_on_failure = spec.run.stop_on_failure;
   so.cancel = options.cancel;
-  so.events = options.events;
+  LiveManifest live(report, options.events, write_manifest);
+  so.events = &live;
   std::vector<size_t> order = RunOrder(loaded->iterations, PastDurations(*storage, out), spec.run.order);
   // The input cache's sidecars (a hash of each new file) are written beside the run.
   std::vector<std::string> cache_notes;
@@ -383,6 +411,7 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
     EngineExecutor executor(*loaded->db, committer, spec.output, report.run_id, so.workers);
     RunIterations(loaded->iterations, report.iterations, order, executor, so);
   }
+  live.Stop();  // the final manifest is written below
   cache_writer.join();
   if (options.events)
     for (const std::string& line : cache_notes) options.events->OnMessage(line);
@@ -393,8 +422,8 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
   loaded->db.reset();
   Status cleanup = committer.Finish();
   report.finished_at = NowSeconds();
-  report.manifest_path = out + "/_fanout/runs/" + report.run_id + ".json";
-  Status manifest = WriteFileAtomic(*storage, report.manifest_path, report.ToJson());
+  report.manifest_path = manifest_path;
+  Status manifest = write_manifest(report.ToJson());
   if (!manifest.ok()) {
     report.manifest_path.clear();
     return finish(Status::Io("cannot write the run manifest: " + manifest.message()));

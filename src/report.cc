@@ -232,4 +232,77 @@ void ConsoleProgress::Done() {
   fflush(out_);
 }
 
+// ----- LiveManifest ------------------------------------------------------------
+
+namespace {
+RunReport Running(RunReport report) {
+  report.running = true;
+  return report;
+}
+std::map<std::string, size_t> IndexByN(const RunReport& report) {
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < report.iterations.size(); ++i) index[report.iterations[i].n.ToString()] = i;
+  return index;
+}
+}  // namespace
+
+LiveManifest::LiveManifest(const RunReport& report, EventSink* next, Writer write, double interval_seconds)
+    : next_(next),
+      write_(std::move(write)),
+      interval_(interval_seconds),
+      snapshot_(Running(report)),
+      index_(IndexByN(report)),
+      thread_([this] { Loop(); }) {}
+
+LiveManifest::~LiveManifest() { Stop(); }
+
+void LiveManifest::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void LiveManifest::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    cv_.wait_for(lock, std::chrono::duration<double>(interval_), [this] { return stop_; });
+    if (stop_ || !dirty_) continue;
+    dirty_ = false;
+    RunReport copy = snapshot_;
+    lock.unlock();
+    Status st = write_(copy.ToJson());
+    if (!st.ok() && !warned_ && next_) next_->OnMessage("warning: cannot update the run manifest: " + st.message());
+    warned_ = warned_ || !st.ok();
+    lock.lock();
+  }
+}
+
+void LiveManifest::OnPlanned(const std::vector<IterationReport>& iterations) {
+  if (next_) next_->OnPlanned(iterations);
+}
+void LiveManifest::OnStarted(const IterationReport& it) {
+  if (next_) next_->OnStarted(it);
+}
+void LiveManifest::OnRetry(const IterationReport& it, const std::string& error, double delay_s) {
+  if (next_) next_->OnRetry(it, error, delay_s);
+}
+void LiveManifest::OnMessage(const std::string& line) {
+  if (next_) next_->OnMessage(line);
+}
+
+void LiveManifest::OnFinished(const IterationReport& it) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto pos = index_.find(it.n.ToString());
+    if (pos != index_.end()) {
+      snapshot_.iterations[pos->second] = it;
+      dirty_ = true;
+    }
+  }
+  if (next_) next_->OnFinished(it);
+}
+
 }  // namespace fanout
