@@ -367,7 +367,8 @@ TEST_F(CommitTest, LockRefusesALinkAtItsPath) {
 // iteration only, and their folder is kept.
 class ForeignAppearsDuringSync : public StorageWrapper {
  public:
-  explicit ForeignAppearsDuringSync(std::string target) : StorageWrapper(NewPosixStorage()), target_(std::move(target)) {}
+  explicit ForeignAppearsDuringSync(std::string target)
+      : StorageWrapper(NewPosixStorage()), target_(std::move(target)) {}
   Status SyncFilesystem(const std::string& path) override {
     fs::create_directories(target_);
     std::ofstream(target_ + "/theirs.txt") << "theirs";

@@ -110,7 +110,8 @@ std::string FingerprintChange(const nlohmann::json& marker, const Iteration& it)
   std::string changed;
   nlohmann::json parts = marker.value("fingerprint_parts", nlohmann::json::object());
   auto diff = [&](const char* name, const std::string& now) {
-    if (!parts.is_object() || parts.value(name, "") != now) changed += (changed.empty() ? "" : ", ") + std::string(name);
+    if (parts.is_object() && parts.value(name, "") == now) return;
+    changed += (changed.empty() ? "" : ", ") + std::string(name);
   };
   diff("sql", it.fp_sql);
   diff("params", it.fp_params);
@@ -325,7 +326,8 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
   // anything) writes nothing, not even the lock; error_if_exists is checked
   // again under the lock for runs that raced us, and every publish checks
   // its target again (Committer::PublishGroup).
-  if (spec.sequence.kind == SequenceSpec::Kind::kSql) st = CheckTargets(*storage, spec.output, TargetsOf(loaded->iterations));
+  if (spec.sequence.kind == SequenceSpec::Kind::kSql)
+    st = CheckTargets(*storage, spec.output, TargetsOf(loaded->iterations));
   if (!st.ok()) return finish(st);
   st = storage->CreateDirs(out + "/_fanout/runs");
   if (!st.ok())

@@ -174,7 +174,8 @@ int Status(const std::string& out, bool json, bool verify) {
   std::sort(runs.begin(), runs.end());  // run ids sort by start time
   auto read_json = [&](const std::string& p) {
     auto text = storage->ReadFile(p);
-    return text.ok() ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json(nlohmann::json::value_t::discarded);
+    return text.ok() ? nlohmann::json::parse(*text, nullptr, false)
+                     : nlohmann::json(nlohmann::json::value_t::discarded);
   };
   auto last = read_json(runs.back());
   if (last.is_discarded() || !last.is_object()) {
@@ -238,7 +239,8 @@ int main(int argc, char** argv) {
   run->add_option("--only", only, "run only these n (comma-separated)");
   run->add_option("--set", sets, "param override, name=value (repeatable)");
   run->add_flag("--resume", resume, "skip iterations whose _SUCCESS fingerprint matches");
-  run->add_flag("--verify", verify, "before skipping an output (--resume, skip_existing), check its xxh3 checksums too");
+  run->add_flag("--verify", verify,
+                "before skipping an output (--resume, skip_existing), check its xxh3 checksums too");
   run->add_flag("--json", json, "print the run manifest as JSON on stdout");
 
   auto* validate = app.add_subcommand("validate", "check the job: parse, load schemas, prepare every transform");
@@ -253,7 +255,8 @@ int main(int argc, char** argv) {
   plan->add_flag("--verify", verify, "with --resume: check the outputs' xxh3 checksums too");
   plan->add_flag("--json", json, "print JSON");
 
-  auto* status = app.add_subcommand("status", "what the last runs wrote (a killed run shows as such), from the manifests");
+  auto* status =
+      app.add_subcommand("status", "what the last runs wrote (a killed run shows as such), from the manifests");
   status->add_option("out", out, "output folder")->required();
   status->add_flag("--json", json, "print the last manifest as JSON");
   status->add_flag("--verify", verify,

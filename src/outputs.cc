@@ -93,9 +93,12 @@ std::vector<std::string> KnownTargets(const JobSpec& spec, const std::vector<std
     std::string name;
     const std::string& pattern = spec.output.name;
     for (size_t i = 0; i < pattern.size();) {
-      if (pattern.compare(i, 3, "{n}") == 0) name += key, i += 3;
-      else if (pattern.compare(i, 6, "{kind}") == 0) i += 6;
-      else name += pattern[i++];
+      if (pattern.compare(i, 3, "{n}") == 0)
+        name += key, i += 3;
+      else if (pattern.compare(i, 6, "{kind}") == 0)
+        i += 6;
+      else
+        name += pattern[i++];
     }
     if (IsSafePathComponent(name) && name[0] != '.' && name[0] != '_') targets.push_back(name);
   }
@@ -109,7 +112,8 @@ TargetState InspectTarget(Storage& storage, const std::string& path) {
   auto marker = storage.Stat(path + "/_SUCCESS");
   if (!marker.ok()) return Foreign("a folder without _SUCCESS");
   if (!marker->is_file) return Foreign("a folder whose _SUCCESS is " + KindOf(*marker));
-  if (marker->size == 0) return Foreign("a folder with an empty _SUCCESS (Spark and Hadoop write one; fanout's holds JSON)");
+  if (marker->size == 0)
+    return Foreign("a folder with an empty _SUCCESS (Spark and Hadoop write one; fanout's holds JSON)");
   if (marker->size > kMaxMarkerBytes) return Foreign("a folder whose _SUCCESS is not fanout's (too large)");
   auto text = storage.ReadFile(path + "/_SUCCESS");
   if (!text.ok()) return Foreign("a folder whose _SUCCESS cannot be read (" + text.status().message() + ")");
@@ -196,7 +200,8 @@ std::string VerifyOutput(Storage& storage, const std::string& dir, const nlohman
   if (problems.empty() && checksums) {
     for (const auto& [name, want] : to_hash) {
       auto got = storage.HashFile(dir + "/" + name);
-      if (!got.ok()) problems.push_back(name + ": " + got.status().message());
+      if (!got.ok())
+        problems.push_back(name + ": " + got.status().message());
       else if (*got != want)
         problems.push_back(name + ": xxh3 " + *got + " on disk, " + want + " in _SUCCESS (same size, other bytes)");
     }
@@ -239,7 +244,8 @@ std::vector<OutputCheck> VerifyOutputs(Storage& storage, const std::string& out_
         checks.push_back(OutputCheck{target, "missing (the last run, " + run + ", reports it " + status + ")", false});
     }
   }
-  std::sort(checks.begin(), checks.end(), [](const OutputCheck& a, const OutputCheck& b) { return a.target < b.target; });
+  std::sort(checks.begin(), checks.end(),
+            [](const OutputCheck& a, const OutputCheck& b) { return a.target < b.target; });
   return checks;
 }
 

@@ -24,8 +24,8 @@ namespace fanout {
 struct TargetState {
   enum class Kind { kAbsent, kOurs, kForeign };
   Kind kind = Kind::kAbsent;
-  std::string what;        // kForeign: what is there, e.g. "a regular file"
-  nlohmann::json marker;   // kOurs: the parsed _SUCCESS
+  std::string what;       // kForeign: what is there, e.g. "a regular file"
+  nlohmann::json marker;  // kOurs: the parsed _SUCCESS
 };
 
 // What is at `path` (OUT/<target>). Never follows a link, never opens
@@ -58,7 +58,7 @@ std::string VerifyOutput(Storage& storage, const std::string& dir, const nlohman
 // One line of `fanout status --verify`.
 struct OutputCheck {
   std::string target;
-  std::string problem;  // "" when the output is intact
+  std::string problem;   // "" when the output is intact
   bool foreign = false;  // not a fanout output: reported, never a failure
 };
 

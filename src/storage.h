@@ -67,7 +67,8 @@ class Storage {
   // that is a symbolic link is refused (never followed).
   virtual Result<std::unique_ptr<StorageLock>> Lock(const std::string& path, const std::string& holder) = 0;
   // Whether a process holds the lock on `path` now (false when there is no
-  // such file). Takes and drops a shared lock: writes nothing.
+  // such file). Takes and drops a shared lock: writes nothing (a run that
+  // starts in that instant is refused as busy, and can be started again).
   virtual Result<bool> LockHeld(const std::string& path) = 0;
 
   bool Exists(const std::string& path) { return Stat(path).ok(); }

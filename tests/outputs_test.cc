@@ -125,21 +125,23 @@ TEST_F(OutputsTest, OutputDirThatIsAFileIsRefused) {
 // Every kind of thing fanout did not write, in every mode: refused before
 // anything is written, every path named, every byte kept.
 TEST_F(OutputsTest, TargetsFanoutDidNotWriteAreNeverReplaced) {
-  Write("out/iter_1/notes.txt", "my notes");                 // a folder without _SUCCESS
-  Write("out/iter_2", "a file named like an output");         // a regular file
-  MakeFanoutOutputAt("real_output");                          // a link to a real output
+  Write("out/iter_1/notes.txt", "my notes");           // a folder without _SUCCESS
+  Write("out/iter_2", "a file named like an output");  // a regular file
+  MakeFanoutOutputAt("real_output");                   // a link to a real output
   fs::create_directory_symlink(Path("real_output"), OutPath("iter_3"));
-  Write("out/iter_4/_SUCCESS", "");                           // Spark's marker
+  Write("out/iter_4/_SUCCESS", "");  // Spark's marker
   Write("out/iter_4/part-0000.snappy.parquet", "spark data");
   Write("out/iter_5/_SUCCESS", "{\"fanout_version\": 1, \"run_id\": \"x\", \"files\": [");  // torn
-  Write("out/iter_6/_SUCCESS", R"({"fanout_version": 1, "run_id": "x", "files": []})");       // no fingerprint
+  Write("out/iter_6/_SUCCESS", R"({"fanout_version": 1, "run_id": "x", "files": []})");     // no fingerprint
   JobText job;
   job.sequence = "{range: [1, 7]}";
-  const std::vector<std::string> named = {
-      OutPath("iter_1") + " (a folder without _SUCCESS)", OutPath("iter_2") + " (a regular file)",
-      OutPath("iter_3") + " (a symbolic link)", OutPath("iter_4") + " (a folder with an empty _SUCCESS",
-      OutPath("iter_5") + " (a folder whose _SUCCESS is not fanout's marker)",
-      OutPath("iter_6") + " (a folder whose _SUCCESS is not fanout's marker)", "never replaces or deletes them"};
+  const std::vector<std::string> named = {OutPath("iter_1") + " (a folder without _SUCCESS)",
+                                          OutPath("iter_2") + " (a regular file)",
+                                          OutPath("iter_3") + " (a symbolic link)",
+                                          OutPath("iter_4") + " (a folder with an empty _SUCCESS",
+                                          OutPath("iter_5") + " (a folder whose _SUCCESS is not fanout's marker)",
+                                          OutPath("iter_6") + " (a folder whose _SUCCESS is not fanout's marker)",
+                                          "never replaces or deletes them"};
   ExpectRunRefused(job, named);
   ExpectRunRefused(job, named, "--resume");
   job.output = {"dir: out", "mode: skip_existing"};
@@ -196,13 +198,13 @@ TEST_F(OutputsTest, ResumeVerifiesOutputsBeforeSkippingThem) {
   WriteJob(job);
   ASSERT_EQ(Run().exit_code, 0);
   nlohmann::json m2 = Success(Iter(2));
-  fs::remove(Part(1));                                   // deleted
+  fs::remove(Part(1));  // deleted
   std::string data = ReadFile(Part(2));
-  fs::resize_file(Part(2), data.size() - 7);            // truncated
+  fs::resize_file(Part(2), data.size() - 7);  // truncated
   std::string flipped = ReadFile(Part(3));
-  flipped[flipped.size() / 2] ^= 0x5a;                   // same size, other bytes
+  flipped[flipped.size() / 2] ^= 0x5a;  // same size, other bytes
   WriteFile(Part(3), flipped);
-  Write("out/iter_4/extra.txt", "someone's");            // an extra file
+  Write("out/iter_4/extra.txt", "someone's");  // an extra file
 
   RunResult plan = Fanout({"plan", Path("job.yaml"), "--resume", "--json"});
   ASSERT_EQ(plan.exit_code, 0) << plan.Describe();
@@ -238,8 +240,9 @@ TEST_F(OutputsTest, ResumeVerifiesOutputsBeforeSkippingThem) {
   // --verify catches the flipped bytes.
   RunResult verified = Fanout({"run", Path("job.yaml"), "--resume", "--verify", "--json"});
   ASSERT_EQ(verified.exit_code, 0) << verified.Describe();
-  EXPECT_NE(verified.err.find("rerun  n=3: " + OutPath("iter_3") + " differs from its _SUCCESS: part-00000.parquet: xxh3"),
-            std::string::npos)
+  EXPECT_NE(
+      verified.err.find("rerun  n=3: " + OutPath("iter_3") + " differs from its _SUCCESS: part-00000.parquet: xxh3"),
+      std::string::npos)
       << verified.err;
   nlohmann::json second = ManifestOf(verified);
   EXPECT_EQ(second["counts"]["committed"], 1);
