@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "outputs.h"
+
 namespace fanout {
 namespace {
 
@@ -35,8 +37,15 @@ Status Committer::Start() { return storage_.CreateDirs(staging_root_); }
 
 Status Committer::RemoveStaleStaging() {
   std::string root = out_dir_ + "/.fanout-staging";
+  auto info = storage_.Stat(root);
+  if (!info.ok()) return Status::Ok();  // nothing staged yet
+  // Everything in it is removed: it must be the folder it names, not a link
+  // to someone else's.
+  if (!info->is_dir)
+    return Status::Io(root + " is not a folder (a link or a file): fanout keeps its work in progress there and "
+                             "removes what it holds; remove or rename it");
   auto entries = storage_.List(root);
-  if (!entries.ok()) return Status::Ok();  // nothing staged yet
+  if (!entries.ok()) return entries.status();
   for (const FileInfo& e : *entries)
     if (e.name != run_id_) FANOUT_RETURN_IF_ERROR(storage_.RemoveAll(root + "/" + e.name));
   return Status::Ok();
@@ -125,7 +134,14 @@ void Committer::PublishGroup(const std::vector<Pending*>& group) {
   // 2. Publish each: a reader sees the old output or the new one.
   std::vector<Pending*> published;
   for (Pending* p : group) {
-    p->replaced = storage_.Exists(p->final_path);
+    // Checked again here: someone may have put something of theirs at the
+    // target while the run went. Only an output of fanout is replaced.
+    TargetState target = InspectTarget(storage_, p->final_path);
+    if (target.kind == TargetState::Kind::kForeign) {
+      p->status = Status::Failed(ForeignTargetMessage(p->final_path, target.what + " (it appeared during the run)"));
+      continue;
+    }
+    p->replaced = target.kind == TargetState::Kind::kOurs;
     p->status = p->replaced ? storage_.Exchange(p->staging, p->final_path)
                             : storage_.Rename(p->staging, p->final_path, /*replace=*/false);
     if (p->status.ok()) published.push_back(p);
@@ -184,20 +200,23 @@ void Committer::Discard(const std::string& staging) {
   Arrived();
 }
 
-Status Committer::Finish() { return storage_.RemoveAll(staging_root_); }
+Status Committer::Finish() {
+  Status st = storage_.RemoveAll(staging_root_);
+  // OUT/.fanout-staging too when nothing else is in it (rmdir: only if empty).
+  if (st.ok()) (void)storage_.RemoveDir(Parent(staging_root_));
+  return st;
+}
 
 Status WriteFileAtomic(Storage& storage, const std::string& path, const std::string& data) {
   std::string tmp = path + ".tmp";
-  FANOUT_RETURN_IF_ERROR(storage.WriteFile(tmp, data));
-  FANOUT_RETURN_IF_ERROR(storage.Rename(tmp, path, /*replace=*/true));
+  Status st = storage.WriteFile(tmp, data);
+  if (st.ok()) st = storage.Rename(tmp, path, /*replace=*/true);
+  if (!st.ok()) {
+    // A full disk leaves the temp file created, empty or torn: never keep it.
+    (void)storage.RemoveAll(tmp);
+    return st;
+  }
   return storage.SyncDir(Parent(path));
-}
-
-nlohmann::json ReadSuccessMarker(Storage& storage, const std::string& out_dir, const std::string& target) {
-  auto text = storage.ReadFile(out_dir + "/" + target + "/_SUCCESS");
-  if (!text.ok()) return nullptr;
-  auto j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  return j.is_discarded() ? nlohmann::json(nullptr) : j;
 }
 
 }  // namespace fanout

@@ -54,14 +54,18 @@ class Committer {
   std::string staging_root() const { return staging_root_; }
   // Creates the run's staging root. Call once before any StagingDir.
   Status Start();
-  // Removes staging left by earlier (killed) runs.
+  // Removes staging left by earlier (killed) runs: everything in
+  // OUT/.fanout-staging but this run's folder. Fails (removing nothing) when
+  // OUT/.fanout-staging is not a folder (e.g. a link).
   Status RemoveStaleStaging();
   // A fresh staging directory for one attempt of `target` (created). Each one
   // is ended by exactly one Publish or Discard.
   Result<std::string> StagingDir(const std::string& target, int attempt);
   // Renames part files to part-00000.<ext>..., hashes them, writes `marker`
   // (plus the file list) as _SUCCESS and publishes atomically and durably to
-  // OUT/target, together with the other threads publishing meanwhile.
+  // OUT/target, together with the other threads publishing meanwhile. Only
+  // an output of fanout is replaced: anything else at OUT/target (see
+  // outputs.h) fails the publish (kFailed), untouched.
   // `single`: the name of the one file the engine wrote (no listing needed).
   // On failure the staging directory is removed.
   Result<CommitResult> Publish(const std::string& staging, const std::string& target, nlohmann::ordered_json marker,
@@ -69,7 +73,7 @@ class Committer {
   // Removes the staging directory of an attempt that will not be published
   // (best effort).
   void Discard(const std::string& staging);
-  // Removes the run's staging root.
+  // Removes the run's staging root, and OUT/.fanout-staging when empty.
   Status Finish();
 
  private:
@@ -96,10 +100,9 @@ class Committer {
   double last_group_seconds_ = 0;  // GUARDED_BY(mu_): how long the previous group's publish took
 };
 
-// Writes `data` to `path` atomically and durably (temp, fsync, rename, fsync dir).
+// Writes `data` to `path` atomically and durably (temp, fsync, rename, fsync
+// dir). On failure the temp file is removed (best effort) and `path` is as it
+// was.
 Status WriteFileAtomic(Storage& storage, const std::string& path, const std::string& data);
-
-// Reads OUT/<target>/_SUCCESS; null json when absent or unreadable.
-nlohmann::json ReadSuccessMarker(Storage& storage, const std::string& out_dir, const std::string& target);
 
 }  // namespace fanout

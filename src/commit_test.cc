@@ -1,6 +1,7 @@
 #include "commit.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "temp_dir.h"
 
@@ -30,6 +31,17 @@ class CommitTest : public TempDirTest {
     std::ifstream in(dir_ + "/" + rel);
     return std::string(std::istreambuf_iterator<char>(in), {});
   }
+  // A _SUCCESS of fanout's shape (run "old"), listing part-00000.parquet.
+  static std::string OldMarker() {
+    return R"({"fanout_version": 1, "run_id": "old", "fingerprint": "f", )"
+           R"("files": [{"name": "part-00000.parquet", "bytes": 3, "xxh3": "x"}]})";
+  }
+  // An earlier output of fanout at dir_/target.
+  void OldOutput(const std::string& target) {
+    fs::create_directories(dir_ + "/" + target);
+    std::ofstream(dir_ + "/" + target + "/part-00000.parquet") << "old";
+    std::ofstream(dir_ + "/" + target + "/_SUCCESS") << OldMarker();
+  }
 };
 
 TEST_F(CommitTest, PublishesNewOutputWithMarker) {
@@ -39,7 +51,7 @@ TEST_F(CommitTest, PublishesNewOutputWithMarker) {
   auto r = c.Publish(Stage(c, "iter_2", "new"), "iter_2", {{"run_id", "run1"}});
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(Read("iter_2/part-00000.parquet"), "new");
-  auto marker = ReadSuccessMarker(*storage, dir_, "iter_2");
+  auto marker = nlohmann::json::parse(Read("iter_2/_SUCCESS"));
   EXPECT_EQ(marker["run_id"], "run1");
   EXPECT_EQ(marker["files"][0]["bytes"], 3);
   EXPECT_EQ(marker["files"][0]["xxh3"].get<std::string>().size(), 32u);
@@ -47,8 +59,7 @@ TEST_F(CommitTest, PublishesNewOutputWithMarker) {
 
 TEST_F(CommitTest, ReplaceSwapsWholeFolderAndRemovesOldFiles) {
   auto storage = NewPosixStorage();
-  fs::create_directories(dir_ + "/iter_2");
-  std::ofstream(dir_ + "/iter_2/part-00000.parquet") << "old";
+  OldOutput("iter_2");
   std::ofstream(dir_ + "/iter_2/part-00001.parquet") << "old-extra";
   Committer c(*storage, dir_, "run2");
   ASSERT_TRUE(c.Start().ok());
@@ -75,9 +86,7 @@ TEST_F(CommitTest, InjectedFaultAtEveryCallLeavesOldOutputIntact) {
   int faults_seen = 0;
   for (int64_t n = 1;; ++n) {
     fs::remove_all(dir_);
-    fs::create_directories(dir_ + "/iter_2");
-    std::ofstream(dir_ + "/iter_2/part-00000.parquet") << "old";
-    std::ofstream(dir_ + "/iter_2/_SUCCESS") << "{\"run_id\": \"old\"}";
+    OldOutput("iter_2");
     auto faulty = std::make_shared<FaultyStorage>(NewPosixStorage(), n, FaultyStorage::Action::kFail, EIO, false);
     Committer c(*faulty, dir_, "run");
     Status st = c.Start();
@@ -106,7 +115,7 @@ TEST_F(CommitTest, InjectedFaultAtEveryCallLeavesOldOutputIntact) {
       EXPECT_NE(marker.find("\"new\""), std::string::npos);
     } else {
       EXPECT_EQ(content, "old") << "fault at call " << n;
-      EXPECT_EQ(marker, "{\"run_id\": \"old\"}") << "fault at call " << n;
+      EXPECT_EQ(marker, OldMarker()) << "fault at call " << n;
     }
     ASSERT_LT(n, 100) << "the commit path never finished";
   }
@@ -251,6 +260,140 @@ TEST_F(CommitTest, LockIsExclusiveAndNamesTheHolder) {
   EXPECT_NE(second.status().message().find("run A, pid 1"), std::string::npos);
   first->reset();
   EXPECT_TRUE(storage->Lock(dir_ + "/lock", "run C").ok());
+}
+
+// Anything at the target that is not an output of fanout fails the publish
+// (not retried: kFailed) and stays exactly as it was; the staging is removed.
+TEST_F(CommitTest, PublishNeverReplacesWhatFanoutDidNotWrite) {
+  auto storage = NewPosixStorage();
+  fs::create_directories(dir_ + "/elsewhere");
+  std::ofstream(dir_ + "/elsewhere/_SUCCESS") << OldMarker();
+  fs::create_directories(dir_ + "/out/no_marker");
+  std::ofstream(dir_ + "/out/no_marker/notes.txt") << "mine";
+  fs::create_directories(dir_ + "/out/spark");
+  std::ofstream(dir_ + "/out/spark/_SUCCESS") << "";
+  fs::create_directories(dir_ + "/out/torn");
+  std::ofstream(dir_ + "/out/torn/_SUCCESS") << R"({"fanout_version": 1, "run_id": "x", "fi)";
+  std::ofstream(dir_ + "/out/file") << "a file";
+  fs::create_directory_symlink(dir_ + "/elsewhere", dir_ + "/out/link");
+  ASSERT_EQ(mkfifo((dir_ + "/out/fifo").c_str(), 0644), 0);
+  Committer c(*storage, dir_ + "/out", "run");
+  ASSERT_TRUE(c.Start().ok());
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"no_marker", "a folder without _SUCCESS"},
+      {"spark", "empty _SUCCESS"},
+      {"torn", "not fanout's marker"},
+      {"file", "a regular file"},
+      {"link", "a symbolic link"},
+      {"fifo", "a special file"}};
+  for (const auto& [target, what] : cases) {
+    SCOPED_TRACE(target);
+    auto staging = c.StagingDir(target, 1);
+    ASSERT_TRUE(staging.ok());
+    std::ofstream(*staging + "/part-00000.parquet") << "new";
+    auto r = c.Publish(*staging, target, {});
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), Status::Code::kFailed);
+    EXPECT_NE(r.status().message().find(what), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find("never replaces"), std::string::npos) << r.status().message();
+    EXPECT_FALSE(fs::exists(*staging));
+  }
+  EXPECT_EQ(Read("out/no_marker/notes.txt"), "mine");
+  EXPECT_TRUE(fs::is_symlink(dir_ + "/out/link"));
+  EXPECT_EQ(Read("out/file"), "a file");
+  EXPECT_TRUE(fs::is_fifo(dir_ + "/out/fifo"));
+  EXPECT_EQ(Read("elsewhere/_SUCCESS"), OldMarker());
+}
+
+TEST_F(CommitTest, StagingThatIsALinkIsNeverEmptied) {
+  auto storage = NewPosixStorage();
+  fs::create_directories(dir_ + "/precious/keep");
+  fs::create_directories(dir_ + "/out");
+  fs::create_directory_symlink(dir_ + "/precious", dir_ + "/out/.fanout-staging");
+  Committer c(*storage, dir_ + "/out", "run");
+  Status st = c.RemoveStaleStaging();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("is not a folder"), std::string::npos) << st.message();
+  EXPECT_TRUE(fs::exists(dir_ + "/precious/keep"));
+}
+
+TEST_F(CommitTest, FinishRemovesTheStagingFolderOnlyWhenEmpty) {
+  auto storage = NewPosixStorage();
+  Committer a(*storage, dir_, "a");
+  ASSERT_TRUE(a.Start().ok());
+  ASSERT_TRUE(a.Finish().ok());
+  EXPECT_FALSE(fs::exists(dir_ + "/.fanout-staging"));
+  Committer b(*storage, dir_, "b");
+  ASSERT_TRUE(b.Start().ok());
+  std::ofstream(dir_ + "/.fanout-staging/someone.txt") << "x";
+  ASSERT_TRUE(b.Finish().ok());
+  EXPECT_EQ(Read(".fanout-staging/someone.txt"), "x");
+}
+
+// A full disk fails the write after creating the temp file: it is removed.
+TEST_F(CommitTest, WriteFileAtomicLeavesNoTempFileWhenTheDiskIsFull) {
+  for (int n : {1, 2}) {  // the write, the rename
+    SCOPED_TRACE(n);
+    FaultyStorage full(NewPosixStorage(), n, FaultyStorage::Action::kFail, ENOSPC, /*sticky=*/true);
+    EXPECT_FALSE(WriteFileAtomic(full, dir_ + "/m.json", "data").ok());
+    EXPECT_FALSE(fs::exists(dir_ + "/m.json.tmp"));
+    EXPECT_FALSE(fs::exists(dir_ + "/m.json"));
+  }
+}
+
+TEST_F(CommitTest, LockHeldTellsALiveHolderFromNone) {
+  auto storage = NewPosixStorage();
+  EXPECT_FALSE(*storage->LockHeld(dir_ + "/lock"));  // no file
+  {
+    auto held = storage->Lock(dir_ + "/lock", "run A");
+    ASSERT_TRUE(held.ok());
+    EXPECT_TRUE(*storage->LockHeld(dir_ + "/lock"));
+  }
+  EXPECT_FALSE(*storage->LockHeld(dir_ + "/lock"));
+  EXPECT_EQ(Read("lock"), "run A");  // probing wrote nothing
+  EXPECT_TRUE(storage->Lock(dir_ + "/lock", "run B").ok());
+}
+
+TEST_F(CommitTest, LockRefusesALinkAtItsPath) {
+  auto storage = NewPosixStorage();
+  std::ofstream(dir_ + "/precious.txt") << "keep me";
+  fs::create_symlink(dir_ + "/precious.txt", dir_ + "/lock");
+  EXPECT_FALSE(storage->Lock(dir_ + "/lock", "run").ok());
+  EXPECT_EQ(Read("precious.txt"), "keep me");
+}
+
+// Someone creates a folder of theirs at the target while the attempt is being
+// made durable: the publish (which checks under the group commit) fails that
+// iteration only, and their folder is kept.
+class ForeignAppearsDuringSync : public StorageWrapper {
+ public:
+  explicit ForeignAppearsDuringSync(std::string target)
+      : StorageWrapper(NewPosixStorage()), target_(std::move(target)) {}
+  Status SyncFilesystem(const std::string& path) override {
+    fs::create_directories(target_);
+    std::ofstream(target_ + "/theirs.txt") << "theirs";
+    return base_->SyncFilesystem(path);
+  }
+
+ private:
+  std::string target_;
+};
+
+TEST_F(CommitTest, ATargetThatTurnsForeignDuringTheRunFailsOnlyThatPublish) {
+  ForeignAppearsDuringSync storage(dir_ + "/iter_4");
+  Committer c(storage, dir_, "run");
+  ASSERT_TRUE(c.Start().ok());
+  std::string staging = Stage(c, "iter_4", "new");
+  auto r = c.Publish(staging, "iter_4", {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kFailed);
+  EXPECT_NE(r.status().message().find(dir_ + "/iter_4 is a folder without _SUCCESS (it appeared during the run)"),
+            std::string::npos)
+      << r.status().message();
+  EXPECT_EQ(Read("iter_4/theirs.txt"), "theirs");
+  EXPECT_FALSE(fs::exists(dir_ + "/iter_4/part-00000.parquet"));
+  EXPECT_FALSE(fs::exists(staging));
+  ASSERT_TRUE(c.Publish(Stage(c, "iter_5", "new"), "iter_5", {}).ok());  // the others go on
 }
 
 }  // namespace

@@ -17,7 +17,9 @@
 #include "execute.h"
 #include "fanout/fanout.h"
 #include "load.h"
+#include "outputs.h"
 #include "plan.h"
+#include "report.h"
 #include "scheduler.h"
 #include "storage.h"
 #include "util.h"
@@ -161,6 +163,9 @@ Status LoadAndPlanOnce(Loaded& l, const JobSpec& spec, const RunOptions& options
 // A job refused after its inputs loaded leaves no input cache behind either.
 Result<Loaded> LoadAndPlan(const JobSpec& spec, const RunOptions& options, bool schema_only,
                            const std::string& spill_dir) {
+  // Before anything is read or written (the input cache is written while
+  // loading): an output folder holding the job's own files is refused.
+  FANOUT_RETURN_IF_ERROR(CheckOutputLocation(options.storage ? *options.storage : *NewPosixStorage(), spec));
   Loaded l;
   Status st = LoadAndPlanOnce(l, spec, options, schema_only, spill_dir);
   if (st.ok()) return l;
@@ -168,16 +173,20 @@ Result<Loaded> LoadAndPlan(const JobSpec& spec, const RunOptions& options, bool 
   return st;
 }
 
-// Why an iteration would run under --resume, or "" when it is up to date.
-std::string ResumeReason(Storage& storage, const std::string& out_dir, const Iteration& it) {
-  if (!storage.Exists(out_dir + "/" + it.target)) return "no output yet";
-  nlohmann::json m = ReadSuccessMarker(storage, out_dir, it.target);
-  if (m.is_null()) return "output has no valid _SUCCESS";
-  if (m.value("fingerprint", "") == it.fingerprint) return "";
+// Why an iteration runs instead of being skipped; empty `text`: skip it.
+struct RunReason {
+  std::string text;
+  bool damaged = false;  // its output differs from its _SUCCESS
+};
+
+// What changed since `marker` was written ("changed: params, inputs"), or "".
+std::string FingerprintChange(const nlohmann::json& marker, const Iteration& it) {
+  if (marker.value("fingerprint", "") == it.fingerprint) return "";
   std::string changed;
-  nlohmann::json parts = m.value("fingerprint_parts", nlohmann::json::object());
+  nlohmann::json parts = marker.value("fingerprint_parts", nlohmann::json::object());
   auto diff = [&](const char* name, const std::string& now) {
-    if (parts.value(name, "") != now) changed += (changed.empty() ? "" : ", ") + std::string(name);
+    if (parts.is_object() && parts.value(name, "") == now) return;
+    changed += (changed.empty() ? "" : ", ") + std::string(name);
   };
   diff("sql", it.fp_sql);
   diff("params", it.fp_params);
@@ -185,6 +194,31 @@ std::string ResumeReason(Storage& storage, const std::string& out_dir, const Ite
   diff("output", it.fp_output);
   diff("settings", it.fp_settings);
   return "changed: " + (changed.empty() ? std::string("fingerprint") : changed);
+}
+
+// Why an iteration would run under --resume ("" when it is up to date): its
+// output is missing, foreign, of other inputs or settings, or differs from
+// its _SUCCESS (names and sizes; with `verify`, checksums too).
+RunReason ResumeReason(Storage& storage, const std::string& out_dir, const Iteration& it, bool verify) {
+  std::string path = out_dir + "/" + it.target;
+  TargetState s = InspectTarget(storage, path);
+  if (s.kind == TargetState::Kind::kAbsent) return {"no output yet"};
+  if (s.kind == TargetState::Kind::kForeign) return {"not an output of fanout (" + s.what + "): run refuses it"};
+  std::string changed = FingerprintChange(s.marker, it);
+  if (!changed.empty()) return {changed};
+  std::string damaged = VerifyOutput(storage, path, s.marker, verify);
+  return {damaged, !damaged.empty()};
+}
+
+// output.mode: skip_existing: "" when OUT/<target> is an intact output of
+// fanout (skipped), else why it runs.
+RunReason SkipExistingReason(Storage& storage, const std::string& out_dir, const Iteration& it, bool verify) {
+  std::string path = out_dir + "/" + it.target;
+  TargetState s = InspectTarget(storage, path);
+  if (s.kind == TargetState::Kind::kAbsent) return {"no output yet"};
+  if (s.kind == TargetState::Kind::kForeign) return {"not an output of fanout (" + s.what + ")"};
+  std::string damaged = VerifyOutput(storage, path, s.marker, verify);
+  return {damaged, !damaged.empty()};
 }
 
 // Seconds each target took when it last committed, from the newest manifests.
@@ -227,15 +261,67 @@ std::vector<size_t> RunOrder(const std::vector<Iteration>& its, const std::map<s
   return idx;
 }
 
-// output.mode: error_if_exists: Invalid naming the outputs that already exist.
-Status CheckNoOutputExists(Storage& storage, const OutputSpec& output, const std::vector<Iteration>& iterations) {
+// output.mode: error_if_exists: Invalid naming the outputs that already
+// exist (anything at the path, even a dangling link).
+Status CheckNoOutputExists(Storage& storage, const OutputSpec& output, const std::vector<std::string>& targets) {
   if (output.mode != OutputSpec::Mode::kErrorIfExists) return Status::Ok();
   std::string list;
-  for (const Iteration& it : iterations)
-    if (storage.Exists(output.dir + "/" + it.target)) list += (list.empty() ? "" : ", ") + it.target;
+  for (const std::string& target : targets)
+    if (storage.Exists(output.dir + "/" + target)) list += (list.empty() ? "" : ", ") + target;
   if (list.empty()) return Status::Ok();
   return Status::Invalid("output.mode is error_if_exists and these outputs exist in " + output.dir + ": " + list +
                          " (remove them, or use mode: overwrite or skip_existing)");
+}
+
+std::vector<std::string> TargetsOf(const std::vector<Iteration>& iterations) {
+  std::vector<std::string> targets;
+  for (const Iteration& it : iterations) targets.push_back(it.target);
+  return targets;
+}
+
+// Before anything is written: error_if_exists refuses anything at a target's
+// path; the other modes refuse what fanout did not write there.
+Status CheckTargets(Storage& storage, const OutputSpec& output, const std::vector<std::string>& targets) {
+  if (output.mode == OutputSpec::Mode::kErrorIfExists) return CheckNoOutputExists(storage, output, targets);
+  return RefuseForeignTargets(storage, output.dir, targets);
+}
+
+// Decides whether `it` is skipped (output.mode: skip_existing, --resume);
+// an iteration whose output is damaged runs again, saying why.
+void DecideSkip(Storage& storage, const JobSpec& spec, const RunOptions& options, const Iteration& it,
+                IterationReport& r) {
+  const std::string& out = spec.output.dir;
+  RunReason why;
+  if (spec.output.mode == OutputSpec::Mode::kSkipExisting) {
+    why = SkipExistingReason(storage, out, it, options.verify);
+    if (why.text.empty()) {
+      r.status = IterationStatus::kSkipped;
+      r.skip_reason = "exists (output.mode: skip_existing)";
+      return;
+    }
+  }
+  if (options.resume) {
+    why = ResumeReason(storage, out, it, options.verify);
+    if (why.text.empty()) {
+      r.status = IterationStatus::kSkipped;
+      r.skip_reason = "up to date (--resume)";
+      return;
+    }
+  }
+  r.run_reason = why.text;
+  if (why.damaged && options.events)
+    options.events->OnMessage("rerun  n=" + it.key + ": " + out + "/" + it.target + " differs from its _SUCCESS: " +
+                              why.text);
+}
+
+// Temp files of manifest writes that failed (a full disk) or were killed.
+// REQUIRES: the output's lock.
+void RemoveStaleManifestTemps(Storage& storage, const std::string& runs_dir) {
+  auto entries = storage.List(runs_dir);
+  if (!entries.ok()) return;
+  for (const FileInfo& f : *entries)
+    if (f.is_file && f.name.size() > 9 && f.name.compare(f.name.size() - 9, 9, ".json.tmp") == 0)
+      (void)storage.RemoveAll(runs_dir + "/" + f.name);
 }
 
 std::string LockHolder(const std::string& run_id) {
@@ -262,12 +348,15 @@ Result<std::vector<PlannedIteration>> PlanJob(const JobSpec& spec, const RunOpti
   auto loaded = LoadAndPlan(WithoutCache(spec), options, /*schema_only=*/true, "");
   if (!loaded.ok()) return loaded.status();
   auto storage = options.storage ? options.storage : NewPosixStorage();
+  // What run would refuse, plan refuses too (error_if_exists aside: plan
+  // shows what would run).
+  FANOUT_RETURN_IF_ERROR(RefuseForeignTargets(*storage, spec.output.dir, TargetsOf(loaded->iterations)));
   std::vector<PlannedIteration> out;
   for (const Iteration& it : loaded->iterations) {
     PlannedIteration p{it.n, it.kind, it.target, it.params, "", "", true};
     for (const auto& s : it.statements) p.sql += s + ";\n";
     if (options.resume) {
-      p.run_reason = ResumeReason(*storage, spec.output.dir, it);
+      p.run_reason = ResumeReason(*storage, spec.output.dir, it, options.verify).text;
       p.would_run = !p.run_reason.empty();
       if (!p.would_run) p.run_reason = "up to date";
     }
@@ -290,7 +379,13 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
   const std::string& out = spec.output.dir;
   std::string spill = out + "/.fanout-staging/" + report.run_id + "/spill";
 
-  // 1. Everything that can reject the job, before anything is written.
+  // 1. Everything that can reject the job, before anything is written. The
+  // targets of a list or range are known before loading (which may write
+  // the input cache); a sequence: {sql} needs its inputs first.
+  std::shared_ptr<Storage> storage = options.storage ? options.storage : NewPosixStorage();
+  Status st = CheckOutputLocation(*storage, spec);
+  if (st.ok()) st = CheckTargets(*storage, spec.output, KnownTargets(spec, options.only));
+  if (!st.ok()) return finish(st);
   auto loaded = LoadAndPlan(spec, options, /*schema_only=*/false, spill);
   if (!loaded.ok()) {
     report.interrupted = loaded.status().code() == Status::Code::kInterrupted;
@@ -306,10 +401,12 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
   }
 
   // 2. Own the output: create it, lock it, clear what killed runs left. A job
-  // that error_if_exists rejects writes nothing, not even the lock; the check
-  // is repeated under the lock for runs that raced us.
-  std::shared_ptr<Storage> storage = options.storage ? options.storage : NewPosixStorage();
-  Status st = CheckNoOutputExists(*storage, spec.output, loaded->iterations);
+  // whose targets hold what fanout did not write (or, with error_if_exists,
+  // anything) writes nothing, not even the lock; error_if_exists is checked
+  // again under the lock for runs that raced us, and every publish checks
+  // its target again (Committer::PublishGroup).
+  if (spec.sequence.kind == SequenceSpec::Kind::kSql)
+    st = CheckTargets(*storage, spec.output, TargetsOf(loaded->iterations));
   if (!st.ok()) return finish(st);
   st = storage->CreateDirs(out + "/_fanout/runs");
   if (!st.ok())
@@ -320,30 +417,35 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
   if (!lock.ok())  // e.g. a read-only OUT: nothing can be written, nothing was
     return finish(Status::Invalid("cannot write to the output folder " + out + ": " + lock.status().message() +
                                   " (check that output.dir is writable)"));
-  st = CheckNoOutputExists(*storage, spec.output, loaded->iterations);
+  st = CheckNoOutputExists(*storage, spec.output, TargetsOf(loaded->iterations));
   if (!st.ok()) return finish(st);
   Committer committer(*storage, out, report.run_id);
   st = committer.RemoveStaleStaging();
   if (st.ok()) st = committer.Start();
   if (!st.ok()) return finish(Status::Invalid("cannot prepare staging under " + out + ": " + st.message()));
+  RemoveStaleManifestTemps(*storage, out + "/_fanout/runs");
 
   // 3. Decide what runs: output.mode and --resume.
-  for (size_t i = 0; i < loaded->iterations.size(); ++i) {
-    const Iteration& it = loaded->iterations[i];
-    IterationReport& r = report.iterations[i];
-    bool exists = storage->Exists(out + "/" + it.target);
-    if (exists && spec.output.mode == OutputSpec::Mode::kSkipExisting &&
-        !ReadSuccessMarker(*storage, out, it.target).is_null()) {
-      r.status = IterationStatus::kSkipped;
-      r.skip_reason = "exists (output.mode: skip_existing)";
-    } else if (options.resume && exists && ResumeReason(*storage, out, it).empty()) {
-      r.status = IterationStatus::kSkipped;
-      r.skip_reason = "up to date (--resume)";
-    }
-  }
-  if (options.events) {
+  if (options.events)
     for (const std::string& line : loaded->notes.lines) options.events->OnMessage(line);
-    options.events->OnPlanned(report.iterations);
+  if (spec.output.mode == OutputSpec::Mode::kSkipExisting || options.resume)
+    for (size_t i = 0; i < loaded->iterations.size(); ++i)
+      DecideSkip(*storage, spec, options, loaded->iterations[i], report.iterations[i]);
+  if (options.events) options.events->OnPlanned(report.iterations);
+
+  // The manifest says "running" from here on: a run killed from now is
+  // visible to `fanout status`. A run that cannot write it runs nothing.
+  const std::string manifest_path = out + "/_fanout/runs/" + report.run_id + ".json";
+  auto write_manifest = [&storage, manifest_path](const std::string& json) {
+    return WriteFileAtomic(*storage, manifest_path, json);
+  };
+  report.running = true;
+  st = write_manifest(report.ToJson());
+  report.running = false;
+  if (!st.ok()) {
+    (void)committer.Finish();
+    return finish(Status::Invalid("cannot write the run manifest " + manifest_path + ": " + st.message() +
+                                  " (check the free space and permissions of output.dir; nothing was run)"));
   }
 
   // 4. Run: the barrier is RunIterations returning.
@@ -381,7 +483,8 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
   so.timeout_seconds = spec.run.timeout_seconds;
   so.stop_on_failure = spec.run.stop_on_failure;
   so.cancel = options.cancel;
-  so.events = options.events;
+  LiveManifest live(report, options.events, write_manifest);
+  so.events = &live;
   std::vector<size_t> order = RunOrder(loaded->iterations, PastDurations(*storage, out), spec.run.order);
   // The input cache's sidecars (a hash of each new file) are written beside the run.
   std::vector<std::string> cache_notes;
@@ -393,6 +496,7 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
     EngineExecutor executor(*loaded->db, committer, spec.output, report.run_id, so.workers);
     RunIterations(loaded->iterations, report.iterations, order, executor, so);
   }
+  live.Stop();  // the final manifest is written below
   cache_writer.join();
   if (options.events)
     for (const std::string& line : cache_notes) options.events->OnMessage(line);
@@ -403,8 +507,8 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
   loaded->db.reset();
   Status cleanup = committer.Finish();
   report.finished_at = NowSeconds();
-  report.manifest_path = out + "/_fanout/runs/" + report.run_id + ".json";
-  Status manifest = WriteFileAtomic(*storage, report.manifest_path, report.ToJson());
+  report.manifest_path = manifest_path;
+  Status manifest = write_manifest(report.ToJson());
   if (!manifest.ok()) {
     report.manifest_path.clear();
     return finish(Status::Io("cannot write the run manifest: " + manifest.message()));

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fanout/fanout.h"
+#include "outputs.h"
 #include "report.h"
 #include "storage.h"
 
@@ -147,31 +148,83 @@ int Plan(const std::string& job, const std::vector<std::string>& sets, fanout::R
   return 0;
 }
 
-int Status(const std::string& out, bool json) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  std::vector<fs::path> runs;
-  for (const auto& e : fs::directory_iterator(fs::path(out) / "_fanout" / "runs", ec))
-    if (e.path().extension() == ".json") runs.push_back(e.path());
-  if (ec || runs.empty()) {
+// A manifest that says "running" is a live run only while a process holds
+// the output's lock (the kernel drops a killed run's flock); the newest
+// manifest is the only one that can be live.
+std::string RunState(const nlohmann::json& m, bool newest, fanout::Storage& storage, const std::string& out) {
+  std::string status = m.value("status", "?");
+  if (status != "running") return status;
+  if (newest) {
+    auto held = storage.LockHeld(out + "/_fanout/lock");
+    if (!held.ok() || *held) return "running";
+  }
+  return "killed";
+}
+
+// The outputs in `out` checked against their _SUCCESS; prints one line each.
+// Returns true when all are intact.
+bool PrintVerify(fanout::Storage& storage, const std::string& out, const nlohmann::json& last, bool checksums) {
+  auto checks = fanout::VerifyOutputs(storage, out, last, checksums);
+  int bad = 0, ok = 0;
+  printf("verify (%s):\n", checksums ? "file names, sizes and xxh3 checksums" : "file names and sizes");
+  for (const auto& c : checks) {
+    const char* label = c.foreign ? "ignored" : c.problem.empty() ? "ok" : "MISMATCH";
+    bad += !c.foreign && !c.problem.empty();
+    ok += !c.foreign && c.problem.empty();
+    printf("  %-12s %-8s %s\n", c.target.c_str(), label, c.problem.c_str());
+  }
+  printf("%d outputs intact, %d differ from their _SUCCESS%s\n", ok, bad,
+         bad ? " (rerun them: fanout run JOB --resume --verify)" : "");
+  return bad == 0;
+}
+
+nlohmann::json VerifyJson(fanout::Storage& storage, const std::string& out, const nlohmann::json& last,
+                          bool* all_ok) {
+  auto a = nlohmann::json::array();
+  for (const auto& c : fanout::VerifyOutputs(storage, out, last, true)) {
+    if (!c.foreign && !c.problem.empty()) *all_ok = false;
+    a.push_back({{"target", c.target},
+                 {"status", c.foreign ? "ignored" : c.problem.empty() ? "ok" : "mismatch"},
+                 {"problem", c.problem}});
+  }
+  return a;
+}
+
+int Status(const std::string& out, bool json, bool verify) {
+  auto storage = fanout::NewPosixStorage();
+  auto listing = storage->List(out + "/_fanout/runs");
+  std::vector<std::string> runs;
+  if (listing.ok())
+    for (const auto& f : *listing)
+      if (f.is_file && f.name.size() > 5 && f.name.compare(f.name.size() - 5, 5, ".json") == 0)
+        runs.push_back(out + "/_fanout/runs/" + f.name);
+  if (runs.empty()) {
     fprintf(stderr, "fanout: error: no run manifests under %s/_fanout/runs (is this a fanout output folder?)\n",
             out.c_str());
     return 2;
   }
-  std::sort(runs.begin(), runs.end());
-  auto storage = fanout::NewPosixStorage();
-  auto read_json = [&](const fs::path& p) {
-    auto text = storage->ReadFile(p.string());
-    return text.ok() ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json(nlohmann::json::value_t::discarded);
+  std::sort(runs.begin(), runs.end());  // run ids sort by start time
+  auto read_json = [&](const std::string& p) {
+    auto text = storage->ReadFile(p);
+    return text.ok() ? nlohmann::json::parse(*text, nullptr, false)
+                     : nlohmann::json(nlohmann::json::value_t::discarded);
   };
   auto last = read_json(runs.back());
   if (last.is_discarded() || !last.is_object()) {
     fprintf(stderr, "fanout: error: cannot read the manifest %s\n", runs.back().c_str());
     return 2;
   }
+  const std::string last_state = RunState(last, true, *storage, out);
   if (json) {
+    if (last_state == "killed") {
+      last["status"] = "killed";
+      last["note"] = "the run did not finish: no process holds " + out +
+                     "/_fanout/lock (killed, or its machine went down); what it committed stays";
+    }
+    bool all_ok = true;
+    if (verify) last["verify"] = VerifyJson(*storage, out, last, &all_ok);
     printf("%s\n", last.dump(2).c_str());
-    return 0;
+    return all_ok ? 0 : 1;
   }
   printf("%zu runs in %s/_fanout/runs\n", runs.size(), out.c_str());
   size_t first = runs.size() > 10 ? runs.size() - 10 : 0;
@@ -180,16 +233,25 @@ int Status(const std::string& out, bool json) {
     if (m.is_discarded() || !m.is_object()) continue;
     auto c = m["counts"];
     printf("  %s  %-11s %3d committed %3d failed %3d skipped %3d cancelled  %.1fs\n",
-           m.value("run_id", "?").c_str(), m.value("status", "?").c_str(), c.value("committed", 0),
-           c.value("failed", 0), c.value("skipped", 0), c.value("cancelled", 0), m.value("seconds", 0.0));
+           m.value("run_id", "?").c_str(), RunState(m, i + 1 == runs.size(), *storage, out).c_str(),
+           c.value("committed", 0), c.value("failed", 0), c.value("skipped", 0), c.value("cancelled", 0),
+           m.value("seconds", 0.0));
   }
-  printf("last run %s:\n", last.value("run_id", "?").c_str());
+  printf("last run %s: %s\n", last.value("run_id", "?").c_str(), last_state.c_str());
+  if (last_state == "killed")
+    printf("  it did not finish: no process holds %s/_fanout/lock (killed, or its machine went down);\n"
+           "  the iterations it committed stay, the pending ones never ran: rerun with --resume\n",
+           out.c_str());
+  else if (last_state == "running")
+    printf("  still running (pid %lld): the iterations below are as of %s\n",
+           static_cast<long long>(last.value("pid", 0LL)), last.value("updated_at", "?").c_str());
   for (const auto& it : last["iterations"]) {
     std::string err = it["error"].is_string() ? it["error"].get<std::string>() : "";
     printf("  %-12s %-10s %10lld rows  %s\n", it["target"].get<std::string>().c_str(),
            it["status"].get<std::string>().c_str(), static_cast<long long>(it.value("rows", 0LL)),
            err.substr(0, err.find('\n')).c_str());
   }
+  if (verify && !PrintVerify(*storage, out, last, true)) return 1;
   return 0;
 }
 
@@ -201,7 +263,7 @@ int main(int argc, char** argv) {
   std::string job, out;
   std::vector<std::string> sets, only;
   std::string max_workers;
-  bool resume = false, json = false;
+  bool resume = false, json = false, verify = false;
 
   auto* run = app.add_subcommand("run", "run every iteration; exit 0 ok, 1 some failed, 2 invalid, 130 interrupted");
   run->add_option("job", job, "job file (YAML)")->required();
@@ -210,6 +272,8 @@ int main(int argc, char** argv) {
   auto* run_only = run->add_option("--only", only, "run only these n (comma-separated)");
   run->add_option("--set", sets, "param override, name=value (repeatable)");
   run->add_flag("--resume", resume, "skip iterations whose _SUCCESS fingerprint matches");
+  run->add_flag("--verify", verify,
+                "before skipping an output (--resume, skip_existing), check its xxh3 checksums too");
   run->add_flag("--json", json, "print the run manifest as JSON on stdout");
 
   auto* validate = app.add_subcommand("validate", "check the job: parse, load schemas, prepare every transform");
@@ -221,11 +285,15 @@ int main(int argc, char** argv) {
   auto* plan_only = plan->add_option("--only", only, "only these n (comma-separated)");
   plan->add_option("--set", sets, "param override, name=value (repeatable)");
   plan->add_flag("--resume", resume, "show which iterations would run and why");
+  plan->add_flag("--verify", verify, "with --resume: check the outputs' xxh3 checksums too");
   plan->add_flag("--json", json, "print JSON");
 
-  auto* status = app.add_subcommand("status", "what the last runs wrote, from the manifests");
+  auto* status =
+      app.add_subcommand("status", "what the last runs wrote (a killed run shows as such), from the manifests");
   status->add_option("out", out, "output folder")->required();
   status->add_flag("--json", json, "print the last manifest as JSON");
+  status->add_flag("--verify", verify,
+                   "check every output in OUT against its _SUCCESS (names, sizes, xxh3); exit 1 if any differs");
 
   try {
     app.parse(argc, argv);
@@ -245,11 +313,12 @@ int main(int argc, char** argv) {
     options.only = std::move(wanted).value();
   }
   options.resume = resume;
+  options.verify = verify;
   if (*run) return Run(job, sets, options, json);
   if (*validate) return Validate(job, sets);
   if (*plan) return Plan(job, sets, options, json);
   try {
-    return Status(out, json);
+    return Status(out, json, verify);
   } catch (const nlohmann::json::exception& e) {  // a manifest that is not fanout's
     fprintf(stderr, "fanout: error: unexpected manifest content under %s/_fanout/runs: %s\n", out.c_str(), e.what());
     return 2;

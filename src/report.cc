@@ -41,11 +41,20 @@ std::string RunReport::ToJson() const {
   j["job"] = job_name;
   j["out_dir"] = out_dir;
   j["started_at"] = FormatUtc(started_at);
-  j["finished_at"] = FormatUtc(finished_at);
-  j["seconds"] = finished_at - started_at;
+  const double now = running ? NowSeconds() : finished_at;
+  j["finished_at"] = running ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(FormatUtc(finished_at));
+  j["seconds"] = now - started_at;
   int code = ExitCode();
-  j["status"] = code == 0 ? "succeeded" : code == 130 ? "interrupted" : code == 2 ? "invalid" : "failed";
-  j["exit_code"] = code;
+  if (running) {
+    // `fanout status` tells a live run from a dead one by the output's lock.
+    j["status"] = "running";
+    j["exit_code"] = nullptr;
+    j["updated_at"] = FormatUtc(now);
+    j["pid"] = static_cast<int64_t>(getpid());
+  } else {
+    j["status"] = code == 0 ? "succeeded" : code == 130 ? "interrupted" : code == 2 ? "invalid" : "failed";
+    j["exit_code"] = code;
+  }
   if (!status.ok()) j["error"] = status.message();
   if (workers > 0) j["max_workers"] = workers;
   if (threads > 0) j["threads"] = threads;
@@ -54,6 +63,7 @@ std::string RunReport::ToJson() const {
                  {"failed", Count(IterationStatus::kFailed)},
                  {"skipped", Count(IterationStatus::kSkipped)},
                  {"cancelled", Count(IterationStatus::kCancelled)}};
+  if (running) j["counts"]["pending"] = Count(IterationStatus::kPending);
   auto its = nlohmann::ordered_json::array();
   for (const IterationReport& r : iterations) {
     nlohmann::ordered_json e;
@@ -73,6 +83,7 @@ std::string RunReport::ToJson() const {
     e["commit_seconds"] = r.commit_seconds;
     e["error"] = r.error.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.error);
     if (!r.skip_reason.empty()) e["skip_reason"] = r.skip_reason;
+    if (!r.run_reason.empty()) e["run_reason"] = r.run_reason;
     e["fingerprint"] = r.fingerprint;
     its.push_back(e);
   }
@@ -219,6 +230,79 @@ void ConsoleProgress::Done() {
   std::lock_guard<std::mutex> lock(mu_);
   if (smart_) fputs("\r\x1b[K", out_);
   fflush(out_);
+}
+
+// ----- LiveManifest ------------------------------------------------------------
+
+namespace {
+RunReport Running(RunReport report) {
+  report.running = true;
+  return report;
+}
+std::map<std::string, size_t> IndexByN(const RunReport& report) {
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < report.iterations.size(); ++i) index[report.iterations[i].n.ToString()] = i;
+  return index;
+}
+}  // namespace
+
+LiveManifest::LiveManifest(const RunReport& report, EventSink* next, Writer write, double interval_seconds)
+    : next_(next),
+      write_(std::move(write)),
+      interval_(interval_seconds),
+      snapshot_(Running(report)),
+      index_(IndexByN(report)),
+      thread_([this] { Loop(); }) {}
+
+LiveManifest::~LiveManifest() { Stop(); }
+
+void LiveManifest::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void LiveManifest::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    cv_.wait_for(lock, std::chrono::duration<double>(interval_), [this] { return stop_; });
+    if (stop_ || !dirty_) continue;
+    dirty_ = false;
+    RunReport copy = snapshot_;
+    lock.unlock();
+    Status st = write_(copy.ToJson());
+    if (!st.ok() && !warned_ && next_) next_->OnMessage("warning: cannot update the run manifest: " + st.message());
+    warned_ = warned_ || !st.ok();
+    lock.lock();
+  }
+}
+
+void LiveManifest::OnPlanned(const std::vector<IterationReport>& iterations) {
+  if (next_) next_->OnPlanned(iterations);
+}
+void LiveManifest::OnStarted(const IterationReport& it) {
+  if (next_) next_->OnStarted(it);
+}
+void LiveManifest::OnRetry(const IterationReport& it, const std::string& error, double delay_s) {
+  if (next_) next_->OnRetry(it, error, delay_s);
+}
+void LiveManifest::OnMessage(const std::string& line) {
+  if (next_) next_->OnMessage(line);
+}
+
+void LiveManifest::OnFinished(const IterationReport& it) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto pos = index_.find(it.n.ToString());
+    if (pos != index_.end()) {
+      snapshot_.iterations[pos->second] = it;
+      dirty_ = true;
+    }
+  }
+  if (next_) next_->OnFinished(it);
 }
 
 }  // namespace fanout

@@ -1,9 +1,13 @@
 // report: the run manifest (JSON), the summary table and live progress.
 #pragma once
 
+#include <condition_variable>
 #include <cstdio>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "fanout/fanout.h"
 
@@ -42,6 +46,42 @@ class ConsoleProgress : public EventSink {
   double t0_;
   int total_ = 0, running_ = 0, committed_ = 0, failed_ = 0, other_ = 0;  // GUARDED_BY(mu_)
   std::vector<std::string> in_flight_;                                    // GUARDED_BY(mu_)
+};
+
+// Keeps the run manifest on disk current while iterations run, so that a
+// killed run is visible (`fanout status`): every finished iteration is noted,
+// and a thread of its own rewrites the manifest (status "running") at most
+// once per `interval` while something changed. A run of 10,000 trivial
+// iterations writes it about once a second, not 10,000 times, and no worker
+// ever waits for it. Forwards every event to `next` (may be null). The final
+// manifest is the caller's: Stop() writes nothing.
+class LiveManifest : public EventSink {
+ public:
+  using Writer = std::function<Status(const std::string& json)>;
+  LiveManifest(const RunReport& report, EventSink* next, Writer write, double interval_seconds = 1.0);
+  ~LiveManifest() override;
+  // Joins the writing thread (idempotent).
+  void Stop();
+
+  void OnPlanned(const std::vector<IterationReport>& iterations) override;
+  void OnStarted(const IterationReport& it) override;
+  void OnRetry(const IterationReport& it, const std::string& error, double delay_s) override;
+  void OnFinished(const IterationReport& it) override;
+  void OnMessage(const std::string& line) override;
+
+ private:
+  void Loop();
+
+  EventSink* next_;
+  Writer write_;
+  const double interval_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  RunReport snapshot_;                  // GUARDED_BY(mu_)
+  std::map<std::string, size_t> index_;  // n as text -> position in snapshot_.iterations
+  bool dirty_ = false, stop_ = false;   // GUARDED_BY(mu_)
+  bool warned_ = false;                 // only the writing thread
+  std::thread thread_;                  // last: starts once the fields above exist
 };
 
 }  // namespace fanout

@@ -81,6 +81,8 @@ class PosixStorage : public Storage {
     FileInfo info;
     info.name = std::filesystem::path(path).filename().string();
     info.is_dir = S_ISDIR(st.st_mode);
+    info.is_file = S_ISREG(st.st_mode);
+    info.is_symlink = S_ISLNK(st.st_mode);
     info.size = st.st_size;
     info.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
     return info;
@@ -141,6 +143,18 @@ class PosixStorage : public Storage {
     return Status::Ok();
   }
 
+  Status RemoveDir(const std::string& path) override {
+    if (::rmdir(path.c_str()) != 0) return Errno("cannot remove folder", path);
+    return Status::Ok();
+  }
+
+  Result<std::string> Canonical(const std::string& path) override {
+    std::error_code ec;
+    auto c = std::filesystem::weakly_canonical(std::filesystem::absolute(path, ec), ec);
+    if (ec) return Status::Io("cannot resolve " + path + ": " + ec.message());
+    return c.lexically_normal().string();
+  }
+
   Result<std::string> HashFile(const std::string& path) override {
     Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (f.fd < 0) return Errno("cannot open", path);
@@ -166,7 +180,9 @@ class PosixStorage : public Storage {
   }
 
   Result<std::unique_ptr<StorageLock>> Lock(const std::string& path, const std::string& holder) override {
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    // O_NOFOLLOW: a link planted at the lock's path would have us truncate
+    // whatever file it points to.
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) return Errno("cannot open lock file", path);
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       int err = errno;
@@ -190,9 +206,18 @@ class PosixStorage : public Storage {
     return std::unique_ptr<StorageLock>(new PosixLock(fd));
   }
 
+  Result<bool> LockHeld(const std::string& path) override {
+    Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (f.fd < 0 && errno == ENOENT) return false;
+    if (f.fd < 0) return Errno("cannot open lock file", path);
+    if (::flock(f.fd, LOCK_SH | LOCK_NB) == 0) return false;  // closing drops it
+    if (errno == EWOULDBLOCK) return true;
+    return Errno("cannot probe the lock", path);
+  }
+
  private:
   static Status Write(const std::string& path, const std::string& data, bool sync) {
-    Fd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    Fd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
     if (f.fd < 0) return Errno("cannot create", path);
     size_t off = 0;
     while (off < data.size()) {
@@ -220,9 +245,11 @@ FaultyStorage::FaultyStorage(std::shared_ptr<Storage> base, int64_t fail_at, Act
       error_number_(error_number),
       sticky_(sticky) {}
 
-Status FaultyStorage::Check(const char* op, const std::string& path) {
+Status FaultyStorage::Check(const char* op, const std::string& path, bool removal) {
   int64_t n = ++calls_;
   if (n < fail_at_ || (n > fail_at_ && !sticky_)) return Status::Ok();
+  // After the first fault, a full disk still lets files be removed.
+  if (removal && n > fail_at_ && action_ == Action::kFail && error_number_ == ENOSPC) return Status::Ok();
   if (action_ == Action::kKill) {
     ::kill(::getpid(), SIGKILL);
     ::pause();
@@ -233,16 +260,25 @@ Status FaultyStorage::Check(const char* op, const std::string& path) {
   return Status::Io(std::string("injected fault in ") + op + " " + path + ": " + std::strerror(error_number_));
 }
 
+Status FaultyStorage::CheckRemoval(const char* op, const std::string& path) { return Check(op, path, true); }
+
+Status FaultyStorage::FailWrite(const std::string& path, Status fault) {
+  if (error_number_ == ENOSPC) (void)base_->WriteFileNoSync(path, "");
+  return fault;
+}
+
 Status FaultyStorage::CreateDirs(const std::string& p) {
   FANOUT_RETURN_IF_ERROR(Check("mkdir", p));
   return base_->CreateDirs(p);
 }
 Status FaultyStorage::WriteFile(const std::string& p, const std::string& d) {
-  FANOUT_RETURN_IF_ERROR(Check("write", p));
+  Status st = Check("write", p);
+  if (!st.ok()) return FailWrite(p, st);
   return base_->WriteFile(p, d);
 }
 Status FaultyStorage::WriteFileNoSync(const std::string& p, const std::string& d) {
-  FANOUT_RETURN_IF_ERROR(Check("write", p));
+  Status st = Check("write", p);
+  if (!st.ok()) return FailWrite(p, st);
   return base_->WriteFileNoSync(p, d);
 }
 Status FaultyStorage::SyncFilesystem(const std::string& p) {
@@ -262,8 +298,12 @@ Status FaultyStorage::Exchange(const std::string& a, const std::string& b) {
   return base_->Exchange(a, b);
 }
 Status FaultyStorage::RemoveAll(const std::string& p) {
-  FANOUT_RETURN_IF_ERROR(Check("remove", p));
+  FANOUT_RETURN_IF_ERROR(CheckRemoval("remove", p));
   return base_->RemoveAll(p);
+}
+Status FaultyStorage::RemoveDir(const std::string& p) {
+  FANOUT_RETURN_IF_ERROR(CheckRemoval("rmdir", p));
+  return base_->RemoveDir(p);
 }
 
 std::shared_ptr<Storage> MaybeFaultyFromEnv(std::shared_ptr<Storage> base) {

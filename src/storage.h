@@ -16,7 +16,10 @@ namespace fanout {
 
 struct FileInfo {
   std::string name;  // within its directory
+  // What the path itself is (lstat: a symbolic link is never followed).
   bool is_dir = false;
+  bool is_file = false;     // a regular file
+  bool is_symlink = false;  // neither dir nor file: a link; all false: a FIFO, socket or device
   int64_t size = 0;
   int64_t mtime_ns = 0;
 };
@@ -48,12 +51,25 @@ class Storage {
   virtual Status Rename(const std::string& from, const std::string& to, bool replace) = 0;
   // Atomically swaps two existing paths (renameat2 RENAME_EXCHANGE).
   virtual Status Exchange(const std::string& a, const std::string& b) = 0;
+  // Removes `path` and, when it is a folder, everything in it; a symbolic
+  // link is removed, never followed.
   virtual Status RemoveAll(const std::string& path) = 0;
+  // Removes the folder `path` only when it is empty (rmdir(2)).
+  virtual Status RemoveDir(const std::string& path) = 0;
+  // The absolute path with every symbolic link resolved and "." / ".."
+  // folded; the part that does not exist yet is kept as written
+  // (std::filesystem::weakly_canonical).
+  virtual Result<std::string> Canonical(const std::string& path) = 0;
   // xxh3-128 of the file's bytes, as hex.
   virtual Result<std::string> HashFile(const std::string& path) = 0;
   // An exclusive lock on `path` (created if needed), holding `holder` as text.
-  // kBusy naming the current holder when another process has it.
+  // kBusy naming the current holder when another process has it. A `path`
+  // that is a symbolic link is refused (never followed).
   virtual Result<std::unique_ptr<StorageLock>> Lock(const std::string& path, const std::string& holder) = 0;
+  // Whether a process holds the lock on `path` now (false when there is no
+  // such file). Takes and drops a shared lock: writes nothing (a run that
+  // starts in that instant is refused as busy, and can be started again).
+  virtual Result<bool> LockHeld(const std::string& path) = 0;
 
   bool Exists(const std::string& path) { return Stat(path).ok(); }
 };
@@ -82,10 +98,13 @@ class StorageWrapper : public Storage {
   }
   Status Exchange(const std::string& a, const std::string& b) override { return base_->Exchange(a, b); }
   Status RemoveAll(const std::string& path) override { return base_->RemoveAll(path); }
+  Status RemoveDir(const std::string& path) override { return base_->RemoveDir(path); }
+  Result<std::string> Canonical(const std::string& path) override { return base_->Canonical(path); }
   Result<std::string> HashFile(const std::string& path) override { return base_->HashFile(path); }
   Result<std::unique_ptr<StorageLock>> Lock(const std::string& path, const std::string& holder) override {
     return base_->Lock(path, holder);
   }
+  Result<bool> LockHeld(const std::string& path) override { return base_->LockHeld(path); }
 
  protected:
   std::shared_ptr<Storage> base_;
@@ -93,9 +112,12 @@ class StorageWrapper : public Storage {
 
 // Wraps `base`. Counts mutating calls (CreateDirs, WriteFile,
 // WriteFileNoSync, SyncDir, SyncFilesystem, Rename, Exchange,
-// RemoveAll); at call number `fail_at` (1-based):
+// RemoveAll, RemoveDir); at call number `fail_at` (1-based):
 //   kFail:      the call fails with `error_number` (EIO, ENOSPC, ...) and does
-//               nothing; with `sticky` every later call fails too.
+//               nothing; with `sticky` every later call fails too. ENOSPC is
+//               a full disk: a write fails after creating its file (empty),
+//               and after the first fault removals still work (they free
+//               space) as on a real filesystem.
 //   kKill:      the process kills itself with SIGKILL before the call.
 class FaultyStorage : public StorageWrapper {
  public:
@@ -113,9 +135,14 @@ class FaultyStorage : public StorageWrapper {
   Status Rename(const std::string& from, const std::string& to, bool replace) override;
   Status Exchange(const std::string& a, const std::string& b) override;
   Status RemoveAll(const std::string& path) override;
+  Status RemoveDir(const std::string& path) override;
 
  private:
-  Status Check(const char* op, const std::string& path);
+  Status Check(const char* op, const std::string& path, bool removal = false);
+  // Check for a call that frees space (see ENOSPC above).
+  Status CheckRemoval(const char* op, const std::string& path);
+  // A failed write on a full disk leaves its file created and empty.
+  Status FailWrite(const std::string& path, Status fault);
   int64_t fail_at_;
   Action action_;
   int error_number_;

@@ -69,13 +69,20 @@ class CrashTest : public FanoutTest {
   void CheckAfterKillAndResume(const std::string& what) {
     SCOPED_TRACE(what);
     for (int n = 1; n <= 6; ++n) EXPECT_EQ(CheckTarget(Iter(n)), "");
+    // The killed run's manifest, if it got to write one, shows it killed.
+    RunResult status = Fanout({"status", OutPath(), "--json"});
+    EXPECT_EQ(status.exit_code, 0) << status.Describe();
+    auto last = nlohmann::json::parse(status.out, nullptr, false);
+    if (!last.is_discarded()) EXPECT_NE(last.value("status", ""), "running") << status.out;
     RunResult resumed = Run({"--resume"});
     ASSERT_EQ(resumed.exit_code, 0) << resumed.Describe();
     for (int n = 1; n <= 6; ++n) {
       nlohmann::json marker = ExpectCommitted(Iter(n));
       EXPECT_EQ(marker["params"]["min_amount"], 20);
     }
-    EXPECT_TRUE(!fs::exists(OutPath(".fanout-staging")) || fs::is_empty(OutPath(".fanout-staging")));
+    EXPECT_FALSE(fs::exists(OutPath(".fanout-staging")));
+    // A manifest write the kill cut short is cleared by the next run.
+    for (const auto& name : ListDir(OutPath("_fanout/runs"))) EXPECT_EQ(name.find(".tmp"), std::string::npos) << name;
   }
 
   Snapshot old_;

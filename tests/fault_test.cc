@@ -43,6 +43,8 @@ class FaultTest : public FanoutTest {
       // a replaced output: the next run clears it as stale staging).
       EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 1 || r.exit_code == 2) << r.Describe();
       for (const std::string& target : {Iter(1), Iter(2), Iter(3)}) CheckTarget(r, target, old);
+      // A failed manifest write (the running one or the last) leaves no temp file.
+      for (const auto& name : ListDir(OutPath("_fanout/runs"))) EXPECT_EQ(name.find(".tmp"), std::string::npos) << name;
       if (HasFailure()) break;
       EXPECT_LT(n, 300);
       if (n >= 300) break;
@@ -178,6 +180,8 @@ TEST_F(FaultTest, DiskFullOnASmallTmpfs) {
   }
   EXPECT_FALSE(fs::exists(Path("small/out/iter_2")));
   EXPECT_TRUE(fs::exists(Path("small/out/iter_1/_SUCCESS")));
+  for (const auto& name : ListDir(Path("small/out/_fanout/runs"))) EXPECT_EQ(name.find(".tmp"), std::string::npos) << name;
+  EXPECT_FALSE(fs::exists(Path("small/out/.fanout-staging")));
   system(("umount " + Path("small")).c_str());
 }
 

@@ -74,15 +74,29 @@ TEST_F(ResumeTest, OnlyChangedIterationsRerunWithTheReason) {
   EXPECT_EQ(report.Count(IterationStatus::kCommitted), 1);
 }
 
-TEST_F(ResumeTest, MissingOrMarkerlessOutputReruns) {
+TEST_F(ResumeTest, MissingOrDamagedOutputRerunsAndAForeignOneIsRefused) {
   JobSpec spec = Spec();
   ASSERT_EQ(RunJob(spec, {}).ExitCode(), 0);
   fs::remove_all(dir_ + "/out/iter_1");
-  fs::remove(dir_ + "/out/iter_2/_SUCCESS");
+  std::ofstream(dir_ + "/out/iter_3/part-00000.parquet", std::ios::app) << "appended";
   auto reasons = Plan(spec);
   EXPECT_EQ(reasons["1"], "no output yet");
-  EXPECT_EQ(reasons["2"], "output has no valid _SUCCESS");
-  EXPECT_EQ(reasons["3"], "up to date");
+  EXPECT_EQ(reasons["2"], "up to date");
+  EXPECT_NE(reasons["3"].find("part-00000.parquet: size "), std::string::npos) << reasons["3"];
+
+  // Without its _SUCCESS, iter_2 is not fanout's: plan and run refuse it.
+  fs::remove(dir_ + "/out/iter_2/_SUCCESS");
+  RunOptions resume;
+  resume.resume = true;
+  auto plan = PlanJob(spec, resume);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().code(), Status::Code::kInvalid);
+  EXPECT_NE(plan.status().message().find(dir_ + "/out/iter_2 (a folder without _SUCCESS)"), std::string::npos)
+      << plan.status().message();
+  RunReport report = RunJob(spec, resume);
+  EXPECT_EQ(report.ExitCode(), 2);
+  EXPECT_TRUE(fs::exists(dir_ + "/out/iter_2/part-00000.parquet"));
+  EXPECT_FALSE(fs::exists(dir_ + "/out/iter_1"));
 }
 
 TEST_F(ResumeTest, LongestFirstUsesManifestHistory) {

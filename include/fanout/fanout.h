@@ -31,6 +31,10 @@ struct IterationReport {
   std::string target;  // output dir name, e.g. iter_2
   IterationStatus status = IterationStatus::kPending;
   std::string skip_reason;  // for kSkipped
+  // Why it runs when --resume or output.mode: skip_existing could have
+  // skipped it: "no output yet", "changed: params", or what differs from its
+  // _SUCCESS ("part-00000.parquet: size 1234 on disk, 5678 in _SUCCESS").
+  std::string run_reason;
   int64_t rows = 0;
   int64_t bytes = 0;
   int files = 0;
@@ -56,6 +60,9 @@ struct RunReport {
   std::string manifest_path;  // empty when no manifest was written
   int workers = 0;            // at most this many iterations computed at once (max_workers, resolved)
   int threads = 0;            // the engine's threads while they ran (run.threads, resolved)
+  // The manifest of a run still going: written at the start and while the
+  // iterations finish, so that a killed run is visible (status "running").
+  bool running = false;
 
   int Count(IterationStatus s) const;
   // 0 all ok, 1 some iteration failed, 2 invalid job / inputs, 130 interrupted.
@@ -80,6 +87,10 @@ struct RunOptions {
   int max_workers = 0;               // overrides run.max_workers when > 0
   std::vector<std::string> only;     // run only these n (as text)
   bool resume = false;               // skip iterations whose fingerprint matches
+  // Before an output is trusted (--resume, skip_existing) its files are
+  // checked against its _SUCCESS: names and sizes always; with verify, their
+  // xxh3 checksums too.
+  bool verify = false;
   EventSink* events = nullptr;       // may be null
   std::shared_ptr<Storage> storage;  // null: the local filesystem
   const std::atomic<bool>* cancel = nullptr;  // set to true to cancel the run

@@ -1,0 +1,252 @@
+#include "outputs.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "util.h"
+
+namespace fanout {
+namespace {
+
+// A marker larger than this is not fanout's (10,000 part files take ~1 MiB).
+constexpr int64_t kMaxMarkerBytes = 64LL << 20;
+
+bool IsFanoutFileEntry(const nlohmann::json& f) {
+  if (!f.is_object()) return false;
+  auto name = f.find("name"), bytes = f.find("bytes"), xxh3 = f.find("xxh3");
+  return name != f.end() && name->is_string() && IsSafePathComponent(name->get<std::string>()) &&
+         name->get<std::string>() != "_SUCCESS" && bytes != f.end() && bytes->is_number_integer() &&
+         bytes->get<int64_t>() >= 0 && xxh3 != f.end() && xxh3->is_string();
+}
+
+// The _SUCCESS execute.cc writes: fanout_version 1, a run id, a fingerprint
+// and the part files with sizes and checksums.
+bool IsFanoutMarker(const nlohmann::json& m) {
+  if (!m.is_object()) return false;
+  auto version = m.find("fanout_version"), run = m.find("run_id"), fp = m.find("fingerprint"), files = m.find("files");
+  if (version == m.end() || !version->is_number_integer() || version->get<int64_t>() != 1) return false;
+  if (run == m.end() || !run->is_string() || fp == m.end() || !fp->is_string()) return false;
+  if (files == m.end() || !files->is_array()) return false;
+  return std::all_of(files->begin(), files->end(), IsFanoutFileEntry);
+}
+
+TargetState Foreign(std::string what) {
+  TargetState s;
+  s.kind = TargetState::Kind::kForeign;
+  s.what = std::move(what);
+  return s;
+}
+
+std::string KindOf(const FileInfo& info) {
+  if (info.is_symlink) return "a symbolic link";
+  if (info.is_dir) return "a folder";
+  if (info.is_file) return "a regular file";
+  return "a special file (FIFO, socket or device)";
+}
+
+// `path` is `dir` or inside it (both canonical).
+bool IsInsideOrSame(const std::string& path, const std::string& dir) {
+  auto rel = std::filesystem::path(path).lexically_relative(dir);
+  return !rel.empty() && *rel.begin() != "..";
+}
+
+// Every file the job reads or keeps, as (what, path).
+std::vector<std::pair<std::string, std::string>> JobFiles(const JobSpec& spec) {
+  std::vector<std::pair<std::string, std::string>> files;
+  if (!spec.path.empty()) files.emplace_back("the job file", spec.path);
+  for (const InputSpec& in : spec.inputs) files.emplace_back("input '" + in.name + "'", in.path);
+  for (const std::string& f : spec.param_files) files.emplace_back("the params include", f);
+  auto transform = [&](const TransformSpec& t) {
+    // Inline SQL is named "<job>:line:column": the job file, listed above.
+    bool inline_sql = t.source == spec.path || t.source.rfind(spec.path + ":", 0) == 0;
+    if (!inline_sql && !t.source.empty()) files.emplace_back("the transform", t.source);
+  };
+  if (spec.transform) transform(*spec.transform);
+  for (const auto& [kind, t] : spec.transforms) transform(t);
+  if (spec.cache.enabled && !spec.cache.dir.empty()) files.emplace_back("the input cache (cache.dir)", spec.cache.dir);
+  return files;
+}
+
+std::string Joined(const std::vector<std::string>& items, const std::string& sep) {
+  std::string out;
+  for (const std::string& s : items) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> KnownTargets(const JobSpec& spec, const std::vector<std::string>& only) {
+  std::vector<std::string> keys;
+  const SequenceSpec& seq = spec.sequence;
+  if (seq.kind == SequenceSpec::Kind::kList)
+    for (const Value& v : seq.items) keys.push_back(v.ToString());
+  if (seq.kind == SequenceSpec::Kind::kRange && seq.step > 0)
+    for (int64_t i = seq.first; i <= seq.last; i += seq.step) keys.push_back(std::to_string(i));
+  std::set<std::string> wanted(only.begin(), only.end());
+  std::vector<std::string> targets;
+  for (const std::string& key : keys) {
+    if (!wanted.empty() && !wanted.count(key)) continue;
+    // As plan.cc names them: {n} replaced, {kind} empty (lists and ranges
+    // have no kinds).
+    std::string name;
+    const std::string& pattern = spec.output.name;
+    for (size_t i = 0; i < pattern.size();) {
+      if (pattern.compare(i, 3, "{n}") == 0)
+        name += key, i += 3;
+      else if (pattern.compare(i, 6, "{kind}") == 0)
+        i += 6;
+      else
+        name += pattern[i++];
+    }
+    if (IsSafePathComponent(name) && name[0] != '.' && name[0] != '_') targets.push_back(name);
+  }
+  return targets;
+}
+
+TargetState InspectTarget(Storage& storage, const std::string& path) {
+  auto info = storage.Stat(path);
+  if (!info.ok()) return TargetState{};
+  if (!info->is_dir) return Foreign(KindOf(*info));
+  auto marker = storage.Stat(path + "/_SUCCESS");
+  if (!marker.ok()) return Foreign("a folder without _SUCCESS");
+  if (!marker->is_file) return Foreign("a folder whose _SUCCESS is " + KindOf(*marker));
+  if (marker->size == 0)
+    return Foreign("a folder with an empty _SUCCESS (Spark and Hadoop write one; fanout's holds JSON)");
+  if (marker->size > kMaxMarkerBytes) return Foreign("a folder whose _SUCCESS is not fanout's (too large)");
+  auto text = storage.ReadFile(path + "/_SUCCESS");
+  if (!text.ok()) return Foreign("a folder whose _SUCCESS cannot be read (" + text.status().message() + ")");
+  auto json = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !IsFanoutMarker(json)) return Foreign("a folder whose _SUCCESS is not fanout's marker");
+  TargetState s;
+  s.kind = TargetState::Kind::kOurs;
+  s.marker = std::move(json);
+  return s;
+}
+
+std::string ForeignTargetMessage(const std::string& path, const std::string& what) {
+  return path + " is " + what +
+         ", not an output of fanout: fanout never replaces or deletes what it did not write; move it away (or "
+         "choose another output.dir or output.name) and run again";
+}
+
+Status RefuseForeignTargets(Storage& storage, const std::string& out_dir, const std::vector<std::string>& targets) {
+  std::vector<std::string> foreign;
+  for (const std::string& target : targets) {
+    std::string path = out_dir + "/" + target;
+    TargetState s = InspectTarget(storage, path);
+    if (s.kind == TargetState::Kind::kForeign) foreign.push_back(path + " (" + s.what + ")");
+  }
+  if (foreign.empty()) return Status::Ok();
+  return Status::Invalid("these outputs' paths hold something fanout did not write: " + Joined(foreign, ", ") +
+                         "; fanout never replaces or deletes them: move them away, or choose another output.dir or "
+                         "output.name (nothing was written)");
+}
+
+Status CheckOutputLocation(Storage& storage, const JobSpec& spec) {
+  const std::string& dir = spec.output.dir;
+  // A path that cannot be resolved (under a file, say) cannot be created
+  // either: creating it reports that, later.
+  auto out = storage.Canonical(dir);
+  if (!out.ok()) out = dir;
+  auto info = storage.Stat(*out);
+  if (info.ok() && !info->is_dir)
+    return Status::Invalid("output.dir " + dir + " exists and is " + KindOf(*info) +
+                           ", not a folder: choose another output.dir (nothing was written)");
+  std::vector<std::string> held;
+  for (const auto& [what, path] : JobFiles(spec)) {
+    auto c = storage.Canonical(path);
+    if (c.ok() && IsInsideOrSame(*c, *out)) held.push_back(what + " " + path);
+  }
+  if (spec.cache.enabled && !spec.cache.dir.empty()) {
+    auto cache = storage.Canonical(spec.cache.dir);
+    if (cache.ok() && IsInsideOrSame(*out, *cache) && *out != *cache)
+      held.push_back("is inside the input cache (cache.dir) " + spec.cache.dir);
+  }
+  if (held.empty()) return Status::Ok();
+  return Status::Invalid("output.dir " + dir + " (" + *out + ") holds " + Joined(held, ", ") +
+                         ": an output folder holds only fanout's outputs; choose an output.dir outside the job's "
+                         "files (the default is out/ beside the job file; nothing was written)");
+}
+
+std::string VerifyOutput(Storage& storage, const std::string& dir, const nlohmann::json& marker, bool checksums) {
+  auto entries = storage.List(dir);
+  if (!entries.ok()) return entries.status().message();
+  std::map<std::string, FileInfo> on_disk;
+  for (const FileInfo& e : *entries)
+    if (e.name != "_SUCCESS") on_disk[e.name] = e;
+  std::vector<std::string> problems;
+  std::vector<std::pair<std::string, std::string>> to_hash;  // name, xxh3 in _SUCCESS
+  for (const auto& f : marker["files"]) {
+    std::string name = f["name"];
+    auto e = on_disk.find(name);
+    int64_t bytes = f["bytes"];
+    if (e == on_disk.end()) {
+      problems.push_back(name + ": missing (listed in _SUCCESS)");
+      continue;
+    }
+    if (!e->second.is_file) {
+      problems.push_back(name + ": " + KindOf(e->second) + " on disk, a file in _SUCCESS");
+    } else if (e->second.size != bytes) {
+      problems.push_back(name + ": size " + std::to_string(e->second.size) + " on disk, " + std::to_string(bytes) +
+                         " in _SUCCESS");
+    } else {
+      to_hash.emplace_back(name, f["xxh3"]);
+    }
+    on_disk.erase(e);
+  }
+  for (const auto& [name, info] : on_disk) problems.push_back(name + ": not listed in _SUCCESS (an extra file)");
+  if (problems.empty() && checksums) {
+    for (const auto& [name, want] : to_hash) {
+      auto got = storage.HashFile(dir + "/" + name);
+      if (!got.ok())
+        problems.push_back(name + ": " + got.status().message());
+      else if (*got != want)
+        problems.push_back(name + ": xxh3 " + *got + " on disk, " + want + " in _SUCCESS (same size, other bytes)");
+    }
+  }
+  if (problems.size() > 3) {
+    size_t more = problems.size() - 3;
+    problems.resize(3);
+    problems.push_back("and " + std::to_string(more) + " more");
+  }
+  return Joined(problems, "; ");
+}
+
+std::vector<OutputCheck> VerifyOutputs(Storage& storage, const std::string& out_dir,
+                                       const nlohmann::json& last_manifest, bool checksums) {
+  std::vector<OutputCheck> checks;
+  std::set<std::string> present;
+  auto entries = storage.List(out_dir);
+  if (entries.ok()) {
+    for (const FileInfo& e : *entries) {
+      if (e.name.empty() || e.name[0] == '.' || e.name[0] == '_') continue;
+      present.insert(e.name);
+      OutputCheck c{e.name, "", false};
+      TargetState s = InspectTarget(storage, out_dir + "/" + e.name);
+      if (s.kind == TargetState::Kind::kOurs) {
+        c.problem = VerifyOutput(storage, out_dir + "/" + e.name, s.marker, checksums);
+      } else {
+        c.foreign = true;
+        c.problem = s.what + ", not an output of fanout";
+      }
+      checks.push_back(c);
+    }
+  }
+  std::string run = last_manifest.value("run_id", "?");
+  if (last_manifest.contains("iterations") && last_manifest["iterations"].is_array()) {
+    for (const auto& it : last_manifest["iterations"]) {
+      if (!it.is_object() || !it.contains("target") || !it["target"].is_string()) continue;
+      std::string status = it.value("status", "");
+      std::string target = it["target"];
+      if ((status == "committed" || status == "skipped") && !present.count(target))
+        checks.push_back(OutputCheck{target, "missing (the last run, " + run + ", reports it " + status + ")", false});
+    }
+  }
+  std::sort(checks.begin(), checks.end(),
+            [](const OutputCheck& a, const OutputCheck& b) { return a.target < b.target; });
+  return checks;
+}
+
+}  // namespace fanout
