@@ -5,8 +5,8 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
-#include <string_view>
 #include <mutex>
+#include <string_view>
 #include <thread>
 #include <utility>
 
@@ -48,7 +48,6 @@ class Owned {
   Owned(const Owned&) = delete;
   Owned& operator=(const Owned&) = delete;
   H get() const { return h_; }
-  H* out() { return &h_; }  // for C calls that create into a pointer
 
  private:
   H h_ = nullptr;
@@ -238,7 +237,7 @@ void DescribeFields(duckdb_logical_type t, bool is_union, ColumnType& out) {
     OwnedType child(is_union ? duckdb_union_type_member_type(t, i) : duckdb_struct_type_child_type(t, i));
     ColumnType c = Describe(child.get());
     sql += (i ? ", " : "") + FieldSql(name) + " " + c.sql;
-    out.children.emplace_back(std::move(name), std::move(c));
+    out.children.push_back({std::move(name), std::move(c)});
   }
   out.sql = sql + ")";
 }
@@ -262,15 +261,15 @@ ColumnType Describe(duckdb_logical_type t) {
     case TypeId::kArray: {
       bool list = out.id == TypeId::kList;
       OwnedType child(list ? duckdb_list_type_child_type(t) : duckdb_array_type_child_type(t));
-      out.children.emplace_back("", Describe(child.get()));
-      out.sql = out.children[0].second.sql + (list ? "[]" : "[" + std::to_string(duckdb_array_type_array_size(t)) + "]");
+      out.children.push_back({"", Describe(child.get())});
+      out.sql = out.children[0].type.sql + (list ? "[]" : "[" + std::to_string(duckdb_array_type_array_size(t)) + "]");
       break;
     }
     case TypeId::kMap: {
       OwnedType key(duckdb_map_type_key_type(t)), value(duckdb_map_type_value_type(t));
-      out.children.emplace_back("key", Describe(key.get()));
-      out.children.emplace_back("value", Describe(value.get()));
-      out.sql = "MAP(" + out.children[0].second.sql + ", " + out.children[1].second.sql + ")";
+      out.children.push_back({"key", Describe(key.get())});
+      out.children.push_back({"value", Describe(value.get())});
+      out.sql = "MAP(" + out.children[0].type.sql + ", " + out.children[1].type.sql + ")";
       break;
     }
     case TypeId::kStruct:

@@ -83,6 +83,8 @@ enum class TypeId {
 // "HUGEINT", "TIMESTAMP_TZ", "LIST", ...: the DuckDB type id's name.
 const char* TypeIdName(TypeId id);
 
+struct ResultColumn;
+
 struct ColumnType {
   TypeId id = TypeId::kInvalid;
   // DuckDB's spelling of the whole type, as typeof() prints it: "HUGEINT",
@@ -93,10 +95,10 @@ struct ColumnType {
   std::string sql;
   // LIST/ARRAY: the element ("" name); STRUCT: the fields; UNION: the members;
   // MAP: "key" and "value". Empty for every other type.
-  std::vector<std::pair<std::string, ColumnType>> children;
+  std::vector<ResultColumn> children;
 };
 
-// A result column: its name and type.
+// A result column (or a field of a nested type): its name and type.
 struct ResultColumn {
   std::string name;
   ColumnType type;

@@ -305,28 +305,28 @@ TEST_F(EngineReadTest, ResultColumnsDescribeNestedTypes) {
   const ColumnType& s = cols[1].type;
   ASSERT_EQ(s.id, TypeId::kStruct);
   ASSERT_EQ(s.children.size(), 2u);
-  EXPECT_EQ(s.children[0].first, "a");
-  EXPECT_EQ(s.children[0].second.id, TypeId::kList);
-  EXPECT_EQ(s.children[0].second.children.at(0).second.id, TypeId::kUhugeint);
-  const ColumnType& m = s.children[1].second;
+  EXPECT_EQ(s.children[0].name, "a");
+  EXPECT_EQ(s.children[0].type.id, TypeId::kList);
+  EXPECT_EQ(s.children[0].type.children.at(0).type.id, TypeId::kUhugeint);
+  const ColumnType& m = s.children[1].type;
   EXPECT_EQ(m.id, TypeId::kMap);
   EXPECT_EQ(m.sql, "MAP(VARCHAR, TINYINT)");
   ASSERT_EQ(m.children.size(), 2u);
-  EXPECT_EQ(m.children[0].first, "key");
-  EXPECT_EQ(m.children[0].second.id, TypeId::kVarchar);
-  EXPECT_EQ(m.children[1].first, "value");
-  EXPECT_EQ(m.children[1].second.id, TypeId::kTinyint);
+  EXPECT_EQ(m.children[0].name, "key");
+  EXPECT_EQ(m.children[0].type.id, TypeId::kVarchar);
+  EXPECT_EQ(m.children[1].name, "value");
+  EXPECT_EQ(m.children[1].type.id, TypeId::kTinyint);
 
   const ColumnType& u = cols[2].type;
   EXPECT_EQ(u.id, TypeId::kUnion);
   EXPECT_EQ(u.sql, "UNION(n INTEGER, t TIME WITH TIME ZONE)");
   ASSERT_EQ(u.children.size(), 2u);
-  EXPECT_EQ(u.children[1].first, "t");
-  EXPECT_EQ(u.children[1].second.id, TypeId::kTimeTz);
+  EXPECT_EQ(u.children[1].name, "t");
+  EXPECT_EQ(u.children[1].type.id, TypeId::kTimeTz);
 
   EXPECT_EQ(cols[3].type.id, TypeId::kArray);
   EXPECT_EQ(cols[3].type.sql, "SMALLINT[2]");
-  EXPECT_EQ(cols[3].type.children.at(0).second.id, TypeId::kSmallint);
+  EXPECT_EQ(cols[3].type.children.at(0).type.id, TypeId::kSmallint);
 }
 
 TEST_F(EngineReadTest, ResultColumnsOfStatementsThatReturnNoRows) {
@@ -375,7 +375,7 @@ TEST_F(EngineReadTest, TypesTheCApiDoesNotReport) {
   auto cols = (*stmt)->ResultColumns();
   ASSERT_TRUE(cols.ok()) << cols.status().message();
   EXPECT_EQ((*cols)[0].type.id, TypeId::kList);
-  EXPECT_EQ((*cols)[0].type.children.at(0).second.id, TypeId::kInvalid);
+  EXPECT_EQ((*cols)[0].type.children.at(0).type.id, TypeId::kInvalid);
   EXPECT_EQ((*cols)[0].type.sql, "INVALID[]");
 }
 

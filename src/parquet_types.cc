@@ -40,7 +40,7 @@ bool Classify(const ColumnType& t, ParquetIssue& out) {
                                           : "cast it to VARCHAR";
       return true;
     case TypeId::kArray:
-      out.becomes = t.children.empty() ? "a LIST" : t.children[0].second.sql + "[]";
+      out.becomes = t.children.empty() ? "a LIST" : t.children[0].type.sql + "[]";
       out.fix = "cast it to " + out.becomes + " (the elements are kept)";
       return true;
     case TypeId::kTimestampS:
@@ -69,7 +69,7 @@ void Collect(const std::string& path, const ColumnType& t, std::vector<ParquetIs
   ParquetIssue issue;
   issue.path = path;
   if (Classify(t, issue)) out.push_back(std::move(issue));
-  for (const auto& [name, child] : t.children) Collect(ChildPath(path, t.id, name), child, out);
+  for (const ResultColumn& child : t.children) Collect(ChildPath(path, t.id, child.name), child.type, out);
 }
 
 }  // namespace

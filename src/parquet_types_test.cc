@@ -77,7 +77,8 @@ TEST_F(ParquetTypesTest, AgreesWithTheWriterForEveryType) {
       "DATE '-infinity'", "DATE '0044-03-15 (BC)'", "TIME '12:34:56.789'",
       "TIMETZ '12:34:56+05:30'", "TIMESTAMP '2024-01-02 03:04:05.123456'", "TIMESTAMP_S '2024-01-02 03:04:05'",
       "TIMESTAMP_MS '2024-01-02 03:04:05.123'", "TIMESTAMP_NS '2024-01-02 03:04:05.123456789'",
-      "TIMESTAMPTZ '2024-01-02 03:04:05.123456+02'", "TIMESTAMP 'infinity'", "INTERVAL '1.0015 seconds'", "INTERVAL '-1 month'", "'123456789012345678901234567890123'::BIGNUM",
+      "TIMESTAMPTZ '2024-01-02 03:04:05.123456+02'", "TIMESTAMP 'infinity'", "INTERVAL '1.0015 seconds'",
+      "INTERVAL '-1 month'", "'123456789012345678901234567890123'::BIGNUM",
       "[1, 2, NULL]", "[]::INTEGER[]", "[1, 2, 3]::INTEGER[3]", "{'a': 1, 'b': 'x'}", "MAP {'k': [1]}",
       "MAP {1: 'a'}", "union_value(a := 1)::UNION(a INTEGER, b VARCHAR)", "[9007199254740993::HUGEINT]",
       "{'h': 9007199254740993::UHUGEINT}", "MAP {'k': 9007199254740993::HUGEINT}", "NULL::INTEGER",
@@ -99,7 +100,7 @@ TEST_F(ParquetTypesTest, AgreesWithTheWriterForEveryType) {
 // microseconds are whole milliseconds; TIME_NS, which the engine reports as
 // INVALID, so fanout cannot tell (it becomes VARCHAR with the same text).
 TEST_F(ParquetTypesTest, ReportsByTypeWhereSomeValuesSurvive) {
-  for (const std::string e : {"INTERVAL '1 day 1.001 seconds'", "'12:34:56.123456789'::TIME_NS"}) {
+  for (const char* e : {"INTERVAL '1 day 1.001 seconds'", "'12:34:56.123456789'::TIME_NS"}) {
     SCOPED_TRACE(e);
     RoundTrip rt = Measure(e);
     EXPECT_TRUE(rt.written && rt.same_value);
