@@ -32,8 +32,8 @@ class Connection;
 //   LIST, ARRAY -> list; STRUCT -> map (field order kept);
 //   MAP -> map with each key rendered as text (Value::ToString of the key)
 //   UNION -> its active member's value
-//   DATE, TIME, TIME_NS, TIME_TZ, TIMESTAMP[_S|_MS|_NS|_TZ], INTERVAL, UUID,
-//     BLOB, BIT -> DuckDB's text rendering (what ::VARCHAR prints; TIMESTAMP_TZ
+//   DATE, TIME, TIME_TZ, TIMESTAMP[_S|_MS|_NS|_TZ], INTERVAL, UUID, BLOB,
+//     BIT -> DuckDB's text rendering (what ::VARCHAR prints; TIMESTAMP_TZ
 //     and TIME_TZ are rendered in UTC, "+00", whatever the session's TimeZone)
 //   a type DuckDB's C API does not report (TIME_NS in 1.4.4, even nested):
 //     the query fails (kFailed) naming the column; cast it, e.g. to VARCHAR
