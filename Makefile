@@ -40,14 +40,16 @@ tsan: bootstrap
 	@cmake --build build-tsan -j $(JOBS) --target fanout_tests fanout
 	$(SAN_ENV) build-tsan/fanout_tests --gtest_filter='$(TSAN_FILTER)'
 
-# libFuzzer on the job-file parser, bounded in time.
+# libFuzzer on the job-file parser and on the engine's result reader (every
+# DuckDB type), each for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
+FUZZ_FLAGS = -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -artifact_prefix=build-fuzz/
 fuzz: bootstrap
 	@CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFANOUT_FUZZ=ON >/dev/null
-	@cmake --build build-fuzz -j $(JOBS) --target spec_fuzzer
-	@rm -rf build-fuzz/corpus && mkdir -p build-fuzz/corpus
-	build-fuzz/spec_fuzzer -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
-		-artifact_prefix=build-fuzz/ build-fuzz/corpus fuzz/corpus
+	@cmake --build build-fuzz -j $(JOBS) --target spec_fuzzer value_fuzzer
+	@rm -rf build-fuzz/corpus build-fuzz/value_corpus && mkdir -p build-fuzz/corpus build-fuzz/value_corpus
+	build-fuzz/spec_fuzzer $(FUZZ_FLAGS) build-fuzz/corpus fuzz/corpus
+	$(SAN_ENV) build-fuzz/value_fuzzer $(FUZZ_FLAGS) build-fuzz/value_corpus fuzz/value_corpus
 
 bench: build
 	bench/run --size small

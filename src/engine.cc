@@ -2,9 +2,13 @@
 
 #include <duckdb.h>
 
+#include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <string_view>
 #include <thread>
+#include <utility>
 
 namespace fanout {
 namespace {
@@ -24,25 +28,58 @@ Status FromDuckError(duckdb_error_type type, const char* message) {
   }
 }
 
-// Owns a duckdb_value.
-struct OwnedValue {
-  duckdb_value v = nullptr;
-  explicit OwnedValue(duckdb_value x) : v(x) {}
-  ~OwnedValue() {
-    if (v) duckdb_destroy_value(&v);
+// The one owner of a DuckDB handle H, released with Destroy(&h).
+template <class H, void (*Destroy)(H*)>
+class Owned {
+ public:
+  Owned() = default;
+  explicit Owned(H h) : h_(h) {}
+  ~Owned() {
+    if (h_) Destroy(&h_);
   }
-  OwnedValue(OwnedValue&& o) noexcept : v(o.v) { o.v = nullptr; }
-  OwnedValue(const OwnedValue&) = delete;
+  Owned(Owned&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
+  Owned& operator=(Owned&& o) noexcept {
+    if (this != &o) {
+      if (h_) Destroy(&h_);
+      h_ = std::exchange(o.h_, nullptr);
+    }
+    return *this;
+  }
+  Owned(const Owned&) = delete;
+  Owned& operator=(const Owned&) = delete;
+  H get() const { return h_; }
+
+ private:
+  H h_ = nullptr;
 };
 
-struct OwnedType {
-  duckdb_logical_type t = nullptr;
-  explicit OwnedType(duckdb_logical_type x) : t(x) {}
-  ~OwnedType() {
-    if (t) duckdb_destroy_logical_type(&t);
-  }
-  OwnedType(OwnedType&& o) noexcept : t(o.t) { o.t = nullptr; }
-  OwnedType(const OwnedType&) = delete;
+using OwnedValue = Owned<duckdb_value, duckdb_destroy_value>;
+using OwnedType = Owned<duckdb_logical_type, duckdb_destroy_logical_type>;
+using OwnedChunk = Owned<duckdb_data_chunk, duckdb_destroy_data_chunk>;
+
+// A C string DuckDB allocated: freed with duckdb_free.
+struct DuckFree {
+  void operator()(char* p) const { duckdb_free(p); }
+};
+using DuckString = std::unique_ptr<char, DuckFree>;
+
+// Takes a DuckDB-allocated string (nullptr: ""), freeing it.
+std::string TakeString(char* s) {
+  DuckString owned(s);
+  return s ? std::string(s) : std::string();
+}
+
+// Owns a duckdb_result (a struct, not a pointer): destroyed exactly once.
+class OwnedResult {
+ public:
+  OwnedResult() = default;
+  ~OwnedResult() { duckdb_destroy_result(&r_); }
+  OwnedResult(const OwnedResult&) = delete;
+  OwnedResult& operator=(const OwnedResult&) = delete;
+  duckdb_result* get() { return &r_; }
+
+ private:
+  duckdb_result r_{};
 };
 
 Result<OwnedValue> ToDuck(const Value& value, const std::string& what);
@@ -67,8 +104,8 @@ Result<OwnedValue> ListToDuck(const ValueList& list, const std::string& what) {
   }
   duckdb_logical_type elem_type = nullptr;  // owned by its value
   for (const OwnedValue& e : elems) {
-    if (duckdb_is_null_value(e.v)) continue;
-    duckdb_logical_type t = duckdb_get_value_type(e.v);
+    if (duckdb_is_null_value(e.get())) continue;
+    duckdb_logical_type t = duckdb_get_value_type(e.get());
     if (!elem_type) {
       elem_type = t;
     } else if (duckdb_get_type_id(t) != duckdb_get_type_id(elem_type)) {
@@ -76,9 +113,9 @@ Result<OwnedValue> ListToDuck(const ValueList& list, const std::string& what) {
     }
   }
   OwnedType varchar(elem_type ? nullptr : duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR));
-  if (!elem_type) elem_type = varchar.t;
+  if (!elem_type) elem_type = varchar.get();
   std::vector<duckdb_value> raw;
-  for (OwnedValue& e : elems) raw.push_back(e.v);
+  for (OwnedValue& e : elems) raw.push_back(e.get());
   duckdb_value out = duckdb_create_list_value(elem_type, raw.data(), raw.size());
   if (!out) return Status::Invalid(what + ": cannot build a LIST value from these elements");
   return OwnedValue(out);
@@ -93,13 +130,13 @@ Result<OwnedValue> MapToDuck(const ValueMap& map, const std::string& what) {
     auto d = ToDuck(v, what + "." + k);
     if (!d.ok()) return d.status();
     fields.push_back(std::move(d).value());
-    types.push_back(duckdb_get_value_type(fields.back().v));
+    types.push_back(duckdb_get_value_type(fields.back().get()));
     names.push_back(k.c_str());
   }
   OwnedType type(duckdb_create_struct_type(types.data(), names.data(), types.size()));
   std::vector<duckdb_value> raw;
-  for (OwnedValue& f : fields) raw.push_back(f.v);
-  duckdb_value out = duckdb_create_struct_value(type.t, raw.data());
+  for (OwnedValue& f : fields) raw.push_back(f.get());
+  duckdb_value out = duckdb_create_struct_value(type.get(), raw.data());
   if (!out) return Status::Invalid(what + ": cannot build a STRUCT value");
   return OwnedValue(out);
 }
@@ -120,60 +157,552 @@ Result<OwnedValue> ToDuck(const Value& value, const std::string& what) {
   return std::visit(Visitor{what}, value.v);
 }
 
-Value CellValue(duckdb_result* r, idx_t col, idx_t row) {
-  if (duckdb_value_is_null(r, col, row)) return Value();
-  switch (duckdb_column_type(r, col)) {
-    case DUCKDB_TYPE_BOOLEAN:
-      return Value(duckdb_value_boolean(r, col, row));
-    case DUCKDB_TYPE_TINYINT:
-    case DUCKDB_TYPE_SMALLINT:
-    case DUCKDB_TYPE_INTEGER:
-    case DUCKDB_TYPE_BIGINT:
-    case DUCKDB_TYPE_UTINYINT:
-    case DUCKDB_TYPE_USMALLINT:
-    case DUCKDB_TYPE_UINTEGER:
-      return Value(duckdb_value_int64(r, col, row));
-    case DUCKDB_TYPE_FLOAT:
-    case DUCKDB_TYPE_DOUBLE:
+// ----- describing types -------------------------------------------------------
+
+TypeId ToTypeId(duckdb_type t) {
+  switch (t) {
+    case DUCKDB_TYPE_INVALID: return TypeId::kInvalid;
+    case DUCKDB_TYPE_BOOLEAN: return TypeId::kBoolean;
+    case DUCKDB_TYPE_TINYINT: return TypeId::kTinyint;
+    case DUCKDB_TYPE_SMALLINT: return TypeId::kSmallint;
+    case DUCKDB_TYPE_INTEGER: return TypeId::kInteger;
+    case DUCKDB_TYPE_BIGINT: return TypeId::kBigint;
+    case DUCKDB_TYPE_UTINYINT: return TypeId::kUtinyint;
+    case DUCKDB_TYPE_USMALLINT: return TypeId::kUsmallint;
+    case DUCKDB_TYPE_UINTEGER: return TypeId::kUinteger;
+    case DUCKDB_TYPE_UBIGINT: return TypeId::kUbigint;
+    case DUCKDB_TYPE_HUGEINT: return TypeId::kHugeint;
+    case DUCKDB_TYPE_UHUGEINT: return TypeId::kUhugeint;
+    case DUCKDB_TYPE_FLOAT: return TypeId::kFloat;
+    case DUCKDB_TYPE_DOUBLE: return TypeId::kDouble;
+    case DUCKDB_TYPE_DECIMAL: return TypeId::kDecimal;
+    case DUCKDB_TYPE_VARCHAR: return TypeId::kVarchar;
+    case DUCKDB_TYPE_BLOB: return TypeId::kBlob;
+    case DUCKDB_TYPE_BIT: return TypeId::kBit;
+    case DUCKDB_TYPE_BIGNUM: return TypeId::kBignum;
+    case DUCKDB_TYPE_UUID: return TypeId::kUuid;
+    case DUCKDB_TYPE_ENUM: return TypeId::kEnum;
+    case DUCKDB_TYPE_DATE: return TypeId::kDate;
+    case DUCKDB_TYPE_TIME: return TypeId::kTime;
+    case DUCKDB_TYPE_TIME_NS: return TypeId::kTimeNs;
+    case DUCKDB_TYPE_TIME_TZ: return TypeId::kTimeTz;
+    case DUCKDB_TYPE_TIMESTAMP: return TypeId::kTimestamp;
+    case DUCKDB_TYPE_TIMESTAMP_S: return TypeId::kTimestampS;
+    case DUCKDB_TYPE_TIMESTAMP_MS: return TypeId::kTimestampMs;
+    case DUCKDB_TYPE_TIMESTAMP_NS: return TypeId::kTimestampNs;
+    case DUCKDB_TYPE_TIMESTAMP_TZ: return TypeId::kTimestampTz;
+    case DUCKDB_TYPE_INTERVAL: return TypeId::kInterval;
+    case DUCKDB_TYPE_LIST: return TypeId::kList;
+    case DUCKDB_TYPE_ARRAY: return TypeId::kArray;
+    case DUCKDB_TYPE_STRUCT: return TypeId::kStruct;
+    case DUCKDB_TYPE_MAP: return TypeId::kMap;
+    case DUCKDB_TYPE_UNION: return TypeId::kUnion;
+    case DUCKDB_TYPE_SQLNULL: return TypeId::kSqlNull;
+    case DUCKDB_TYPE_ANY: return TypeId::kAny;
+    default: return TypeId::kOther;
+  }
+}
+
+// How DuckDB spells a type without parameters ("TIME WITH TIME ZONE").
+std::string PlainTypeSql(TypeId id) {
+  switch (id) {
+    case TypeId::kTimeTz: return "TIME WITH TIME ZONE";
+    case TypeId::kTimestampTz: return "TIMESTAMP WITH TIME ZONE";
+    case TypeId::kSqlNull: return "\"NULL\"";
+    default: return TypeIdName(id);
+  }
+}
+
+// A field or member name as DuckDB prints it inside STRUCT(...)/UNION(...).
+std::string FieldSql(const std::string& name) {
+  bool plain = !name.empty() && !(name[0] >= '0' && name[0] <= '9');
+  for (char c : name) plain = plain && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
+  return plain ? name : QuoteIdentifier(name);
+}
+
+std::string SqlStringLiteral(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+ColumnType Describe(duckdb_logical_type t);
+
+// Fields of a STRUCT or members of a UNION: name and type of each.
+void DescribeFields(duckdb_logical_type t, bool is_union, ColumnType& out) {
+  idx_t n = is_union ? duckdb_union_type_member_count(t) : duckdb_struct_type_child_count(t);
+  std::string sql = is_union ? "UNION(" : "STRUCT(";
+  for (idx_t i = 0; i < n; ++i) {
+    std::string name = TakeString(is_union ? duckdb_union_type_member_name(t, i) : duckdb_struct_type_child_name(t, i));
+    OwnedType child(is_union ? duckdb_union_type_member_type(t, i) : duckdb_struct_type_child_type(t, i));
+    ColumnType c = Describe(child.get());
+    sql += (i ? ", " : "") + FieldSql(name) + " " + c.sql;
+    out.children.push_back({std::move(name), std::move(c)});
+  }
+  out.sql = sql + ")";
+}
+
+// The fanout-side description of a logical type (recursing into nested ones).
+ColumnType Describe(duckdb_logical_type t) {
+  ColumnType out;
+  out.id = ToTypeId(duckdb_get_type_id(t));
+  switch (out.id) {
+    case TypeId::kDecimal:
+      out.sql = "DECIMAL(" + std::to_string(duckdb_decimal_width(t)) + "," + std::to_string(duckdb_decimal_scale(t)) + ")";
+      break;
+    case TypeId::kEnum: {
+      out.sql = "ENUM(";
+      uint32_t n = duckdb_enum_dictionary_size(t);
+      for (uint32_t i = 0; i < n; ++i) out.sql += (i ? ", " : "") + SqlStringLiteral(TakeString(duckdb_enum_dictionary_value(t, i)));
+      out.sql += ")";
+      break;
+    }
+    case TypeId::kList:
+    case TypeId::kArray: {
+      bool list = out.id == TypeId::kList;
+      OwnedType child(list ? duckdb_list_type_child_type(t) : duckdb_array_type_child_type(t));
+      out.children.push_back({"", Describe(child.get())});
+      out.sql = out.children[0].type.sql + (list ? "[]" : "[" + std::to_string(duckdb_array_type_array_size(t)) + "]");
+      break;
+    }
+    case TypeId::kMap: {
+      OwnedType key(duckdb_map_type_key_type(t)), value(duckdb_map_type_value_type(t));
+      out.children.push_back({"key", Describe(key.get())});
+      out.children.push_back({"value", Describe(value.get())});
+      out.sql = "MAP(" + out.children[0].type.sql + ", " + out.children[1].type.sql + ")";
+      break;
+    }
+    case TypeId::kStruct:
+    case TypeId::kUnion:
+      DescribeFields(t, out.id == TypeId::kUnion, out);
+      break;
+    default:
+      out.sql = PlainTypeSql(out.id);
+  }
+  std::string alias = TakeString(duckdb_logical_type_get_alias(t));
+  if (!alias.empty()) out.sql = alias;
+  return out;
+}
+
+// ----- reading results ----------------------------------------------------------
+// Results are read chunk by chunk (duckdb_fetch_chunk); every cell is decoded
+// from its vector according to a TypeReader built once per column. Vectors
+// from a fetched chunk are flat. Offsets into child vectors are checked, so a
+// malformed vector yields nulls, never an out-of-bounds read.
+
+// How to decode one logical type's vectors.
+struct TypeReader {
+  duckdb_type id = DUCKDB_TYPE_INVALID;
+  duckdb_type storage = DUCKDB_TYPE_INVALID;  // DECIMAL, ENUM: the physical type
+  uint8_t scale = 0;                          // DECIMAL
+  idx_t array_size = 0;                       // ARRAY
+  std::vector<std::string> dictionary;        // ENUM
+  std::vector<std::string> names;             // STRUCT fields, UNION members
+  // LIST/ARRAY: the element; STRUCT: the fields; MAP: key, value; UNION: the members.
+  std::vector<TypeReader> children;
+};
+
+TypeReader MakeReader(duckdb_logical_type t) {
+  TypeReader r;
+  r.id = duckdb_get_type_id(t);
+  auto add_child = [&r](duckdb_logical_type c) {
+    OwnedType owned(c);
+    r.children.push_back(MakeReader(owned.get()));
+  };
+  switch (r.id) {
     case DUCKDB_TYPE_DECIMAL:
-      return Value(duckdb_value_double(r, col, row));
-    default: {
-      char* s = duckdb_value_varchar(r, col, row);
-      Value v(std::string(s ? s : ""));
-      duckdb_free(s);
-      return v;
+      r.storage = duckdb_decimal_internal_type(t);
+      r.scale = duckdb_decimal_scale(t);
+      break;
+    case DUCKDB_TYPE_ENUM: {
+      r.storage = duckdb_enum_internal_type(t);
+      uint32_t n = duckdb_enum_dictionary_size(t);
+      for (uint32_t i = 0; i < n; ++i) r.dictionary.push_back(TakeString(duckdb_enum_dictionary_value(t, i)));
+      break;
+    }
+    case DUCKDB_TYPE_LIST:
+      add_child(duckdb_list_type_child_type(t));
+      break;
+    case DUCKDB_TYPE_ARRAY:
+      r.array_size = duckdb_array_type_array_size(t);
+      add_child(duckdb_array_type_child_type(t));
+      break;
+    case DUCKDB_TYPE_MAP:
+      add_child(duckdb_map_type_key_type(t));
+      add_child(duckdb_map_type_value_type(t));
+      break;
+    case DUCKDB_TYPE_STRUCT:
+      for (idx_t i = 0; i < duckdb_struct_type_child_count(t); ++i) {
+        r.names.push_back(TakeString(duckdb_struct_type_child_name(t, i)));
+        add_child(duckdb_struct_type_child_type(t, i));
+      }
+      break;
+    case DUCKDB_TYPE_UNION:
+      for (idx_t i = 0; i < duckdb_union_type_member_count(t); ++i) {
+        r.names.push_back(TakeString(duckdb_union_type_member_name(t, i)));
+        add_child(duckdb_union_type_member_type(t, i));
+      }
+      break;
+    default:
+      break;
+  }
+  return r;
+}
+
+// The decimal digits of v (with a leading '-' when negative).
+std::string Int128Text(__int128 v) {
+  if (v == 0) return "0";
+  bool negative = v < 0;
+  unsigned __int128 u = negative ? -static_cast<unsigned __int128>(v) : static_cast<unsigned __int128>(v);
+  std::string digits;
+  for (; u > 0; u /= 10) digits += static_cast<char>('0' + static_cast<int>(u % 10));
+  if (negative) digits += '-';
+  return std::string(digits.rbegin(), digits.rend());
+}
+
+std::string Uint128Text(unsigned __int128 u) {
+  if (u == 0) return "0";
+  std::string digits;
+  for (; u > 0; u /= 10) digits += static_cast<char>('0' + static_cast<int>(u % 10));
+  return std::string(digits.rbegin(), digits.rend());
+}
+
+// An integer of any width: int64 when it fits, else its exact decimal text.
+Value IntegerValue(__int128 v) {
+  if (v >= INT64_MIN && v <= INT64_MAX) return Value(static_cast<int64_t>(v));
+  return Value(Int128Text(v));
+}
+
+Value UnsignedValue(unsigned __int128 v) {
+  if (v <= static_cast<unsigned __int128>(INT64_MAX)) return Value(static_cast<int64_t>(v));
+  return Value(Uint128Text(v));
+}
+
+__int128 HugeintOf(duckdb_hugeint h) {
+  unsigned __int128 bits = (static_cast<unsigned __int128>(static_cast<uint64_t>(h.upper)) << 64) | h.lower;
+  return static_cast<__int128>(bits);  // two's complement (C++20)
+}
+
+// The exact decimal text of unscaled / 10^scale ("-12.30" for -1230, scale 2).
+std::string DecimalText(__int128 unscaled, uint8_t scale) {
+  std::string digits = Int128Text(unscaled);
+  bool negative = digits[0] == '-';
+  if (negative) digits.erase(0, 1);
+  if (scale > 0) {
+    if (digits.size() <= scale) digits.insert(0, scale + 1 - digits.size(), '0');
+    digits.insert(digits.size() - scale, ".");
+  }
+  return (negative ? "-" : "") + digits;
+}
+
+// The double nearest to a decimal text (correctly rounded, locale-free).
+double ParseDouble(const std::string& text) {
+  double d = 0;
+  std::from_chars(text.data(), text.data() + text.size(), d);
+  return d;
+}
+
+// A fixed-width value at `row` of a flat vector's data.
+template <class T>
+T At(duckdb_vector v, idx_t row) {
+  T out;
+  std::memcpy(&out, static_cast<const char*>(duckdb_vector_get_data(v)) + row * sizeof(T), sizeof(T));
+  return out;
+}
+
+// The bytes of a VARCHAR/BLOB/BIT/BIGNUM cell (valid while the chunk lives).
+std::string_view BytesAt(duckdb_vector v, idx_t row) {
+  auto* s = static_cast<duckdb_string_t*>(duckdb_vector_get_data(v)) + row;
+  return std::string_view(duckdb_string_t_data(s), duckdb_string_t_length(*s));
+}
+
+// DuckDB's text rendering of a value built from a cell (DATE, INTERVAL, ...):
+// null when DuckDB cannot render it.
+Value RenderedText(duckdb_value v) {
+  OwnedValue owned(v);
+  if (!owned.get()) return Value();
+  DuckString s(duckdb_get_varchar(owned.get()));
+  return s ? Value(std::string(s.get())) : Value();
+}
+
+// UUIDs are stored as a HUGEINT with the top bit flipped (so they sort).
+std::string UuidText(duckdb_hugeint h) {
+  uint64_t high = static_cast<uint64_t>(h.upper) ^ (uint64_t{1} << 63);
+  char buf[37];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(high >> 32),
+                static_cast<unsigned>((high >> 16) & 0xffff), static_cast<unsigned>(high & 0xffff),
+                static_cast<unsigned>(h.lower >> 48), static_cast<unsigned long long>(h.lower & 0xffffffffffffULL));
+  return buf;
+}
+
+// BIT: the first byte counts the padding bits at the start of the second.
+Value BitText(std::string_view b) {
+  if (b.empty() || static_cast<uint8_t>(b[0]) > 7) return Value();
+  size_t padding = static_cast<uint8_t>(b[0]);
+  std::string out;
+  for (size_t i = 1; i < b.size(); ++i)
+    for (int bit = 7; bit >= 0; --bit) out += (static_cast<uint8_t>(b[i]) >> bit) & 1 ? '1' : '0';
+  return Value(padding <= out.size() ? out.substr(padding) : std::string());
+}
+
+// BIGNUM: a 3-byte header (top bit set: positive) then the big-endian
+// magnitude; a negative number has every byte inverted.
+Value BignumValue(std::string_view b) {
+  if (b.size() < 4) return Value();
+  bool negative = (static_cast<uint8_t>(b[0]) & 0x80) == 0;
+  std::vector<uint32_t> limbs;  // base 2^8 digits, most significant first
+  for (size_t i = 3; i < b.size(); ++i) limbs.push_back(static_cast<uint8_t>(negative ? ~b[i] : b[i]));
+  std::string digits;  // least significant first
+  size_t start = 0;
+  while (start < limbs.size()) {  // divide by 10 until zero
+    uint32_t rem = 0;
+    for (size_t i = start; i < limbs.size(); ++i) {
+      uint32_t cur = (rem << 8) | limbs[i];
+      limbs[i] = cur / 10;
+      rem = cur % 10;
+    }
+    digits += static_cast<char>('0' + rem);
+    while (start < limbs.size() && limbs[start] == 0) ++start;
+  }
+  if (digits.empty()) digits = "0";
+  while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
+  std::string text = (negative && digits != "0" ? "-" : "") + std::string(digits.rbegin(), digits.rend());
+  int64_t i = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), i);
+  if (ec == std::errc() && end == text.data() + text.size()) return Value(i);
+  return Value(text);
+}
+
+Value ReadCell(const TypeReader& t, duckdb_vector v, idx_t row);
+
+Value ReadDecimal(const TypeReader& t, duckdb_vector v, idx_t row) {
+  __int128 unscaled = 0;
+  switch (t.storage) {
+    case DUCKDB_TYPE_SMALLINT: unscaled = At<int16_t>(v, row); break;
+    case DUCKDB_TYPE_INTEGER: unscaled = At<int32_t>(v, row); break;
+    case DUCKDB_TYPE_BIGINT: unscaled = At<int64_t>(v, row); break;
+    case DUCKDB_TYPE_HUGEINT: unscaled = HugeintOf(At<duckdb_hugeint>(v, row)); break;
+    default: return Value();
+  }
+  return Value(ParseDouble(DecimalText(unscaled, t.scale)));
+}
+
+Value ReadEnum(const TypeReader& t, duckdb_vector v, idx_t row) {
+  uint64_t index = 0;
+  switch (t.storage) {
+    case DUCKDB_TYPE_UTINYINT: index = At<uint8_t>(v, row); break;
+    case DUCKDB_TYPE_USMALLINT: index = At<uint16_t>(v, row); break;
+    case DUCKDB_TYPE_UINTEGER: index = At<uint32_t>(v, row); break;
+    default: return Value();
+  }
+  return index < t.dictionary.size() ? Value(t.dictionary[index]) : Value();
+}
+
+// Elements [offset, offset + length) of `child` (holding `child_size`), as a list.
+Value ReadElements(const TypeReader& elem, duckdb_vector child, idx_t child_size, idx_t offset, idx_t length) {
+  if (offset > child_size || length > child_size - offset) return Value();
+  ValueList out;
+  out.reserve(length);
+  for (idx_t i = 0; i < length; ++i) out.push_back(ReadCell(elem, child, offset + i));
+  return Value(std::move(out));
+}
+
+Value ReadList(const TypeReader& t, duckdb_vector v, idx_t row) {
+  auto entry = At<duckdb_list_entry>(v, row);
+  return ReadElements(t.children[0], duckdb_list_vector_get_child(v), duckdb_list_vector_get_size(v), entry.offset,
+                      entry.length);
+}
+
+Value ReadArray(const TypeReader& t, duckdb_vector v, idx_t row) {
+  // The child holds exactly array_size elements per row of the parent (the
+  // C API does not report its size; this layout is DuckDB's contract).
+  idx_t n = t.array_size;
+  return ReadElements(t.children[0], duckdb_array_vector_get_child(v), row * n + n, row * n, n);
+}
+
+// A MAP is a LIST of STRUCT(key, value); keys become text.
+Value ReadMap(const TypeReader& t, duckdb_vector v, idx_t row) {
+  auto entry = At<duckdb_list_entry>(v, row);
+  duckdb_vector entries = duckdb_list_vector_get_child(v);
+  idx_t size = duckdb_list_vector_get_size(v);
+  if (entry.offset > size || entry.length > size - entry.offset) return Value();
+  duckdb_vector keys = duckdb_struct_vector_get_child(entries, 0);
+  duckdb_vector values = duckdb_struct_vector_get_child(entries, 1);
+  ValueMap out;
+  for (idx_t i = entry.offset; i < entry.offset + entry.length; ++i)
+    out.emplace_back(ReadCell(t.children[0], keys, i).ToString(), ReadCell(t.children[1], values, i));
+  return Value(std::move(out));
+}
+
+Value ReadStruct(const TypeReader& t, duckdb_vector v, idx_t row) {
+  ValueMap out;
+  for (size_t i = 0; i < t.children.size(); ++i)
+    out.emplace_back(t.names[i], ReadCell(t.children[i], duckdb_struct_vector_get_child(v, i), row));
+  return Value(std::move(out));
+}
+
+// A UNION is a STRUCT whose child 0 is the tag (UTINYINT) and child k + 1
+// member k.
+Value ReadUnion(const TypeReader& t, duckdb_vector v, idx_t row) {
+  duckdb_vector tags = duckdb_struct_vector_get_child(v, 0);
+  uint64_t* validity = duckdb_vector_get_validity(tags);
+  if (validity && !duckdb_validity_row_is_valid(validity, row)) return Value();
+  uint8_t tag = At<uint8_t>(tags, row);
+  if (tag >= t.children.size()) return Value();
+  return ReadCell(t.children[tag], duckdb_struct_vector_get_child(v, tag + 1), row);
+}
+
+// Types read as DuckDB's text rendering of a value built from the cell.
+Value ReadRendered(duckdb_type id, duckdb_vector v, idx_t row) {
+  switch (id) {
+    case DUCKDB_TYPE_DATE: return RenderedText(duckdb_create_date(At<duckdb_date>(v, row)));
+    case DUCKDB_TYPE_TIME: return RenderedText(duckdb_create_time(At<duckdb_time>(v, row)));
+    case DUCKDB_TYPE_TIME_NS: return RenderedText(duckdb_create_time_ns(At<duckdb_time_ns>(v, row)));
+    case DUCKDB_TYPE_TIME_TZ: return RenderedText(duckdb_create_time_tz_value(At<duckdb_time_tz>(v, row)));
+    case DUCKDB_TYPE_TIMESTAMP: return RenderedText(duckdb_create_timestamp(At<duckdb_timestamp>(v, row)));
+    case DUCKDB_TYPE_TIMESTAMP_TZ: return RenderedText(duckdb_create_timestamp_tz(At<duckdb_timestamp>(v, row)));
+    case DUCKDB_TYPE_TIMESTAMP_S: return RenderedText(duckdb_create_timestamp_s(At<duckdb_timestamp_s>(v, row)));
+    case DUCKDB_TYPE_TIMESTAMP_MS: return RenderedText(duckdb_create_timestamp_ms(At<duckdb_timestamp_ms>(v, row)));
+    case DUCKDB_TYPE_TIMESTAMP_NS: return RenderedText(duckdb_create_timestamp_ns(At<duckdb_timestamp_ns>(v, row)));
+    case DUCKDB_TYPE_INTERVAL: return RenderedText(duckdb_create_interval(At<duckdb_interval>(v, row)));
+    case DUCKDB_TYPE_BLOB: {
+      std::string_view b = BytesAt(v, row);
+      return RenderedText(duckdb_create_blob(reinterpret_cast<const uint8_t*>(b.data()), b.size()));
+    }
+    default: return Value();
+  }
+}
+
+// The cell at `row` of flat vector `v` of type `t`; Value() when NULL.
+Value ReadCell(const TypeReader& t, duckdb_vector v, idx_t row) {
+  uint64_t* validity = duckdb_vector_get_validity(v);
+  if (validity && !duckdb_validity_row_is_valid(validity, row)) return Value();
+  switch (t.id) {
+    case DUCKDB_TYPE_BOOLEAN: return Value(At<uint8_t>(v, row) != 0);
+    case DUCKDB_TYPE_TINYINT: return Value(int64_t{At<int8_t>(v, row)});
+    case DUCKDB_TYPE_SMALLINT: return Value(int64_t{At<int16_t>(v, row)});
+    case DUCKDB_TYPE_INTEGER: return Value(int64_t{At<int32_t>(v, row)});
+    case DUCKDB_TYPE_BIGINT: return Value(At<int64_t>(v, row));
+    case DUCKDB_TYPE_UTINYINT: return Value(int64_t{At<uint8_t>(v, row)});
+    case DUCKDB_TYPE_USMALLINT: return Value(int64_t{At<uint16_t>(v, row)});
+    case DUCKDB_TYPE_UINTEGER: return Value(int64_t{At<uint32_t>(v, row)});
+    case DUCKDB_TYPE_UBIGINT: return UnsignedValue(At<uint64_t>(v, row));
+    case DUCKDB_TYPE_HUGEINT: return IntegerValue(HugeintOf(At<duckdb_hugeint>(v, row)));
+    case DUCKDB_TYPE_UHUGEINT: {
+      auto u = At<duckdb_uhugeint>(v, row);
+      return UnsignedValue((static_cast<unsigned __int128>(u.upper) << 64) | u.lower);
+    }
+    case DUCKDB_TYPE_FLOAT: return Value(static_cast<double>(At<float>(v, row)));
+    case DUCKDB_TYPE_DOUBLE: return Value(At<double>(v, row));
+    case DUCKDB_TYPE_DECIMAL: return ReadDecimal(t, v, row);
+    case DUCKDB_TYPE_VARCHAR: return Value(std::string(BytesAt(v, row)));
+    case DUCKDB_TYPE_BIT: return BitText(BytesAt(v, row));
+    case DUCKDB_TYPE_BIGNUM: return BignumValue(BytesAt(v, row));
+    case DUCKDB_TYPE_UUID: return Value(UuidText(At<duckdb_hugeint>(v, row)));
+    case DUCKDB_TYPE_ENUM: return ReadEnum(t, v, row);
+    case DUCKDB_TYPE_LIST: return ReadList(t, v, row);
+    case DUCKDB_TYPE_ARRAY: return ReadArray(t, v, row);
+    case DUCKDB_TYPE_MAP: return ReadMap(t, v, row);
+    case DUCKDB_TYPE_STRUCT: return ReadStruct(t, v, row);
+    case DUCKDB_TYPE_UNION: return ReadUnion(t, v, row);
+    default: return ReadRendered(t.id, v, row);  // null for a type it does not know
+  }
+}
+
+// False when `t` or a type nested in it is one the C API does not expose
+// (it reports TIME_NS as INVALID in 1.4.4): its vectors cannot be decoded.
+bool Readable(const TypeReader& t) {
+  if (ToTypeId(t.id) == TypeId::kInvalid || ToTypeId(t.id) == TypeId::kAny || ToTypeId(t.id) == TypeId::kOther)
+    return false;
+  for (const TypeReader& c : t.children)
+    if (!Readable(c)) return false;
+  return true;
+}
+
+// Every row of a successful result, fetched chunk by chunk; an error naming
+// the first column whose type cannot be read.
+Result<Table> Materialize(duckdb_result* r) {
+  Table t;
+  std::vector<TypeReader> readers;
+  idx_t ncol = duckdb_column_count(r);
+  for (idx_t c = 0; c < ncol; ++c) {
+    const char* name = duckdb_column_name(r, c);
+    t.columns.emplace_back(name ? name : "");
+    OwnedType type(duckdb_column_logical_type(r, c));
+    readers.push_back(type.get() ? MakeReader(type.get()) : TypeReader{});
+    if (!Readable(readers.back()))
+      return Status::Failed("column " + QuoteIdentifier(t.columns.back()) +
+                            " has a type DuckDB's C API does not report (TIME_NS is one): cast it, e.g. to VARCHAR");
+  }
+  for (;;) {
+    OwnedChunk chunk(duckdb_fetch_chunk(*r));  // null once every row is read
+    if (!chunk.get()) break;
+    idx_t n = duckdb_data_chunk_get_size(chunk.get());
+    if (n == 0) break;
+    std::vector<duckdb_vector> vectors;
+    for (idx_t c = 0; c < ncol; ++c) vectors.push_back(duckdb_data_chunk_get_vector(chunk.get(), c));
+    for (idx_t i = 0; i < n; ++i) {
+      std::vector<Value> row;
+      row.reserve(ncol);
+      for (idx_t c = 0; c < ncol; ++c) row.push_back(ReadCell(readers[c], vectors[c], i));
+      t.rows.push_back(std::move(row));
     }
   }
-}
-
-Table Materialize(duckdb_result* r) {
-  Table t;
-  idx_t ncol = duckdb_column_count(r);
-  for (idx_t c = 0; c < ncol; ++c) t.columns.emplace_back(duckdb_column_name(r, c));
-  idx_t nrow = duckdb_row_count(r);
-  t.rows.reserve(nrow);
-  for (idx_t i = 0; i < nrow; ++i) {
-    std::vector<Value> row;
-    row.reserve(ncol);
-    for (idx_t c = 0; c < ncol; ++c) row.push_back(CellValue(r, c, i));
-    t.rows.push_back(std::move(row));
-  }
   return t;
 }
 
-// Runs fn on a result, always destroying it.
-Result<Table> TakeResult(duckdb_state state, duckdb_result* r) {
-  if (state == DuckDBError) {
-    Status s = FromDuckError(duckdb_result_error_type(r), duckdb_result_error(r));
-    duckdb_destroy_result(r);
-    return s;
-  }
-  Table t = Materialize(r);
-  duckdb_destroy_result(r);
-  return t;
+// The table of a result, or its error as a Status.
+Result<Table> TakeResult(duckdb_state state, OwnedResult& r) {
+  if (state == DuckDBError) return FromDuckError(duckdb_result_error_type(r.get()), duckdb_result_error(r.get()));
+  return Materialize(r.get());
 }
 
 }  // namespace
+
+const char* TypeIdName(TypeId id) {
+  switch (id) {
+    case TypeId::kInvalid: return "INVALID";
+    case TypeId::kBoolean: return "BOOLEAN";
+    case TypeId::kTinyint: return "TINYINT";
+    case TypeId::kSmallint: return "SMALLINT";
+    case TypeId::kInteger: return "INTEGER";
+    case TypeId::kBigint: return "BIGINT";
+    case TypeId::kUtinyint: return "UTINYINT";
+    case TypeId::kUsmallint: return "USMALLINT";
+    case TypeId::kUinteger: return "UINTEGER";
+    case TypeId::kUbigint: return "UBIGINT";
+    case TypeId::kHugeint: return "HUGEINT";
+    case TypeId::kUhugeint: return "UHUGEINT";
+    case TypeId::kFloat: return "FLOAT";
+    case TypeId::kDouble: return "DOUBLE";
+    case TypeId::kDecimal: return "DECIMAL";
+    case TypeId::kVarchar: return "VARCHAR";
+    case TypeId::kBlob: return "BLOB";
+    case TypeId::kBit: return "BIT";
+    case TypeId::kBignum: return "BIGNUM";
+    case TypeId::kUuid: return "UUID";
+    case TypeId::kEnum: return "ENUM";
+    case TypeId::kDate: return "DATE";
+    case TypeId::kTime: return "TIME";
+    case TypeId::kTimeNs: return "TIME_NS";
+    case TypeId::kTimeTz: return "TIME_TZ";
+    case TypeId::kTimestamp: return "TIMESTAMP";
+    case TypeId::kTimestampS: return "TIMESTAMP_S";
+    case TypeId::kTimestampMs: return "TIMESTAMP_MS";
+    case TypeId::kTimestampNs: return "TIMESTAMP_NS";
+    case TypeId::kTimestampTz: return "TIMESTAMP_TZ";
+    case TypeId::kInterval: return "INTERVAL";
+    case TypeId::kList: return "LIST";
+    case TypeId::kArray: return "ARRAY";
+    case TypeId::kStruct: return "STRUCT";
+    case TypeId::kMap: return "MAP";
+    case TypeId::kUnion: return "UNION";
+    case TypeId::kSqlNull: return "NULL";
+    case TypeId::kAny: return "ANY";
+    case TypeId::kOther: return "OTHER";
+  }
+  return "OTHER";
+}
 
 int Table::Column(const std::string& name) const {
   for (size_t i = 0; i < columns.size(); ++i)
@@ -307,9 +836,9 @@ Status Connection::Execute(const std::string& sql) {
 }
 
 Result<Table> Connection::Query(const std::string& sql) {
-  duckdb_result r;
-  duckdb_state state = duckdb_query(impl_->con, sql.c_str(), &r);
-  return TakeResult(state, &r);
+  OwnedResult r;
+  duckdb_state state = duckdb_query(impl_->con, sql.c_str(), r.get());
+  return TakeResult(state, r);
 }
 
 Result<int> Connection::CountStatements(const std::string& sql) {
@@ -420,7 +949,7 @@ Status PreparedStatement::Bind(const std::string& name, const Value& value) {
     return Status::Invalid("the statement has no parameter $" + name);
   auto v = ToDuck(value, "param " + name);
   if (!v.ok()) return v.status();
-  if (duckdb_bind_value(impl_->stmt, index, v->v) == DuckDBError)
+  if (duckdb_bind_value(impl_->stmt, index, v->get()) == DuckDBError)
     return Status::Invalid("cannot bind param $" + name + " = " + value.ToString());
   return Status::Ok();
 }
@@ -434,10 +963,27 @@ Status PreparedStatement::BindAll(const Params& params) {
   return Status::Ok();
 }
 
+Result<std::vector<ResultColumn>> PreparedStatement::ResultColumns() const {
+  std::vector<ResultColumn> out;
+  idx_t n = duckdb_prepared_statement_column_count(impl_->stmt);
+  // DuckDB reports one INVALID column ("unknown") when the result's types
+  // wait for the parameters' types.
+  if (n == 1 && !names_.empty() && duckdb_prepared_statement_column_type(impl_->stmt, 0) == DUCKDB_TYPE_INVALID)
+    return Status::Invalid("the result's types depend on the types of its parameters; they are known only when it runs");
+  for (idx_t i = 0; i < n; ++i) {
+    ResultColumn c;
+    c.name = TakeString(const_cast<char*>(duckdb_prepared_statement_column_name(impl_->stmt, i)));
+    OwnedType type(duckdb_prepared_statement_column_logical_type(impl_->stmt, i));
+    if (type.get()) c.type = Describe(type.get());
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 Result<Table> PreparedStatement::Execute() {
-  duckdb_result r;
-  duckdb_state state = duckdb_execute_prepared(impl_->stmt, &r);
-  return TakeResult(state, &r);
+  OwnedResult r;
+  duckdb_state state = duckdb_execute_prepared(impl_->stmt, r.get());
+  return TakeResult(state, r);
 }
 
 // ----- scalar functions -------------------------------------------------------
@@ -461,8 +1007,8 @@ Status Database::RegisterScalarFunction(const std::string& name, std::function<i
   duckdb_scalar_function f = duckdb_create_scalar_function();
   duckdb_scalar_function_set_name(f, name.c_str());
   OwnedType bigint(duckdb_create_logical_type(DUCKDB_TYPE_BIGINT));
-  duckdb_scalar_function_add_parameter(f, bigint.t);
-  duckdb_scalar_function_set_return_type(f, bigint.t);
+  duckdb_scalar_function_add_parameter(f, bigint.get());
+  duckdb_scalar_function_set_return_type(f, bigint.get());
   duckdb_scalar_function_set_volatile(f);
   duckdb_scalar_function_set_extra_info(f, new Int64Fn(std::move(fn)),
                                         [](void* p) { delete static_cast<Int64Fn*>(p); });

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fanout/status.h"
@@ -28,6 +29,22 @@ enum class StatementKind {
 const char* StatementKindName(StatementKind kind);
 
 // A small, fully materialised query result (sequence SQL, reading back).
+// Every DuckDB type is read; cells map to Value as follows (NULL at any level
+// -> null):
+//   BOOLEAN -> bool
+//   TINYINT..BIGINT, UTINYINT..UBIGINT, HUGEINT, UHUGEINT, BIGNUM -> int64
+//     when the value fits, else its exact decimal text ("18446744073709551615")
+//   FLOAT, DOUBLE -> double (NaN and infinities included)
+//   DECIMAL (every width) -> the double nearest to its exact value
+//   VARCHAR (and aliases such as JSON), ENUM -> string
+//   LIST, ARRAY -> list; STRUCT -> map (field order kept);
+//   MAP -> map with each key rendered as text (Value::ToString of the key)
+//   UNION -> its active member's value
+//   DATE, TIME, TIME_TZ, TIMESTAMP[_S|_MS|_NS|_TZ], INTERVAL, UUID, BLOB,
+//     BIT -> DuckDB's text rendering (what ::VARCHAR prints; TIMESTAMP_TZ
+//     and TIME_TZ are rendered in UTC, "+00", whatever the session's TimeZone)
+//   a type DuckDB's C API does not report (TIME_NS in 1.4.4, even nested):
+//     the query fails (kFailed) naming the column; cast it, e.g. to VARCHAR
 struct Table {
   std::vector<std::string> columns;
   std::vector<std::vector<Value>> rows;
@@ -69,6 +86,37 @@ class Database {
   std::unique_ptr<Impl> impl_;
 };
 
+// The logical type of a result column, described without DuckDB's headers.
+enum class TypeId {
+  kInvalid, kBoolean, kTinyint, kSmallint, kInteger, kBigint, kUtinyint, kUsmallint, kUinteger, kUbigint,
+  kHugeint, kUhugeint, kFloat, kDouble, kDecimal, kVarchar, kBlob, kBit, kBignum, kUuid, kEnum, kDate, kTime,
+  kTimeNs, kTimeTz, kTimestamp, kTimestampS, kTimestampMs, kTimestampNs, kTimestampTz, kInterval, kList,
+  kArray, kStruct, kMap, kUnion, kSqlNull, kAny, kOther,
+};
+// "HUGEINT", "TIMESTAMP_TZ", "LIST", ...: the DuckDB type id's name.
+const char* TypeIdName(TypeId id);
+
+struct ResultColumn;
+
+struct ColumnType {
+  TypeId id = TypeId::kInvalid;
+  // DuckDB's spelling of the whole type, as typeof() prints it: "HUGEINT",
+  // "DECIMAL(18,3)", "INTEGER[]", "INTEGER[3]", "STRUCT(a INTEGER, \"b c\" VARCHAR)",
+  // "MAP(VARCHAR, INTEGER[])", "UNION(a INTEGER, b VARCHAR)", "ENUM('x', 'y')",
+  // or an alias such as "JSON". (A field name is quoted when it is not
+  // lower-case letters, digits and _; reserved words are not detected.)
+  std::string sql;
+  // LIST/ARRAY: the element ("" name); STRUCT: the fields; UNION: the members;
+  // MAP: "key" and "value". Empty for every other type.
+  std::vector<ResultColumn> children;
+};
+
+// A result column (or a field of a nested type): its name and type.
+struct ResultColumn {
+  std::string name;
+  ColumnType type;
+};
+
 class PreparedStatement {
  public:
   ~PreparedStatement();
@@ -84,6 +132,12 @@ class PreparedStatement {
   // Binds each of its parameters from `params`; a name not in params is an
   // error naming it.
   Status BindAll(const Params& params);
+  // The columns the statement returns, known from preparing alone (nothing
+  // runs; binding changes nothing). Fails (kInvalid) when DuckDB leaves them
+  // to the parameters' types, e.g. `SELECT $n + 1` ($n::BIGINT + 1 is known).
+  // A type the C API does not report (TIME_NS in DuckDB 1.4.4, also inside a
+  // LIST or STRUCT) is TypeId::kInvalid, its sql "INVALID".
+  Result<std::vector<ResultColumn>> ResultColumns() const;
   Result<Table> Execute();
 
  private:
