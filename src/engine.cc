@@ -629,6 +629,7 @@ Result<Table> Materialize(duckdb_result* r) {
     const char* name = duckdb_column_name(r, c);
     t.columns.emplace_back(name ? name : "");
     OwnedType type(duckdb_column_logical_type(r, c));
+    t.described.push_back({t.columns.back(), type.get() ? Describe(type.get()) : ColumnType{}});
     readers.push_back(type.get() ? MakeReader(type.get()) : TypeReader{});
     if (!Readable(readers.back()))
       return Status::Failed("column " + QuoteIdentifier(t.columns.back()) +

@@ -28,29 +28,6 @@ enum class StatementKind {
 // "SET", "ATTACH", ... for messages.
 const char* StatementKindName(StatementKind kind);
 
-// A small, fully materialised query result (sequence SQL, reading back).
-// Every DuckDB type is read; cells map to Value as follows (NULL at any level
-// -> null):
-//   BOOLEAN -> bool
-//   TINYINT..BIGINT, UTINYINT..UBIGINT, HUGEINT, UHUGEINT, BIGNUM -> int64
-//     when the value fits, else its exact decimal text ("18446744073709551615")
-//   FLOAT, DOUBLE -> double (NaN and infinities included)
-//   DECIMAL (every width) -> the double nearest to its exact value
-//   VARCHAR (and aliases such as JSON), ENUM -> string
-//   LIST, ARRAY -> list; STRUCT -> map (field order kept);
-//   MAP -> map with each key rendered as text (Value::ToString of the key)
-//   UNION -> its active member's value
-//   DATE, TIME, TIME_TZ, TIMESTAMP[_S|_MS|_NS|_TZ], INTERVAL, UUID, BLOB,
-//     BIT -> DuckDB's text rendering (what ::VARCHAR prints; TIMESTAMP_TZ
-//     and TIME_TZ are rendered in UTC, "+00", whatever the session's TimeZone)
-//   a type DuckDB's C API does not report (TIME_NS in 1.4.4, even nested):
-//     the query fails (kFailed) naming the column; cast it, e.g. to VARCHAR
-struct Table {
-  std::vector<std::string> columns;
-  std::vector<std::vector<Value>> rows;
-  int Column(const std::string& name) const;  // -1 when absent
-};
-
 // One DuckDB instance: its threads are shared by every connection.
 // Thread-safe: connections may be opened from any thread.
 class Database {
@@ -115,6 +92,30 @@ struct ColumnType {
 struct ResultColumn {
   std::string name;
   ColumnType type;
+};
+
+// A small, fully materialised query result (sequence SQL, reading back).
+// Every DuckDB type is read; cells map to Value as follows (NULL at any level
+// -> null):
+//   BOOLEAN -> bool
+//   TINYINT..BIGINT, UTINYINT..UBIGINT, HUGEINT, UHUGEINT, BIGNUM -> int64
+//     when the value fits, else its exact decimal text ("18446744073709551615")
+//   FLOAT, DOUBLE -> double (NaN and infinities included)
+//   DECIMAL (every width) -> the double nearest to its exact value
+//   VARCHAR (and aliases such as JSON), ENUM -> string
+//   LIST, ARRAY -> list; STRUCT -> map (field order kept);
+//   MAP -> map with each key rendered as text (Value::ToString of the key)
+//   UNION -> its active member's value
+//   DATE, TIME, TIME_TZ, TIMESTAMP[_S|_MS|_NS|_TZ], INTERVAL, UUID, BLOB,
+//     BIT -> DuckDB's text rendering (what ::VARCHAR prints; TIMESTAMP_TZ
+//     and TIME_TZ are rendered in UTC, "+00", whatever the session's TimeZone)
+//   a type DuckDB's C API does not report (TIME_NS in 1.4.4, even nested):
+//     the query fails (kFailed) naming the column; cast it, e.g. to VARCHAR
+struct Table {
+  std::vector<std::string> columns;
+  std::vector<ResultColumn> described;  // each column's name and type
+  std::vector<std::vector<Value>> rows;
+  int Column(const std::string& name) const;  // -1 when absent
 };
 
 class PreparedStatement {

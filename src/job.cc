@@ -153,7 +153,7 @@ Status LoadAndPlanOnce(Loaded& l, const JobSpec& spec, const RunOptions& options
   auto its = PlanIterations(spec, *l.con, identities);
   if (!its.ok()) return its.status();
   watch.Watch(nullptr);
-  FANOUT_RETURN_IF_ERROR(step(DryRunTransforms(*l.db, spec, *its, watch.Watcher())));
+  FANOUT_RETURN_IF_ERROR(step(DryRunTransforms(*l.db, spec, *its, watch.Watcher(), &l.notes.lines)));
   auto only = FilterOnly(std::move(its).value(), options.only);
   if (!only.ok()) return only.status();
   l.iterations = std::move(only).value();
@@ -339,14 +339,17 @@ JobSpec WithoutCache(const JobSpec& spec) {
 
 }  // namespace
 
-Status ValidateJob(const JobSpec& spec) {
+Status ValidateJob(const JobSpec& spec, std::vector<std::string>* warnings) {
   auto loaded = LoadAndPlan(WithoutCache(spec), RunOptions{}, /*schema_only=*/true, "");
+  if (loaded.ok() && warnings) *warnings = loaded->notes.lines;
   return loaded.status();
 }
 
-Result<std::vector<PlannedIteration>> PlanJob(const JobSpec& spec, const RunOptions& options) {
+Result<std::vector<PlannedIteration>> PlanJob(const JobSpec& spec, const RunOptions& options,
+                                              std::vector<std::string>* warnings) {
   auto loaded = LoadAndPlan(WithoutCache(spec), options, /*schema_only=*/true, "");
   if (!loaded.ok()) return loaded.status();
+  if (warnings) *warnings = loaded->notes.lines;
   auto storage = options.storage ? options.storage : NewPosixStorage();
   // What run would refuse, plan refuses too (error_if_exists aside: plan
   // shows what would run).

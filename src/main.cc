@@ -103,8 +103,10 @@ int Run(const std::string& job, const std::vector<std::string>& sets, fanout::Ru
 int Validate(const std::string& job, const std::vector<std::string>& sets) {
   auto spec = fanout::LoadJobSpec(job, sets);
   if (!spec.ok()) return Fail(spec.status());
-  fanout::Status st = fanout::ValidateJob(*spec);
+  std::vector<std::string> warnings;
+  fanout::Status st = fanout::ValidateJob(*spec, &warnings);
   if (!st.ok()) return Fail(st);
+  for (const std::string& w : warnings) fprintf(stderr, "fanout: %s\n", w.c_str());
   printf("%s: valid\n", spec->path.c_str());
   return 0;
 }
@@ -112,8 +114,10 @@ int Validate(const std::string& job, const std::vector<std::string>& sets) {
 int Plan(const std::string& job, const std::vector<std::string>& sets, fanout::RunOptions options, bool json) {
   auto spec = fanout::LoadJobSpec(job, sets);
   if (!spec.ok()) return Fail(spec.status());
-  auto plan = fanout::PlanJob(*spec, options);
+  std::vector<std::string> warnings;
+  auto plan = fanout::PlanJob(*spec, options, &warnings);
   if (!plan.ok()) return Fail(plan.status());
+  for (const std::string& w : warnings) fprintf(stderr, "fanout: %s\n", w.c_str());
   if (json) {
     auto a = nlohmann::ordered_json::array();
     for (const auto& p : *plan) {

@@ -7,6 +7,7 @@
 
 #include "execute.h"
 #include "load.h"
+#include "parquet_types.h"
 #include "sql_policy.h"
 #include "util.h"
 
@@ -237,8 +238,8 @@ std::string TypeShape(const Value& v) {
 
 // One step of the dry run: prepared, checked against the policy, bound, and
 // executed only in its dry form (nothing is read, nothing leaves the
-// connection).
-Status DryRunStatement(Connection& con, SqlPolicy& policy, const Iteration& it, size_t i) {
+// connection). Returns what the dry form returned (no rows; its columns).
+Result<Table> DryRunStatement(Connection& con, SqlPolicy& policy, const Iteration& it, size_t i) {
   auto fail = [&](const Status& st) {
     if (st.code() == Status::Code::kInterrupted) return st;
     return Status::Invalid(it.transform_source + ": statement " + std::to_string(i + 1) + " of the transform for n = " +
@@ -251,11 +252,13 @@ Status DryRunStatement(Connection& con, SqlPolicy& policy, const Iteration& it, 
   if (!dry.ok())
     return Status::Invalid(it.transform_source + ": statement " + std::to_string(i + 1) + " " + dry.status().message());
   Status st = (*stmt)->BindAll(it.params);
-  if (!st.ok() || dry->execute.empty()) return st.ok() ? st : fail(st);
+  if (!st.ok()) return fail(st);
+  if (dry->execute.empty()) return Table{};
   auto run = con.Prepare(dry->execute);
   st = run.ok() ? (*run)->BindAll(it.params) : run.status();
-  if (st.ok()) st = (*run)->Execute().status();
-  return st.ok() ? st : fail(st);
+  Result<Table> result = st.ok() ? (*run)->Execute() : Result<Table>(st);
+  if (!result.ok()) return fail(result.status());
+  return result;
 }
 
 // The last statement is written with COPY (query) TO ...: it must be a query,
@@ -274,11 +277,19 @@ Status CheckWrittenQuery(Connection& con, const OutputSpec& output, const Iterat
                          "write SELECT * FROM (DESCRIBE t) instead");
 }
 
-Status DryRunOne(Connection& con, const JobSpec& spec, const std::set<std::string>& inputs, const Iteration& it) {
+// Checks one transform; `warnings` gets a line per result column that
+// Parquet would not hold exactly.
+Status DryRunOne(Connection& con, const JobSpec& spec, const std::set<std::string>& inputs, const Iteration& it,
+                 std::vector<std::string>* warnings) {
   SqlPolicy policy(SqlPolicy::Scope::kTransform, inputs);
   for (size_t i = 0; i < it.statements.size(); ++i) {
-    if (i + 1 == it.statements.size()) FANOUT_RETURN_IF_ERROR(CheckWrittenQuery(con, spec.output, it));
-    FANOUT_RETURN_IF_ERROR(DryRunStatement(con, policy, it, i));
+    const bool last = i + 1 == it.statements.size();
+    if (last) FANOUT_RETURN_IF_ERROR(CheckWrittenQuery(con, spec.output, it));
+    auto result = DryRunStatement(con, policy, it, i);
+    if (!result.ok()) return result.status();
+    if (!last || spec.output.format != "parquet" || !warnings) continue;
+    for (const ParquetIssue& issue : ParquetIssues(result->described))
+      if (issue.lossy) warnings->push_back("warning: " + it.transform_source + ": " + issue.ToString());
   }
   return Status::Ok();
 }
@@ -286,7 +297,7 @@ Status DryRunOne(Connection& con, const JobSpec& spec, const std::set<std::strin
 }  // namespace
 
 Status DryRunTransforms(Database& db, const JobSpec& spec, const std::vector<Iteration>& iterations,
-                        const std::function<void(Connection*)>& watch) {
+                        const std::function<void(Connection*)>& watch, std::vector<std::string>* warnings) {
   std::set<std::string> inputs;
   for (const InputSpec& in : spec.inputs) inputs.insert(in.name);
   std::set<std::string> done;
@@ -298,7 +309,10 @@ Status DryRunTransforms(Database& db, const JobSpec& spec, const std::vector<Ite
     auto dry = db.Connect();
     if (!dry.ok()) return dry.status();
     if (watch) watch(dry->get());
-    Status st = DryRunOne(**dry, spec, inputs, it);
+    std::vector<std::string> found;
+    Status st = DryRunOne(**dry, spec, inputs, it, &found);
+    for (std::string& w : found)
+      if (warnings && std::find(warnings->begin(), warnings->end(), w) == warnings->end()) warnings->push_back(w);
     if (watch) watch(nullptr);
     FANOUT_RETURN_IF_ERROR(st);
   }

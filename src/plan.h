@@ -44,9 +44,10 @@ Result<std::vector<Iteration>> PlanIterations(const JobSpec& spec, Connection& c
 // query whose COPY to the output prepares. Unknown tables, columns, functions
 // and params are found here, naming the iteration. Leaves the database as it
 // was. `watch` (may be empty) is given each connection while it is in use,
-// then null, so that a cancel can interrupt it.
+// then null, so that a cancel can interrupt it. `warnings` (may be null) gets
+// a line per written column that Parquet cannot hold exactly (HUGEINT, ...).
 Status DryRunTransforms(Database& db, const JobSpec& spec, const std::vector<Iteration>& iterations,
-                        const std::function<void(Connection*)>& watch);
+                        const std::function<void(Connection*)>& watch, std::vector<std::string>* warnings);
 
 // Keeps the iterations whose n (as text) is in `only`; an unknown n is an error.
 Result<std::vector<Iteration>> FilterOnly(std::vector<Iteration> all, const std::vector<std::string>& only);

@@ -106,7 +106,9 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options);
 
 // What `fanout validate` does: load schemas, run prepare, plan, prepare every
 // transform. Writes nothing.
-Status ValidateJob(const JobSpec& spec);
+// `warnings` (may be null) gets what the job may not do as the user expects
+// (a column Parquet cannot hold exactly, ...).
+Status ValidateJob(const JobSpec& spec, std::vector<std::string>* warnings = nullptr);
 
 struct PlannedIteration {
   Value n;
@@ -118,6 +120,7 @@ struct PlannedIteration {
   bool would_run = true;
 };
 // What `fanout plan` prints: the resolved iterations.
-Result<std::vector<PlannedIteration>> PlanJob(const JobSpec& spec, const RunOptions& options);
+Result<std::vector<PlannedIteration>> PlanJob(const JobSpec& spec, const RunOptions& options,
+                                              std::vector<std::string>* warnings = nullptr);
 
 }  // namespace fanout
