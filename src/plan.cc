@@ -16,6 +16,11 @@ namespace {
 
 std::string KeyOf(const Value& n) { return n.ToString(); }
 
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
 Result<std::vector<std::pair<Value, std::string>>> ResolveSequence(const JobSpec& spec, Connection& con) {
   std::vector<std::pair<Value, std::string>> out;  // (n, kind)
   const SequenceSpec& seq = spec.sequence;
@@ -157,6 +162,7 @@ Result<std::vector<Iteration>> PlanIterations(const JobSpec& spec, Connection& c
   std::string fp_settings = SettingsFingerprint(spec);
   std::map<std::string, std::vector<std::string>> split_cache;
   std::map<std::string, bool> reusable;  // per transform source
+  std::map<std::string, std::pair<std::string, std::string>> targets;  // lower-cased target -> n, target
   for (size_t i = 0; i < seq->size(); ++i) {
     auto& [n, kind] = (*seq)[i];
     Iteration it;
@@ -176,6 +182,11 @@ Result<std::vector<Iteration>> PlanIterations(const JobSpec& spec, Connection& c
     if (!IsSafePathComponent(it.target) || it.target[0] == '.' || it.target[0] == '_')
       return Status::Invalid("output.name gives '" + it.target + "' for n = " + it.key +
                              ": it must be one folder name not starting with . or _");
+    // On a case-insensitive filesystem (or a copy to one) they would be one folder.
+    if (auto [other, fresh_target] = targets.emplace(Lower(it.target), std::make_pair(it.key, it.target)); !fresh_target)
+      return Status::Invalid("sequence: n = " + other->second.first + " and n = " + it.key + " give the output folders '" +
+                             other->second.second + "' and '" + it.target +
+                             "', which differ only in case: give each iteration a name of its own");
     const TransformSpec* t = TransformFor(spec, kind);
     if (!t)
       return Status::Invalid("no transform for kind '" + kind + "' (n = " + it.key +

@@ -125,6 +125,16 @@ TEST_F(IsolationTest, OnlyAQueryCanBeTheLastStatement) {
   EXPECT_EQ(r.exit_code, 0) << r.Describe();
 }
 
+// Output folders that differ only in case would be one folder on a
+// case-insensitive filesystem: refused, from a list or from sequence.sql.
+TEST_F(IsolationTest, TargetsThatDifferOnlyInCaseAreRefused) {
+  for (const char* seq : {"[a, b, A]", "{sql: \"SELECT * FROM (VALUES ('x'), ('X')) v(n)\"}"}) {
+    SCOPED_TRACE(seq);
+    WriteTJob("SELECT $n AS n", seq);
+    ExpectRefused({"differ only in case"});
+  }
+}
+
 TEST_F(IsolationTest, SequenceSqlMustBeOneQuery) {
   for (const char* seq : {"{sql: \"COPY (SELECT 1 AS n) TO 'side.csv'\"}", "{sql: \"SELECT 1 AS n; SELECT 2 AS n\"}"}) {
     SCOPED_TRACE(seq);
