@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "memory_engine.h"
+
 #include <cmath>
 #include <regex>
 
@@ -17,12 +19,7 @@ ValueList L(std::initializer_list<Value> v) { return ValueList(v); }
 class EngineReadTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = Database::Open({});
-    ASSERT_TRUE(db.ok()) << db.status().message();
-    db_ = std::move(db).value();
-    auto con = db_->Connect();
-    ASSERT_TRUE(con.ok()) << con.status().message();
-    con_ = std::move(con).value();
+    ASSERT_NO_FATAL_FAILURE(OpenMemoryEngine(&db_, &con_));
   }
 
   Table Query(const std::string& sql) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "memory_engine.h"
+
 #include "temp_dir.h"
 
 namespace fanout {
@@ -11,12 +13,7 @@ class ParquetTypesTest : public TempDirTest {
  protected:
   void SetUp() override {
     TempDirTest::SetUp();
-    auto db = Database::Open({});
-    ASSERT_TRUE(db.ok()) << db.status().message();
-    db_ = std::move(db).value();
-    auto con = db_->Connect();
-    ASSERT_TRUE(con.ok()) << con.status().message();
-    con_ = std::move(con).value();
+    ASSERT_NO_FATAL_FAILURE(OpenMemoryEngine(&db_, &con_));
   }
 
   // The result columns of `SELECT expr AS c`, from preparing it.

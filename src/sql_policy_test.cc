@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "memory_engine.h"
+
 namespace fanout {
 namespace {
 
@@ -9,12 +11,7 @@ namespace {
 class SqlPolicyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = Database::Open({});
-    ASSERT_TRUE(db.ok()) << db.status().message();
-    db_ = std::move(db).value();
-    auto con = db_->Connect();
-    ASSERT_TRUE(con.ok());
-    con_ = std::move(con).value();
+    ASSERT_NO_FATAL_FAILURE(OpenMemoryEngine(&db_, &con_));
     ASSERT_TRUE(con_->Execute("CREATE TABLE t AS SELECT 1 AS id").ok());
   }
 
