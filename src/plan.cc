@@ -251,24 +251,24 @@ std::string TypeShape(const Value& v) {
 // executed only in its dry form (nothing is read, nothing leaves the
 // connection). Returns what the dry form returned (no rows; its columns).
 Result<Table> DryRunStatement(Connection& con, SqlPolicy& policy, const Iteration& it, size_t i) {
-  auto fail = [&](const Status& st) {
+  auto fail = [&](const char* what, const Status& st) {
     if (st.code() == Status::Code::kInterrupted) return st;
     return Status::Invalid(it.transform_source + ": statement " + std::to_string(i + 1) + " of the transform for n = " +
-                           it.key + " does not prepare: " + ShortenEngineError(st.message()));
+                           it.key + " " + what + ": " + ShortenEngineError(st.message()));
   };
   auto stmt = con.Prepare(it.statements[i]);
   Status refused = stmt.ok() ? Status::Ok() : policy.CheckUnprepared(it.statements[i]);
-  if (!stmt.ok() && refused.ok()) return fail(stmt.status());
+  if (!stmt.ok() && refused.ok()) return fail("does not prepare", stmt.status());
   auto dry = stmt.ok() ? policy.Check(it.statements[i], (*stmt)->kind()) : Result<DryStatement>(refused);
   if (!dry.ok())
     return Status::Invalid(it.transform_source + ": statement " + std::to_string(i + 1) + " " + dry.status().message());
   Status st = (*stmt)->BindAll(it.params);
-  if (!st.ok()) return fail(st);
+  if (!st.ok()) return fail("cannot bind its params", st);
   if (dry->execute.empty()) return Table{};
   auto run = con.Prepare(dry->execute);
   st = run.ok() ? (*run)->BindAll(it.params) : run.status();
   Result<Table> result = st.ok() ? (*run)->Execute() : Result<Table>(st);
-  if (!result.ok()) return fail(result.status());
+  if (!result.ok()) return fail("fails to bind (checked without reading any row)", result.status());
   return result;
 }
 

@@ -11,7 +11,8 @@ namespace {
 struct Token {
   enum Type { kWord, kQuoted, kString, kPunct } type;
   std::string text;
-  size_t pos;  // offset in the statement
+  size_t pos;      // offset in the statement
+  size_t end = 0;  // offset just past it
   bool Is(const char* word) const { return type == kWord && text == word; }
   bool IsPunct(char c) const { return type == kPunct && text.size() == 1 && text[0] == c; }
 };
@@ -78,6 +79,7 @@ std::vector<Token> Lex(const std::string& s) {
       t.text = std::string(1, static_cast<char>(c));
       ++i;
     }
+    t.end = i;
     out.push_back(std::move(t));
   }
   return out;
@@ -127,21 +129,48 @@ std::string FirstLine(const std::string& sql) {
 std::string WhyNever(StatementKind kind) {
   switch (kind) {
     case StatementKind::kSet:
-      return "settings are shared by every iteration: pass values as params ($name), and engine settings under run:";
+      return "it changes a setting every iteration shares; pass values as params ($name), engine settings go under run:";
+    case StatementKind::kPragma:
+      return "PRAGMA reads or changes the whole engine; to read something, select from its table function "
+             "(SELECT * FROM pragma_table_info('t'))";
     case StatementKind::kAttach:
     case StatementKind::kDetach:
-      return "attached databases are shared by every iteration: declare files under inputs:, or read them with "
+      return "it changes the databases every iteration sees; declare files under inputs:, or read them with "
              "read_parquet()/read_csv()";
     case StatementKind::kExtension:
-      return "extensions are engine-wide: fanout runs with the engine's built-in extensions only";
+      return "extensions are engine-wide; fanout runs with the engine's built-in extensions only";
     case StatementKind::kCopy:
     case StatementKind::kExport:
-      return "it writes files fanout does not manage: the last statement's result is what fanout writes, atomically";
+      return "it writes files fanout does not manage; the last statement's result is what fanout writes, atomically";
     case StatementKind::kTransaction:
-      return "fanout runs every statement in its own transaction";
+      return "fanout runs every statement in a transaction of its own; remove it";
+    case StatementKind::kCall:
+    case StatementKind::kMaintenance:
+      return "it acts on the whole engine; remove it (to read a table function: SELECT * FROM f())";
+    case StatementKind::kPrepare:
+      return "fanout prepares the statements itself and binds params ($name); write the statement itself";
+    case StatementKind::kExplain:
+      return "a plan is not a result to write; write the query itself (fanout plan prints the SQL)";
     default:
-      return "it can change the engine that every iteration shares";
+      return "it can change the engine every iteration shares";
   }
+}
+
+// Tables and views share one namespace in the engine; macros, sequences and
+// types each have their own.
+std::string Category(const std::string& object) {
+  if (object == "table" || object == "view") return "table";
+  if (object == "macro" || object == "function") return "macro";
+  return object;
+}
+
+// True when the statement's text up to `end` (its target's name) reads the
+// same to the engine's scanner as to Lex: no comment (the engine nests them
+// and ends -- at \r too) and no U&"..." identifier.
+bool PlainUpTo(const std::string& sql, size_t end) {
+  std::string head = sql.substr(0, end);
+  return head.find("--") == std::string::npos && head.find("/*") == std::string::npos &&
+         head.find('&') == std::string::npos;
 }
 
 }  // namespace
@@ -173,7 +202,7 @@ Result<DryStatement> SqlPolicy::Check(const std::string& sql, StatementKind kind
       FANOUT_RETURN_IF_ERROR(CheckTarget(sql, kind));
       return DryStatement{sql};  // cheap, and later statements may depend on it
     default:
-      return Reject(sql, std::string(StatementKindName(kind)) + " statements are not allowed: " + WhyNever(kind));
+      return Reject(sql, std::string(StatementKindName(kind)) + ": " + WhyNever(kind));
   }
 }
 
@@ -198,17 +227,21 @@ Result<DryStatement> SqlPolicy::CheckCreate(const std::string& sql) {
   if (Accept(t, i, "or") && !Accept(t, i, "replace")) return Reject(sql, "expected CREATE OR REPLACE");
   bool temp = Accept(t, i, "temp") || Accept(t, i, "temporary");
   std::string object = i < t.size() && t[i].type == Token::kWord ? t[i].text : "";
-  if (object == "macro" || object == "function" || object == "table" || object == "view" || object == "sequence" ||
-      (object == "type" && scope_ == Scope::kPrepare)) {
-    ++i;
-  } else {
-    return Reject(sql, "CREATE " + (object.empty() ? std::string("this") : object) +
-                           " is not allowed: create tables, views, macros or sequences" +
-                           (scope_ == Scope::kTransform ? " (TEMP)" : "") + " only");
-  }
+  // A shared sequence would be state that iterations change (nextval).
+  bool allowed = object == "macro" || object == "function" || object == "table" || object == "view" ||
+                 (object == "sequence" && (temp || scope_ == Scope::kTransform)) ||
+                 (object == "type" && scope_ == Scope::kPrepare);
+  if (!allowed)
+    return Reject(sql, "CREATE " + (object.empty() ? std::string("this") : Upper(object)) +
+                           ": create tables, views, macros" + (scope_ == Scope::kTransform ? " or sequences (TEMP)" : "") +
+                           " only" + (object == "sequence" ? " (a shared sequence would change as iterations run: "
+                                                             "use row_number() or a TEMP sequence in the transform)"
+                                                           : ""));
+  ++i;
   if (Accept(t, i, "if") && !(Accept(t, i, "not") && Accept(t, i, "exists"))) return Reject(sql, "expected IF NOT EXISTS");
   std::vector<std::string> name = Name(t, i);
-  if (name.empty()) return Reject(sql, "cannot tell the name of what it creates");
+  if (name.empty() || !PlainUpTo(sql, t[i - 1].end) || (i < t.size() && t[i].IsPunct('&')))
+    return Reject(sql, "cannot tell the name of what it creates: write CREATE ... name without comments before it");
   if (scope_ == Scope::kTransform && !temp)
     return Reject(sql, "a transform may create TEMP objects only (they are private to its iteration): write CREATE TEMP " +
                            Upper(object) + " " + name.back());
@@ -219,7 +252,7 @@ Result<DryStatement> SqlPolicy::CheckCreate(const std::string& sql) {
       return Reject(sql, "'" + name.back() + "' is an input (names are case-insensitive): inputs are shared "
                          "read-only; give the derived " + object + " a name of its own");
   }
-  created_.insert(name.back());
+  created_[name.back()] = Category(object);
   // A table made from a query is made empty: same columns and types, nothing read.
   size_t as = object == "table" ? TopLevelAs(t, i) : t.size();
   if (as + 1 >= t.size()) return DryStatement{sql};
@@ -229,8 +262,10 @@ Result<DryStatement> SqlPolicy::CheckCreate(const std::string& sql) {
 
 // Moves i past the keywords that lead to the target of an INSERT, UPDATE,
 // DELETE, TRUNCATE, DROP or ALTER; false when the statement does not start
-// that way (a WITH before INSERT, say: its target cannot be told).
-bool SkipToTarget(const std::vector<Token>& t, size_t& i, StatementKind kind) {
+// that way (a WITH before INSERT, say: its target cannot be told). `category`
+// gets the kind of object the target must be.
+bool SkipToTarget(const std::vector<Token>& t, size_t& i, StatementKind kind, std::string* category) {
+  *category = "table";
   if (kind == StatementKind::kInsert) {
     if (!Accept(t, i, "insert")) return false;
     if (Accept(t, i, "or") && !Accept(t, i, "replace") && !Accept(t, i, "ignore")) return false;
@@ -243,7 +278,9 @@ bool SkipToTarget(const std::vector<Token>& t, size_t& i, StatementKind kind) {
   }
   if (!Accept(t, i, kind == StatementKind::kDrop ? "drop" : "alter")) return false;
   if (i >= t.size() || t[i].type != Token::kWord) return false;
-  ++i;  // TABLE, VIEW, MACRO, ...
+  std::string object = t[i++].text;
+  *category = Category(object);
+  if (*category != "table" && *category != "macro" && *category != "sequence" && *category != "type") return false;
   if (Accept(t, i, "if")) return Accept(t, i, "exists");
   return true;
 }
@@ -252,24 +289,28 @@ Status SqlPolicy::CheckTarget(const std::string& sql, StatementKind kind) {
   std::vector<Token> t = Lex(sql);
   size_t i = 0;
   std::vector<std::string> name;
-  if (SkipToTarget(t, i, kind)) name = Name(t, i);
+  std::string category;
+  if (SkipToTarget(t, i, kind, &category)) name = Name(t, i);
+  bool plain = !name.empty() && PlainUpTo(sql, t[i - 1].end) && !(i < t.size() && t[i].IsPunct('&'));
   bool qualified_ok = name.size() == 1 || (!name.empty() && name[0] == (scope_ == Scope::kTransform ? "temp" : "main"));
-  if (qualified_ok && created_.count(name.back())) {
+  auto own = plain && qualified_ok ? created_.find(name.back()) : created_.end();
+  if (own != created_.end() && own->second == category) {
     // Once dropped or renamed, the name may resolve to a shared object.
-    if (kind == StatementKind::kDrop) created_.erase(name.back());
+    if (kind == StatementKind::kDrop) created_.erase(own);
     for (size_t j = i; j + 2 < t.size(); ++j)
       if (kind == StatementKind::kAlter && t[j].Is("rename") && t[j + 1].Is("to")) {
         size_t k = j + 2;
         std::vector<std::string> to = Name(t, k);
-        if (!to.empty()) created_.erase(name.back()), created_.insert(to.back());
+        if (!to.empty()) created_.erase(name.back()), created_[to.back()] = category;
       }
     return Status::Ok();
   }
   std::string what = scope_ == Scope::kTransform ? "a TEMP table or view this transform created"
                                                  : "a table or view that prepare itself created";
-  std::string target = name.empty() ? "its target (write it as " + std::string(StatementKindName(kind)) +
-                                          " ... name, without a WITH before it)"
-                                    : "'" + name.back() + "'";
+  if (category != "table") what = "a " + category + " " + (scope_ == Scope::kTransform ? "this transform" : "prepare") + " created";
+  std::string target = !plain ? "its target (write it as " + std::string(StatementKindName(kind)) +
+                                    " ... name, with no WITH or comment before the name)"
+                              : "'" + name.back() + "'";
   return Reject(sql, std::string(StatementKindName(kind)) + " may only change " + what + "; " + target +
                          " is not one: inputs are shared read-only (derive a new table instead: CREATE " +
                          (scope_ == Scope::kTransform ? "TEMP " : "") + "TABLE t2 AS SELECT ... FROM input)");

@@ -8,12 +8,16 @@
 //
 //   transform steps  SELECT; CREATE TEMP TABLE|VIEW|MACRO|FUNCTION|SEQUENCE
 //                    (private to the iteration's connection); INSERT, UPDATE,
-//                    DELETE, TRUNCATE, ALTER, DROP of a temp object the same
-//                    transform created.
-//   prepare          SELECT; CREATE [TEMP] TABLE|VIEW|MACRO|FUNCTION|SEQUENCE|
-//                    TYPE in the main schema under a name that is not an
-//                    input's; INSERT, UPDATE, DELETE, TRUNCATE, ALTER, DROP of
-//                    what prepare itself created.
+//                    DELETE, TRUNCATE, ALTER, DROP of a temp object of that
+//                    kind (table or view, macro, sequence) the same transform
+//                    created.
+//   prepare          SELECT; CREATE [TEMP] TABLE|VIEW|MACRO|FUNCTION|TYPE, TEMP
+//                    SEQUENCE (a shared one would change as iterations run),
+//                    in the main schema under a name that is not an input's;
+//                    INSERT, UPDATE, DELETE, TRUNCATE, ALTER, DROP of what
+//                    prepare itself created.
+//   the target name  must be plain: no comment before it (the engine nests
+//                    comments and ends -- at \r too) and no U&"..." quoting.
 //   never            SET/RESET, PRAGMA, ATTACH/DETACH, INSTALL/LOAD, COPY,
 //                    EXPORT/IMPORT, CALL, CHECKPOINT/VACUUM/ANALYZE,
 //                    transactions, PREPARE/EXECUTE, EXPLAIN, secrets, schemas,
@@ -27,6 +31,7 @@
 // (binding finds type errors), and INSERT/UPDATE/DELETE are only prepared.
 #pragma once
 
+#include <map>
 #include <set>
 #include <string>
 
@@ -61,7 +66,9 @@ class SqlPolicy {
 
   Scope scope_;
   std::set<std::string> inputs_;   // lower-cased
-  std::set<std::string> created_;  // lower-cased names this SQL created
+  // Lower-cased names this SQL created -> "table" (tables and views share a
+  // namespace), "macro", "sequence" or "type".
+  std::map<std::string, std::string> created_;
 };
 
 // SELECT * FROM (\n<query>\n) LIMIT 0: the query's columns and types, bound,

@@ -34,6 +34,7 @@ class SqlPolicyTest : public ::testing::Test {
     if (sql.rfind("UPDATE", 0) == 0) return StatementKind::kUpdate;
     if (sql.rfind("DELETE", 0) == 0 || sql.rfind("TRUNCATE", 0) == 0) return StatementKind::kDelete;
     if (sql.rfind("DROP", 0) == 0) return StatementKind::kDrop;
+    if (sql.find("DELETE") != std::string::npos) return StatementKind::kDelete;
     if (sql.rfind("ALTER", 0) == 0) return StatementKind::kAlter;
     if (sql.rfind("CREATE", 0) == 0) return StatementKind::kCreate;
     return StatementKind::kOther;
@@ -71,6 +72,33 @@ TEST_F(SqlPolicyTest, TransformMayWorkOnTempObjectsItCreated) {
   // A temp object of the same name as an input shadows it in this
   // connection only; changing the input itself stays rejected.
   EXPECT_FALSE(Check(SqlPolicy::Scope::kTransform, {"CREATE TEMP TABLE x AS SELECT 1", "UPDATE t SET id = 0"}).ok());
+}
+
+// What Lex reads must be what the engine reads: a target behind a comment
+// (nested, or a -- ended by \r) or in U&"..." quoting is refused; so is a
+// name of another kind of object (a macro does not hide a view).
+TEST_F(SqlPolicyTest, TargetsTheEngineWouldReadDifferentlyAreRefused) {
+  const std::vector<std::vector<std::string>> cases = {
+      {"CREATE TEMP MACRO t() AS 1", "DROP VIEW t"},
+      {"CREATE TEMP SEQUENCE t", "DELETE FROM t"},
+      {"CREATE TEMP TABLE x AS SELECT 1 AS id", "DELETE FROM /* /* */ x */ t"},
+      {"CREATE TEMP TABLE x AS SELECT 1 AS id", "DELETE FROM --\r t\n x"},
+      {"CREATE TEMP TABLE u AS SELECT 1 AS id", "DELETE FROM U&\"\\0074\""},
+      {"CREATE TEMP TABLE /* /* */ x */ y AS SELECT 1 AS id", "DELETE FROM x"},
+  };
+  for (const auto& statements : cases) {
+    SCOPED_TRACE(statements[0] + "; " + statements[1]);
+    auto r = Check(SqlPolicy::Scope::kTransform, statements);
+    EXPECT_FALSE(r.ok());
+  }
+  // The same statements written plainly are fine.
+  EXPECT_TRUE(Check(SqlPolicy::Scope::kTransform, {"CREATE TEMP MACRO m() AS 1", "DROP MACRO m"}).ok());
+  EXPECT_TRUE(Check(SqlPolicy::Scope::kTransform, {"CREATE TEMP SEQUENCE s", "DROP SEQUENCE s"}).ok());
+}
+
+TEST_F(SqlPolicyTest, PrepareMayNotCreateASharedSequence) {
+  EXPECT_FALSE(Check(SqlPolicy::Scope::kPrepare, {"CREATE SEQUENCE s"}).ok());
+  EXPECT_TRUE(Check(SqlPolicy::Scope::kPrepare, {"CREATE TEMP SEQUENCE s"}).ok());
 }
 
 // Names that stop being the transform's own: dropped or renamed away, a
