@@ -124,6 +124,30 @@ Status Committer::PublishInGroup(Pending* p) {
   return p->status;
 }
 
+Status Committer::PublishOne(Pending* p) {
+  // Nothing there: a rename that fails if something appears meanwhile.
+  auto there = storage_.Stat(p->final_path);
+  if (!there.ok()) return storage_.Rename(p->staging, p->final_path, /*replace=*/false);
+  auto foreign = [&](const std::string& what) {
+    return Status::Failed(ForeignTargetMessage(p->final_path, what + " (it appeared during the run)"));
+  };
+  if (!there->is_dir) return foreign(InspectTarget(storage_, p->final_path).what);
+  // Someone may have put something of theirs at the target while the run
+  // went, even between a check and the exchange: what the exchange took out
+  // is judged, and put back when it is not an output of fanout.
+  FANOUT_RETURN_IF_ERROR(storage_.Exchange(p->staging, p->final_path));
+  TargetState old = InspectTarget(storage_, p->staging);
+  if (old.kind == TargetState::Kind::kOurs) {
+    p->replaced = true;
+    return Status::Ok();
+  }
+  Status back = storage_.Exchange(p->staging, p->final_path);
+  if (back.ok()) return foreign(old.what);
+  p->keep = true;  // theirs is in staging now: never removed
+  return Status::Failed(ForeignTargetMessage(p->final_path, old.what) + "; it could not be put back (" +
+                        back.message() + "): it is in " + p->staging + ", move it back by hand before the next run");
+}
+
 void Committer::PublishGroup(const std::vector<Pending*>& group) {
   // 1. Every staged part, _SUCCESS and staging directory durable at once.
   Status staged = storage_.SyncFilesystem(staging_root_);
@@ -134,16 +158,7 @@ void Committer::PublishGroup(const std::vector<Pending*>& group) {
   // 2. Publish each: a reader sees the old output or the new one.
   std::vector<Pending*> published;
   for (Pending* p : group) {
-    // Checked again here: someone may have put something of theirs at the
-    // target while the run went. Only an output of fanout is replaced.
-    TargetState target = InspectTarget(storage_, p->final_path);
-    if (target.kind == TargetState::Kind::kForeign) {
-      p->status = Status::Failed(ForeignTargetMessage(p->final_path, target.what + " (it appeared during the run)"));
-      continue;
-    }
-    p->replaced = target.kind == TargetState::Kind::kOurs;
-    p->status = p->replaced ? storage_.Exchange(p->staging, p->final_path)
-                            : storage_.Rename(p->staging, p->final_path, /*replace=*/false);
+    p->status = PublishOne(p);
     if (p->status.ok()) published.push_back(p);
   }
   if (published.empty()) return;
@@ -189,7 +204,11 @@ Result<CommitResult> Committer::Publish(const std::string& staging, const std::s
   // Replaced: the old output is now in staging; failed: the new one still is
   // (or, when even the undo of an exchange failed, the old one: the new one
   // stays published and the iteration is reported failed).
-  if (pending.replaced || !published.ok()) (void)storage_.RemoveAll(staging);
+  if ((pending.replaced || !published.ok()) && !pending.keep) (void)storage_.RemoveAll(staging);
+  if (pending.keep) {
+    std::lock_guard<std::mutex> lock(mu_);
+    kept_.push_back(staging);
+  }
   if (!published.ok()) return published;
   return result;
 }
@@ -201,6 +220,12 @@ void Committer::Discard(const std::string& staging) {
 }
 
 Status Committer::Finish() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!kept_.empty())
+      return Status::Io("kept " + staging_root_ + ": it holds someone else's folder (" + kept_[0] +
+                        "); move it back by hand before the next run on this output");
+  }
   Status st = storage_.RemoveAll(staging_root_);
   // OUT/.fanout-staging too when nothing else is in it (rmdir: only if empty).
   if (st.ok()) (void)storage_.RemoveDir(Parent(staging_root_));

@@ -80,6 +80,7 @@ class Committer {
   struct Pending {
     std::string staging, final_path;
     bool replaced = false;  // an old output was exchanged into `staging`
+    bool keep = false;      // `staging` holds someone else's folder: never removed
     Status status;
     bool done = false;            // GUARDED_BY(mu_)
     std::condition_variable cv;  // done, or this one leads the next group
@@ -88,6 +89,8 @@ class Committer {
   // Queues `p`; the first thread in the queue publishes everything queued.
   Status PublishInGroup(Pending* p);
   void PublishGroup(const std::vector<Pending*>& group);
+  // Renames (new) or exchanges (an output of fanout) one into place.
+  Status PublishOne(Pending* p);
   // One attempt fewer still to come (queued or discarded). REQUIRES: mu_.
   void Arrived();
 
@@ -98,6 +101,7 @@ class Committer {
   std::deque<Pending*> queue_;  // GUARDED_BY(mu_); front: the group's leader
   int coming_ = 0;                 // GUARDED_BY(mu_): staged, neither queued nor discarded
   double last_group_seconds_ = 0;  // GUARDED_BY(mu_): how long the previous group's publish took
+  std::vector<std::string> kept_;  // GUARDED_BY(mu_): staging dirs holding someone else's folder
 };
 
 // Writes `data` to `path` atomically and durably (temp, fsync, rename, fsync

@@ -396,5 +396,40 @@ TEST_F(CommitTest, ATargetThatTurnsForeignDuringTheRunFailsOnlyThatPublish) {
   ASSERT_TRUE(c.Publish(Stage(c, "iter_5", "new"), "iter_5", {}).ok());  // the others go on
 }
 
+// The same between the check and the exchange: what the exchange took out is
+// judged, and theirs is put back at once.
+class ForeignAppearsAtTheExchange : public StorageWrapper {
+ public:
+  explicit ForeignAppearsAtTheExchange(std::string target)
+      : StorageWrapper(NewPosixStorage()), target_(std::move(target)) {}
+  Status Exchange(const std::string& a, const std::string& b) override {
+    if (!swapped_) {
+      swapped_ = true;
+      fs::remove_all(target_);  // our old output goes, theirs comes
+      fs::create_directories(target_);
+      std::ofstream(target_ + "/theirs.txt") << "theirs";
+    }
+    return base_->Exchange(a, b);
+  }
+
+ private:
+  std::string target_;
+  bool swapped_ = false;
+};
+
+TEST_F(CommitTest, AForeignFolderSwappedInAtTheExchangeIsPutBack) {
+  OldOutput("iter_6");
+  ForeignAppearsAtTheExchange storage(dir_ + "/iter_6");
+  Committer c(storage, dir_, "run");
+  ASSERT_TRUE(c.Start().ok());
+  std::string staging = Stage(c, "iter_6", "new");
+  auto r = c.Publish(staging, "iter_6", {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("a folder without _SUCCESS"), std::string::npos) << r.status().message();
+  EXPECT_EQ(Read("iter_6/theirs.txt"), "theirs");
+  EXPECT_FALSE(fs::exists(dir_ + "/iter_6/_SUCCESS"));
+  EXPECT_TRUE(c.Finish().ok());
+}
+
 }  // namespace
 }  // namespace fanout
