@@ -163,9 +163,6 @@ Status LoadAndPlanOnce(Loaded& l, const JobSpec& spec, const RunOptions& options
 // A job refused after its inputs loaded leaves no input cache behind either.
 Result<Loaded> LoadAndPlan(const JobSpec& spec, const RunOptions& options, bool schema_only,
                            const std::string& spill_dir) {
-  // Before anything is read or written (the input cache is written while
-  // loading): an output folder holding the job's own files is refused.
-  FANOUT_RETURN_IF_ERROR(CheckOutputLocation(options.storage ? *options.storage : *NewPosixStorage(), spec));
   Loaded l;
   Status st = LoadAndPlanOnce(l, spec, options, schema_only, spill_dir);
   if (st.ok()) return l;
@@ -340,6 +337,7 @@ JobSpec WithoutCache(const JobSpec& spec) {
 }  // namespace
 
 Status ValidateJob(const JobSpec& spec, std::vector<std::string>* warnings) {
+  FANOUT_RETURN_IF_ERROR(CheckOutputLocation(*NewPosixStorage(), spec));
   auto loaded = LoadAndPlan(WithoutCache(spec), RunOptions{}, /*schema_only=*/true, "");
   if (loaded.ok() && warnings) *warnings = loaded->notes.lines;
   return loaded.status();
@@ -347,6 +345,7 @@ Status ValidateJob(const JobSpec& spec, std::vector<std::string>* warnings) {
 
 Result<std::vector<PlannedIteration>> PlanJob(const JobSpec& spec, const RunOptions& options,
                                               std::vector<std::string>* warnings) {
+  FANOUT_RETURN_IF_ERROR(CheckOutputLocation(options.storage ? *options.storage : *NewPosixStorage(), spec));
   auto loaded = LoadAndPlan(WithoutCache(spec), options, /*schema_only=*/true, "");
   if (!loaded.ok()) return loaded.status();
   if (warnings) *warnings = loaded->notes.lines;

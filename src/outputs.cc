@@ -46,12 +46,6 @@ std::string KindOf(const FileInfo& info) {
   return "a special file (FIFO, socket or device)";
 }
 
-// `path` is `dir` or inside it (both canonical).
-bool IsInsideOrSame(const std::string& path, const std::string& dir) {
-  auto rel = std::filesystem::path(path).lexically_relative(dir);
-  return !rel.empty() && *rel.begin() != "..";
-}
-
 // Every file the job reads or keeps, as (what, path).
 std::vector<std::pair<std::string, std::string>> JobFiles(const JobSpec& spec) {
   std::vector<std::pair<std::string, std::string>> files;

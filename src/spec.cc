@@ -248,11 +248,6 @@ class CaseCollisions {
   std::map<std::string, std::pair<std::string, std::string>> seen_;  // lower-cased -> name, where
 };
 
-bool IsInside(const std::string& path, const std::string& dir) {
-  auto rel = fs::path(path).lexically_relative(dir);
-  return !rel.empty() && *rel.begin() != "..";
-}
-
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -773,7 +768,7 @@ JobSpec Parse(const YAML::Node& root, const std::string& path, const std::vector
   if (root["run"]) ParseRun(p, root["run"], spec);
   spec.cache.dir = (fs::path(spec.base_dir) / ".fanout-cache").string();
   if (root["cache"]) ParseCache(p, root["cache"], spec);
-  if (spec.cache.enabled && IsInside(spec.cache.dir, spec.output.dir))
+  if (spec.cache.enabled && IsInsideOrSame(spec.cache.dir, spec.output.dir))
     p.Fail(root["cache"] ? root["cache"] : root, "cache.dir " + spec.cache.dir + " must not be inside output.dir " +
                                                      spec.output.dir + " (outputs hold only outputs)");
   ApplySets(sets, spec);

@@ -11,8 +11,7 @@ namespace {
 struct Token {
   enum Type { kWord, kQuoted, kString, kPunct } type;
   std::string text;
-  size_t pos;      // offset in the statement
-  size_t end = 0;  // offset just past it
+  size_t pos;  // offset in the statement
   bool Is(const char* word) const { return type == kWord && text == word; }
   bool IsPunct(char c) const { return type == kPunct && text.size() == 1 && text[0] == c; }
 };
@@ -27,17 +26,22 @@ std::string Upper(std::string s) {
   return s;
 }
 
-// Skips whitespace and comments from i; returns the new position.
+// Skips whitespace and comments from i as the engine's scanner does: a --
+// comment ends at \n or \r, block comments nest. Returns the new position.
 size_t SkipSpace(const std::string& s, size_t i) {
   while (i < s.size()) {
     if (isspace(static_cast<unsigned char>(s[i]))) {
       ++i;
     } else if (s.compare(i, 2, "--") == 0) {
-      size_t e = s.find('\n', i);
+      size_t e = s.find_first_of("\n\r", i);
       i = e == std::string::npos ? s.size() : e + 1;
     } else if (s.compare(i, 2, "/*") == 0) {
-      size_t e = s.find("*/", i + 2);
-      i = e == std::string::npos ? s.size() : e + 2;
+      int depth = 0;
+      do {
+        if (s.compare(i, 2, "/*") == 0) ++depth, i += 2;
+        else if (s.compare(i, 2, "*/") == 0) --depth, i += 2;
+        else ++i;
+      } while (depth > 0 && i < s.size());
     } else {
       break;
     }
@@ -79,7 +83,6 @@ std::vector<Token> Lex(const std::string& s) {
       t.text = std::string(1, static_cast<char>(c));
       ++i;
     }
-    t.end = i;
     out.push_back(std::move(t));
   }
   return out;
@@ -164,13 +167,14 @@ std::string Category(const std::string& object) {
   return object;
 }
 
-// True when the statement's text up to `end` (its target's name) reads the
-// same to the engine's scanner as to Lex: no comment (the engine nests them
-// and ends -- at \r too) and no U&"..." identifier.
-bool PlainUpTo(const std::string& sql, size_t end) {
-  std::string head = sql.substr(0, end);
-  return head.find("--") == std::string::npos && head.find("/*") == std::string::npos &&
-         head.find('&') == std::string::npos;
+// True when the tokens before `end` (up to its target's name) hold nothing
+// Lex reads differently from the engine: no string of any kind ('...',
+// E'...', $$...$$) and no U&"..." identifier. Comments are skipped as the
+// engine skips them.
+bool PlainUpTo(const std::vector<Token>& t, size_t end) {
+  for (size_t i = 0; i < end && i < t.size(); ++i)
+    if (t[i].type == Token::kString || t[i].IsPunct('$') || t[i].IsPunct('&')) return false;
+  return end >= t.size() || !t[end].IsPunct('&');
 }
 
 }  // namespace
@@ -223,7 +227,7 @@ Status SqlPolicy::CheckUnprepared(const std::string& sql) {
 Result<DryStatement> SqlPolicy::CheckCreate(const std::string& sql) {
   std::vector<Token> t = Lex(sql);
   size_t i = 0;
-  Accept(t, i, "create");
+  if (!Accept(t, i, "create")) return Reject(sql, "cannot tell what it creates: write CREATE first");
   if (Accept(t, i, "or") && !Accept(t, i, "replace")) return Reject(sql, "expected CREATE OR REPLACE");
   bool temp = Accept(t, i, "temp") || Accept(t, i, "temporary");
   std::string object = i < t.size() && t[i].type == Token::kWord ? t[i].text : "";
@@ -240,8 +244,8 @@ Result<DryStatement> SqlPolicy::CheckCreate(const std::string& sql) {
   ++i;
   if (Accept(t, i, "if") && !(Accept(t, i, "not") && Accept(t, i, "exists"))) return Reject(sql, "expected IF NOT EXISTS");
   std::vector<std::string> name = Name(t, i);
-  if (name.empty() || !PlainUpTo(sql, t[i - 1].end) || (i < t.size() && t[i].IsPunct('&')))
-    return Reject(sql, "cannot tell the name of what it creates: write CREATE ... name without comments before it");
+  if (name.empty() || !PlainUpTo(t, i))
+    return Reject(sql, "cannot tell the name of what it creates: write CREATE ... name plainly");
   if (scope_ == Scope::kTransform && !temp)
     return Reject(sql, "a transform may create TEMP objects only (they are private to its iteration): write CREATE TEMP " +
                            Upper(object) + " " + name.back());
@@ -291,7 +295,7 @@ Status SqlPolicy::CheckTarget(const std::string& sql, StatementKind kind) {
   std::vector<std::string> name;
   std::string category;
   if (SkipToTarget(t, i, kind, &category)) name = Name(t, i);
-  bool plain = !name.empty() && PlainUpTo(sql, t[i - 1].end) && !(i < t.size() && t[i].IsPunct('&'));
+  bool plain = !name.empty() && PlainUpTo(t, i);
   bool qualified_ok = name.size() == 1 || (!name.empty() && name[0] == (scope_ == Scope::kTransform ? "temp" : "main"));
   auto own = plain && qualified_ok ? created_.find(name.back()) : created_.end();
   if (own != created_.end() && own->second == category) {
@@ -309,7 +313,7 @@ Status SqlPolicy::CheckTarget(const std::string& sql, StatementKind kind) {
                                                  : "a table or view that prepare itself created";
   if (category != "table") what = "a " + category + " " + (scope_ == Scope::kTransform ? "this transform" : "prepare") + " created";
   std::string target = !plain ? "its target (write it as " + std::string(StatementKindName(kind)) +
-                                    " ... name, with no WITH or comment before the name)"
+                                    " ... name, with no WITH before it)"
                               : "'" + name.back() + "'";
   return Reject(sql, std::string(StatementKindName(kind)) + " may only change " + what + "; " + target +
                          " is not one: inputs are shared read-only (derive a new table instead: CREATE " +

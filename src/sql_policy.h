@@ -16,8 +16,9 @@
 //                    in the main schema under a name that is not an input's;
 //                    INSERT, UPDATE, DELETE, TRUNCATE, ALTER, DROP of what
 //                    prepare itself created.
-//   the target name  must be plain: no comment before it (the engine nests
-//                    comments and ends -- at \r too) and no U&"..." quoting.
+//   the target name  must be plain: no string or U&"..." quoting before it
+//                    (comments are skipped as the engine's scanner does:
+//                    block comments nest, -- ends at \r too).
 //   never            SET/RESET, PRAGMA, ATTACH/DETACH, INSTALL/LOAD, COPY,
 //                    EXPORT/IMPORT, CALL, CHECKPOINT/VACUUM/ANALYZE,
 //                    transactions, PREPARE/EXECUTE, EXPLAIN, secrets, schemas,

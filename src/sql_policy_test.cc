@@ -74,9 +74,9 @@ TEST_F(SqlPolicyTest, TransformMayWorkOnTempObjectsItCreated) {
   EXPECT_FALSE(Check(SqlPolicy::Scope::kTransform, {"CREATE TEMP TABLE x AS SELECT 1", "UPDATE t SET id = 0"}).ok());
 }
 
-// What Lex reads must be what the engine reads: a target behind a comment
-// (nested, or a -- ended by \r) or in U&"..." quoting is refused; so is a
-// name of another kind of object (a macro does not hide a view).
+// What Lex reads must be what the engine reads: comments are skipped as the
+// engine does (nested, a -- ended by \r), U&"..." quoting is refused; so is
+// a name of another kind of object (a macro does not hide a view).
 TEST_F(SqlPolicyTest, TargetsTheEngineWouldReadDifferentlyAreRefused) {
   const std::vector<std::vector<std::string>> cases = {
       {"CREATE TEMP MACRO t() AS 1", "DROP VIEW t"},
@@ -85,15 +85,20 @@ TEST_F(SqlPolicyTest, TargetsTheEngineWouldReadDifferentlyAreRefused) {
       {"CREATE TEMP TABLE x AS SELECT 1 AS id", "DELETE FROM --\r t\n x"},
       {"CREATE TEMP TABLE u AS SELECT 1 AS id", "DELETE FROM U&\"\\0074\""},
       {"CREATE TEMP TABLE /* /* */ x */ y AS SELECT 1 AS id", "DELETE FROM x"},
+      {"/* /* */ CREATE TEMP TABLE x */ CREATE TABLE t2 AS SELECT 1 AS id"},
   };
   for (const auto& statements : cases) {
-    SCOPED_TRACE(statements[0] + "; " + statements[1]);
+    SCOPED_TRACE(statements[0] + "; " + statements.back());
     auto r = Check(SqlPolicy::Scope::kTransform, statements);
     EXPECT_FALSE(r.ok());
   }
   // The same statements written plainly are fine.
   EXPECT_TRUE(Check(SqlPolicy::Scope::kTransform, {"CREATE TEMP MACRO m() AS 1", "DROP MACRO m"}).ok());
   EXPECT_TRUE(Check(SqlPolicy::Scope::kTransform, {"CREATE TEMP SEQUENCE s", "DROP SEQUENCE s"}).ok());
+  EXPECT_TRUE(Check(SqlPolicy::Scope::kTransform,
+                    {"-- a comment with $n and 'quotes'\n/* and /* a nested */ one */ CREATE TEMP TABLE x AS SELECT 1 AS id",
+                     "DELETE FROM /* here too */ x -- and after\n WHERE id = 1"})
+                  .ok());
 }
 
 TEST_F(SqlPolicyTest, PrepareMayNotCreateASharedSequence) {

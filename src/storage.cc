@@ -89,8 +89,13 @@ class PosixStorage : public Storage {
   }
 
   Result<std::string> ReadFile(const std::string& path) override {
-    Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    // Never through a link, never blocking on a FIFO swapped in after a
+    // check: only a regular file is read.
+    Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
     if (f.fd < 0) return Errno("cannot open", path);
+    struct stat st;
+    if (::fstat(f.fd, &st) != 0) return Errno("cannot stat", path);
+    if (!S_ISREG(st.st_mode)) return Status::Io("cannot read " + path + ": not a regular file");
     std::string out;
     char buf[1 << 16];
     for (;;) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <regex>
 
 namespace fanout {
@@ -145,6 +146,11 @@ std::vector<std::string> SqlWords(const std::string& sql) {
 bool IsSafePathComponent(const std::string& name) {
   static const std::regex re(R"(^[A-Za-z0-9._=+-]+$)");
   return !name.empty() && name.size() <= 200 && name != "." && name != ".." && std::regex_match(name, re);
+}
+
+bool IsInsideOrSame(const std::string& path, const std::string& dir) {
+  auto rel = std::filesystem::path(path).lexically_relative(dir);
+  return !rel.empty() && *rel.begin() != "..";
 }
 
 double NowSeconds() {

@@ -30,6 +30,10 @@ std::vector<std::string> SqlWords(const std::string& sql);
 // or "..", at most 200 bytes.
 bool IsSafePathComponent(const std::string& name);
 
+// True when `path` is `dir` or inside it, judged on the text (resolve links
+// first where they matter).
+bool IsInsideOrSame(const std::string& path, const std::string& dir);
+
 double NowSeconds();                     // unix time, sub-second
 std::string FormatUtc(double unix_seconds);  // 2026-11-23T05:22:16.123Z
 
