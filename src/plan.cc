@@ -276,6 +276,17 @@ Result<Table> DryRunStatement(Connection& con, SqlPolicy& policy, const Iteratio
 // and the very COPY statement the run executes must prepare.
 Status CheckWrittenQuery(Connection& con, const OutputSpec& output, const Iteration& it) {
   const std::string& query = it.statements.back();
+  const std::string first = FirstKeyword(query);
+  std::string instead = first == "describe" || first == "summarize" || first == "show"
+                            ? "SELECT * FROM (" + query.substr(0, 40) + (query.size() > 40 ? "..." : "") + ")"
+                        : first == "pragma" ? "a select from its table function, e.g. SELECT * FROM pragma_table_info('t')"
+                        : first == "call"   ? "SELECT * FROM f(...)"
+                        : first == "explain" ? "the query itself (fanout plan prints the SQL)"
+                                             : "";
+  if (!instead.empty())
+    return Status::Invalid(it.transform_source + ": the last statement (" + first +
+                           " ...) is a command, not a query whose result fanout can write: write " + instead +
+                           " instead");
   auto stmt = con.Prepare(query);
   if (stmt.ok() && !(*stmt)->is_query())
     return Status::Invalid(it.transform_source + ": the last statement of the transform (for n = " + it.key +

@@ -179,6 +179,11 @@ bool PlainUpTo(const std::vector<Token>& t, size_t end) {
 
 }  // namespace
 
+std::string FirstKeyword(const std::string& sql) {
+  std::vector<Token> t = Lex(sql);
+  return t.empty() || t[0].type != Token::kWord ? "" : t[0].text;
+}
+
 std::string EmptyResultOf(const std::string& query) { return "SELECT * FROM (\n" + query + "\n) LIMIT 0"; }
 
 SqlPolicy::SqlPolicy(Scope scope, const std::set<std::string>& inputs) : scope_(scope) {

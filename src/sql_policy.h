@@ -72,6 +72,10 @@ class SqlPolicy {
   std::map<std::string, std::string> created_;
 };
 
+// The statement's first keyword, lower-cased ("" when there is none);
+// comments are skipped as the engine skips them.
+std::string FirstKeyword(const std::string& sql);
+
 // SELECT * FROM (\n<query>\n) LIMIT 0: the query's columns and types, bound,
 // with nothing read (the engine plans an empty result).
 std::string EmptyResultOf(const std::string& query);
