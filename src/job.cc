@@ -182,7 +182,7 @@ std::string FingerprintChange(const nlohmann::json& marker, const Iteration& it)
   std::string changed;
   nlohmann::json parts = marker.value("fingerprint_parts", nlohmann::json::object());
   auto diff = [&](const char* name, const std::string& now) {
-    if (parts.is_object() && parts.value(name, "") == now) return;
+    if (parts.is_object() && parts.contains(name) && parts[name].is_string() && parts[name] == now) return;
     changed += (changed.empty() ? "" : ", ") + std::string(name);
   };
   diff("sql", it.fp_sql);
@@ -218,6 +218,18 @@ RunReason SkipExistingReason(Storage& storage, const std::string& out_dir, const
   return {damaged, !damaged.empty()};
 }
 
+// fanout's bookkeeping folders are its own: never followed through a link
+// (it writes the lock and manifests there and removes their temp files).
+Status CheckBookkeepingFolders(Storage& storage, const std::string& out) {
+  for (const std::string& own : {out + "/_fanout", out + "/_fanout/runs"}) {
+    auto info = storage.Stat(own);
+    if (info.ok() && !info->is_dir)
+      return Status::Invalid(own + " is not a folder (a link or a file): fanout keeps its lock and run "
+                                   "manifests there; remove or rename it (nothing was written)");
+  }
+  return Status::Ok();
+}
+
 // Seconds each target took when it last committed, from the newest manifests.
 std::map<std::string, double> PastDurations(Storage& storage, const std::string& out_dir) {
   std::map<std::string, double> seconds;
@@ -232,12 +244,16 @@ std::map<std::string, double> PastDurations(Storage& storage, const std::string&
     auto text = storage.ReadFile(out_dir + "/_fanout/runs/" + name);
     if (!text.ok()) continue;
     auto m = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
-    if (m.is_discarded() || !m["iterations"].is_array()) continue;  // a foreign or torn file is ignored
+    if (!m.is_object() || !m.contains("iterations") || !m["iterations"].is_array()) continue;  // foreign or torn
     for (const auto& it : m["iterations"]) {
-      if (!it.is_object() || it.value("status", "") != "committed") continue;
+      // Only well-formed entries count; a hand-edited one is ignored.
+      auto number = [&](const char* key) { return it.contains(key) && it[key].is_number(); };
+      if (!it.is_object() || !it.contains("status") || it["status"] != "committed" || !number("seconds") ||
+          !it.contains("target") || !it["target"].is_string())
+        continue;
       // The engine's time: the publish after it holds no worker.
-      double engine = it.value("seconds", 0.0) - it.value("commit_seconds", 0.0);
-      seconds.emplace(it.value("target", ""), engine);  // keeps the newest
+      double engine = it["seconds"].get<double>() - (number("commit_seconds") ? it["commit_seconds"].get<double>() : 0);
+      seconds.emplace(it["target"].get<std::string>(), engine);  // keeps the newest
     }
   }
   return seconds;
@@ -386,6 +402,7 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
   // the input cache); a sequence: {sql} needs its inputs first.
   std::shared_ptr<Storage> storage = options.storage ? options.storage : NewPosixStorage();
   Status st = CheckOutputLocation(*storage, spec);
+  if (st.ok()) st = CheckBookkeepingFolders(*storage, out);
   if (st.ok()) st = CheckTargets(*storage, spec.output, KnownTargets(spec, options.only));
   if (!st.ok()) return finish(st);
   auto loaded = LoadAndPlan(spec, options, /*schema_only=*/false, spill);

@@ -23,7 +23,10 @@ ValueMap ReaderOptions(const InputSpec& in) {
   ValueMap opts;
   if (in.format == "csv" || in.format == "tsv") {
     opts = {{"header", Value(true)}, {"delim", Value(in.format == "csv" ? "," : "\t")}, {"quote", Value("\"")},
-            {"escape", Value("\"")}, {"strict_mode", Value(true)}};
+            {"escape", Value("\"")}, {"strict_mode", Value(true)},
+            // The header is the first line: the sniffer may otherwise start at
+            // a later row and silently drop the header and the rows before it.
+            {"skip", Value(int64_t{0})}};
   } else if (in.format == "ndjson") {
     opts = {{"format", Value("newline_delimited")}};
   }
@@ -261,13 +264,18 @@ class InputCache {
     std::string prefix = in_.name + "-";
     std::vector<FileInfo> others;
     for (const FileInfo& f : *entries) {
-      if (f.name.rfind(prefix, 0) != 0) continue;
+      if (f.is_dir || f.name.rfind(prefix, 0) != 0) continue;
       std::string rest = f.name.substr(prefix.size());
-      auto tmp = rest.find(".tmp-");
-      if (tmp != std::string::npos) {
-        if (kill(std::atoi(rest.c_str() + tmp + 5), 0) != 0) (void)storage_.RemoveAll(dir_ + "/" + f.name);
-      } else if (rest.size() == 32 + 8 && rest.compare(32, 8, ".parquet") == 0 && rest.compare(0, 32, key_) != 0) {
-        others.push_back(f);
+      // Only names this cache writes: <input>-<32 hex>.parquet[.tmp-<pid>].
+      if (rest.size() < 40 || rest.find_first_not_of("0123456789abcdef") != 32 ||
+          rest.compare(32, 8, ".parquet") != 0)
+        continue;
+      std::string tail = rest.substr(40);
+      if (tail.empty()) {
+        if (rest.compare(0, 32, key_) != 0) others.push_back(f);
+      } else if (tail.rfind(".tmp-", 0) == 0 && tail.size() > 5 &&
+                 tail.find_first_not_of("0123456789", 5) == std::string::npos) {
+        if (kill(std::atoi(tail.c_str() + 5), 0) != 0) (void)storage_.RemoveAll(dir_ + "/" + f.name);
       }
     }
     std::sort(others.begin(), others.end(), [](const FileInfo& a, const FileInfo& b) { return a.mtime_ns > b.mtime_ns; });

@@ -28,7 +28,7 @@ bool IsFanoutMarker(const nlohmann::json& m) {
   auto version = m.find("fanout_version"), run = m.find("run_id"), fp = m.find("fingerprint"), files = m.find("files");
   if (version == m.end() || !version->is_number_integer() || version->get<int64_t>() != 1) return false;
   if (run == m.end() || !run->is_string() || fp == m.end() || !fp->is_string()) return false;
-  if (files == m.end() || !files->is_array()) return false;
+  if (files == m.end() || !files->is_array() || files->empty()) return false;  // fanout never writes none
   return std::all_of(files->begin(), files->end(), IsFanoutFileEntry);
 }
 
@@ -156,7 +156,8 @@ Status CheckOutputLocation(Storage& storage, const JobSpec& spec) {
   if (spec.cache.enabled && !spec.cache.dir.empty()) {
     auto cache = storage.Canonical(spec.cache.dir);
     if (cache.ok() && IsInsideOrSame(*out, *cache) && *out != *cache)
-      held.push_back("is inside the input cache (cache.dir) " + spec.cache.dir);
+      return Status::Invalid("output.dir " + dir + " (" + *out + ") is inside the input cache (cache.dir) " +
+                             spec.cache.dir + ": choose an output.dir outside it (nothing was written)");
   }
   if (held.empty()) return Status::Ok();
   return Status::Invalid("output.dir " + dir + " (" + *out + ") holds " + Joined(held, ", ") +
@@ -228,14 +229,26 @@ std::vector<OutputCheck> VerifyOutputs(Storage& storage, const std::string& out_
       checks.push_back(c);
     }
   }
-  std::string run = last_manifest.value("run_id", "?");
+  std::string run = last_manifest.contains("run_id") && last_manifest["run_id"].is_string()
+                        ? last_manifest["run_id"].get<std::string>()
+                        : "?";
   if (last_manifest.contains("iterations") && last_manifest["iterations"].is_array()) {
     for (const auto& it : last_manifest["iterations"]) {
       if (!it.is_object() || !it.contains("target") || !it["target"].is_string()) continue;
       std::string status = it.value("status", "");
       std::string target = it["target"];
-      if ((status == "committed" || status == "skipped") && !present.count(target))
+      if (status != "committed" && status != "skipped") continue;
+      if (!present.count(target)) {
         checks.push_back(OutputCheck{target, "missing (the last run, " + run + ", reports it " + status + ")", false});
+        continue;
+      }
+      // No longer an output of fanout (its _SUCCESS was damaged): a problem,
+      // not a folder to ignore.
+      for (OutputCheck& c : checks)
+        if (c.target == target && c.foreign) {
+          c.foreign = false;
+          c.problem += " (the last run, " + run + ", reports it " + status + ")";
+        }
     }
   }
   std::sort(checks.begin(), checks.end(),

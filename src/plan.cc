@@ -34,6 +34,8 @@ Result<std::vector<std::pair<Value, std::string>>> ResolveSequence(const JobSpec
     case SequenceSpec::Kind::kSql: {
       if (SplitStatements(seq.sql).size() != 1)
         return Status::Invalid("sequence.sql must be one query (SELECT n[, kind] FROM ...)");
+      if (std::string f = EngineWideFunction(seq.sql); !f.empty())
+        return Status::Invalid("sequence.sql calls " + f + "(), which changes the engine every iteration shares: remove it");
       auto stmt = con.Prepare(seq.sql);
       if (stmt.ok() && !(*stmt)->is_query())
         return Status::Invalid("sequence.sql must be a query (SELECT n[, kind] FROM ...), not a " +
@@ -127,6 +129,18 @@ bool ReadsTablesByValue(const std::set<std::string>& words) {
   return false;
 }
 
+// SqlWords ends a -- comment at \n only and knows no E'...' escapes; the
+// engine also ends one at \r and reads E'\'' as one quote. Where they could
+// disagree, which inputs are named cannot be told from the words.
+bool ReadDifferentlyByTheEngine(const std::string& sql) {
+  if (sql.find('\r') != std::string::npos) return true;
+  for (size_t i = 0; i + 1 < sql.size(); ++i)
+    if ((sql[i] == 'e' || sql[i] == 'E') && sql[i + 1] == '\'' &&
+        (i == 0 || !(isalnum(static_cast<unsigned char>(sql[i - 1])) || sql[i - 1] == '_')))
+      return true;
+  return false;
+}
+
 // Identity of the inputs `sql` (or `prepare`) names — of every input when
 // that cannot be told — plus `prepare` itself.
 std::string InputsFingerprint(const JobSpec& spec, const std::vector<std::string>& identities, const std::string& sql) {
@@ -134,7 +148,8 @@ std::string InputsFingerprint(const JobSpec& spec, const std::vector<std::string
   std::vector<std::string> prep = SqlWords(spec.prepare);
   words.insert(words.end(), prep.begin(), prep.end());
   std::set<std::string> named(words.begin(), words.end());
-  const bool all = ReadsTablesByValue(named);
+  const bool all = ReadsTablesByValue(named) || ReadDifferentlyByTheEngine(sql) ||
+                   ReadDifferentlyByTheEngine(spec.prepare);
   std::string text = spec.prepare + "\n";
   for (size_t i = 0; i < spec.inputs.size() && i < identities.size(); ++i) {
     std::string name = spec.inputs[i].name;

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -156,7 +157,12 @@ class Parser {
 
   Value ToValue(const YAML::Node& node, const std::string& what) const {
     if (node.IsNull()) return Value();
-    if (node.IsScalar()) return ScalarValue(node);
+    if (node.IsScalar()) {
+      Value v = ScalarValue(node);
+      if (auto* d = std::get_if<double>(&v.v); d && !std::isfinite(*d))
+        Fail(node, what + ": " + node.as<std::string>() + " is out of the range of a number (about ±1.8e308)");
+      return v;
+    }
     if (node.IsSequence()) {
       ValueList l;
       for (size_t i = 0; i < node.size(); ++i) l.push_back(ToValue(node[i], what + "[" + std::to_string(i) + "]"));
@@ -297,8 +303,11 @@ void ParseInputs(const Parser& p, const YAML::Node& node, JobSpec& spec) {
       in.format = ext == "jsonl" ? "ndjson" : ext;
     }
     std::error_code ec;
-    if (!fs::is_regular_file(in.path, ec))
+    if (!fs::is_regular_file(in.path, ec)) {
+      if (fs::exists(in.path, ec))
+        p.Fail(path_node, "input " + in.path + " is not a regular file (a folder, FIFO or device): give a file");
       p.Fail(path_node, "input file not found: " + in.path + " (paths are relative to the job file's folder)");
+    }
     spec.inputs.push_back(std::move(in));
   }
 }

@@ -179,6 +179,16 @@ bool PlainUpTo(const std::vector<Token>& t, size_t end) {
 
 }  // namespace
 
+std::string EngineWideFunction(const std::string& sql) {
+  // Matched on the raw text, strings and comments included: no quoting or
+  // comment can hide a call from this check (at worst a mention in a string
+  // is refused).
+  std::string lower = Lower(sql);
+  for (const char* f : {"enable_logging", "disable_logging", "truncate_duckdb_logs", "write_log"})
+    if (lower.find(f) != std::string::npos) return f;
+  return "";
+}
+
 std::string FirstKeyword(const std::string& sql) {
   std::vector<Token> t = Lex(sql);
   return t.empty() || t[0].type != Token::kWord ? "" : t[0].text;
@@ -196,6 +206,10 @@ Status SqlPolicy::Reject(const std::string& sql, const std::string& why) const {
 }
 
 Result<DryStatement> SqlPolicy::Check(const std::string& sql, StatementKind kind) {
+  std::string engine_wide = EngineWideFunction(sql);
+  if (!engine_wide.empty())
+    return Reject(sql, engine_wide + "() changes the engine every iteration shares (its log settings, files it "
+                                     "writes): remove it");
   switch (kind) {
     case StatementKind::kSelect:
       return DryStatement{EmptyResultOf(sql)};
@@ -290,6 +304,7 @@ bool SkipToTarget(const std::vector<Token>& t, size_t& i, StatementKind kind, st
   std::string object = t[i++].text;
   *category = Category(object);
   if (*category != "table" && *category != "macro" && *category != "sequence" && *category != "type") return false;
+  if (object == "macro") Accept(t, i, "table");  // DROP MACRO TABLE name
   if (Accept(t, i, "if")) return Accept(t, i, "exists");
   return true;
 }
@@ -306,12 +321,13 @@ Status SqlPolicy::CheckTarget(const std::string& sql, StatementKind kind) {
   if (own != created_.end() && own->second == category) {
     // Once dropped or renamed, the name may resolve to a shared object.
     if (kind == StatementKind::kDrop) created_.erase(own);
-    for (size_t j = i; j + 2 < t.size(); ++j)
-      if (kind == StatementKind::kAlter && t[j].Is("rename") && t[j + 1].Is("to")) {
-        size_t k = j + 2;
-        std::vector<std::string> to = Name(t, k);
-        if (!to.empty()) created_.erase(name.back()), created_[to.back()] = category;
-      }
+    // ALTER <object> name RENAME TO new: only right after the name (RENAME
+    // COLUMN a TO b renames no table).
+    if (kind == StatementKind::kAlter && i + 1 < t.size() && t[i].Is("rename") && t[i + 1].Is("to")) {
+      size_t k = i + 2;
+      std::vector<std::string> to = Name(t, k);
+      if (!to.empty()) created_.erase(name.back()), created_[to.back()] = category;
+    }
     return Status::Ok();
   }
   std::string what = scope_ == Scope::kTransform ? "a TEMP table or view this transform created"

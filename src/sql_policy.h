@@ -72,6 +72,10 @@ class SqlPolicy {
   std::map<std::string, std::string> created_;
 };
 
+// The name of a function that changes the whole engine (its log settings,
+// files it writes: enable_logging, ...) that `sql` mentions anywhere, or "".
+std::string EngineWideFunction(const std::string& sql);
+
 // The statement's first keyword, lower-cased ("" when there is none);
 // comments are skipped as the engine skips them.
 std::string FirstKeyword(const std::string& sql);

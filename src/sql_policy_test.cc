@@ -101,6 +101,29 @@ TEST_F(SqlPolicyTest, TargetsTheEngineWouldReadDifferentlyAreRefused) {
                   .ok());
 }
 
+// Found by an adversarial pass: a column named `rename` is no RENAME TO;
+// DROP MACRO TABLE names its macro after TABLE; enable_logging() in a query
+// changes the engine and appends to any file.
+TEST_F(SqlPolicyTest, RenameColumnDropMacroTableAndLoggingAreNoWayOut) {
+  EXPECT_FALSE(Check(SqlPolicy::Scope::kTransform,
+                     {"CREATE TEMP TABLE x AS SELECT 1 AS rename", "ALTER TABLE x RENAME COLUMN rename TO t",
+                      "DELETE FROM t"})
+                   .ok());
+  EXPECT_FALSE(Check(SqlPolicy::Scope::kPrepare, {"CREATE TABLE t1 AS SELECT 1 AS rename",
+                                                  "ALTER TABLE t1 RENAME COLUMN rename TO t", "DROP VIEW t"})
+                   .ok());
+  EXPECT_FALSE(Check(SqlPolicy::Scope::kTransform, {"CREATE TEMP MACRO \"table\"() AS 1", "DROP MACRO TABLE tm"}).ok());
+  EXPECT_TRUE(Check(SqlPolicy::Scope::kTransform, {"CREATE TEMP MACRO tm() AS TABLE SELECT 1 AS x", "DROP MACRO TABLE tm"}).ok());
+  for (const char* sql : {"SELECT * FROM enable_logging(storage := 'file', storage_config := {'path': 'a.csv'})",
+                          "SELECT count(*) FROM /* */ Disable_Logging()", "SELECT write_log('x')"}) {
+    SCOPED_TRACE(sql);
+    auto r = Check(SqlPolicy::Scope::kTransform, {sql});
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("changes the engine every iteration shares"), std::string::npos);
+    EXPECT_FALSE(Check(SqlPolicy::Scope::kPrepare, {sql}).ok());
+  }
+}
+
 TEST_F(SqlPolicyTest, PrepareMayNotCreateASharedSequence) {
   EXPECT_FALSE(Check(SqlPolicy::Scope::kPrepare, {"CREATE SEQUENCE s"}).ok());
   EXPECT_TRUE(Check(SqlPolicy::Scope::kPrepare, {"CREATE TEMP SEQUENCE s"}).ok());
