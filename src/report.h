@@ -50,10 +50,10 @@ class ConsoleProgress : public EventSink {
 
 // Keeps the run manifest on disk current while iterations run, so that a
 // killed run is visible (`fanout status`): every finished iteration is noted,
-// and a thread of its own rewrites the manifest (status "running") at most
-// once per `interval` while something changed. A run of 10,000 trivial
-// iterations writes it about once a second, not 10,000 times, and no worker
-// ever waits for it. Forwards every event to `next` (may be null). The final
+// and a thread of its own rewrites the manifest (status "running") while
+// something changed, at most once per max(`interval`, 50 x its last write):
+// a run of 10,000 trivial iterations writes it every second or two, not
+// 10,000 times, and no worker ever waits for it. Forwards every event to `next` (may be null). The final
 // manifest is the caller's: Stop() writes nothing.
 class LiveManifest : public EventSink {
  public:
