@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <filesystem>
 #include <limits>
 #include <map>
@@ -193,28 +194,42 @@ std::string FingerprintChange(const nlohmann::json& marker, const Iteration& it)
   return "changed: " + (changed.empty() ? std::string("fingerprint") : changed);
 }
 
+// OUT/<target> looked at once for both skip rules (resume, skip_existing):
+// the target's state, and its comparison with _SUCCESS made at most once.
+struct Inspected {
+  std::string path;
+  TargetState state;
+  std::optional<std::string> damaged;  // VerifyOutput's answer, once asked
+
+  Inspected(Storage& storage, const std::string& out_dir, const Iteration& it)
+      : path(out_dir + "/" + it.target), state(InspectTarget(storage, path)) {}
+  // "" when it holds exactly what its _SUCCESS lists (names and sizes; with
+  // `verify`, checksums too). REQUIRES: state.kind == kOurs.
+  const std::string& Damage(Storage& storage, bool verify) {
+    if (!damaged) damaged = VerifyOutput(storage, path, state.marker, verify);
+    return *damaged;
+  }
+};
+
 // Why an iteration would run under --resume ("" when it is up to date): its
 // output is missing, foreign, of other inputs or settings, or differs from
-// its _SUCCESS (names and sizes; with `verify`, checksums too).
-RunReason ResumeReason(Storage& storage, const std::string& out_dir, const Iteration& it, bool verify) {
-  std::string path = out_dir + "/" + it.target;
-  TargetState s = InspectTarget(storage, path);
-  if (s.kind == TargetState::Kind::kAbsent) return {"no output yet"};
-  if (s.kind == TargetState::Kind::kForeign) return {"not an output of fanout (" + s.what + "): run refuses it"};
-  std::string changed = FingerprintChange(s.marker, it);
+// its _SUCCESS.
+RunReason ResumeReason(Storage& storage, Inspected& in, const Iteration& it, bool verify) {
+  if (in.state.kind == TargetState::Kind::kAbsent) return {"no output yet"};
+  if (in.state.kind == TargetState::Kind::kForeign)
+    return {"not an output of fanout (" + in.state.what + "): run refuses it"};
+  std::string changed = FingerprintChange(in.state.marker, it);
   if (!changed.empty()) return {changed};
-  std::string damaged = VerifyOutput(storage, path, s.marker, verify);
+  const std::string& damaged = in.Damage(storage, verify);
   return {damaged, !damaged.empty()};
 }
 
 // output.mode: skip_existing: "" when OUT/<target> is an intact output of
 // fanout (skipped), else why it runs.
-RunReason SkipExistingReason(Storage& storage, const std::string& out_dir, const Iteration& it, bool verify) {
-  std::string path = out_dir + "/" + it.target;
-  TargetState s = InspectTarget(storage, path);
-  if (s.kind == TargetState::Kind::kAbsent) return {"no output yet"};
-  if (s.kind == TargetState::Kind::kForeign) return {"not an output of fanout (" + s.what + ")"};
-  std::string damaged = VerifyOutput(storage, path, s.marker, verify);
+RunReason SkipExistingReason(Storage& storage, Inspected& in, bool verify) {
+  if (in.state.kind == TargetState::Kind::kAbsent) return {"no output yet"};
+  if (in.state.kind == TargetState::Kind::kForeign) return {"not an output of fanout (" + in.state.what + ")"};
+  const std::string& damaged = in.Damage(storage, verify);
   return {damaged, !damaged.empty()};
 }
 
@@ -304,9 +319,12 @@ Status CheckTargets(Storage& storage, const OutputSpec& output, const std::vecto
 void DecideSkip(Storage& storage, const JobSpec& spec, const RunOptions& options, const Iteration& it,
                 IterationReport& r) {
   const std::string& out = spec.output.dir;
+  const bool skip_existing = spec.output.mode == OutputSpec::Mode::kSkipExisting;
+  if (!skip_existing && !options.resume) return;
+  Inspected in(storage, out, it);
   RunReason why;
-  if (spec.output.mode == OutputSpec::Mode::kSkipExisting) {
-    why = SkipExistingReason(storage, out, it, options.verify);
+  if (skip_existing) {
+    why = SkipExistingReason(storage, in, options.verify);
     if (why.text.empty()) {
       r.status = IterationStatus::kSkipped;
       r.skip_reason = "exists (output.mode: skip_existing)";
@@ -314,7 +332,7 @@ void DecideSkip(Storage& storage, const JobSpec& spec, const RunOptions& options
     }
   }
   if (options.resume) {
-    why = ResumeReason(storage, out, it, options.verify);
+    why = ResumeReason(storage, in, it, options.verify);
     if (why.text.empty()) {
       r.status = IterationStatus::kSkipped;
       r.skip_reason = "up to date (--resume)";
@@ -374,7 +392,8 @@ Result<std::vector<PlannedIteration>> PlanJob(const JobSpec& spec, const RunOpti
     PlannedIteration p{it.n, it.kind, it.target, it.params, "", "", true};
     for (const auto& s : it.statements) p.sql += s + ";\n";
     if (options.resume) {
-      p.run_reason = ResumeReason(*storage, spec.output.dir, it, options.verify).text;
+      Inspected in(*storage, spec.output.dir, it);
+      p.run_reason = ResumeReason(*storage, in, it, options.verify).text;
       p.would_run = !p.run_reason.empty();
       if (!p.would_run) p.run_reason = "up to date";
     }
