@@ -24,6 +24,7 @@
 #include "engine.h"
 #include "fanout/fanout.h"
 #include "scheduler.h"
+#include "job_internal.h"
 #include "storage.h"
 
 namespace fanout {
@@ -188,13 +189,13 @@ void BM_RunJob(benchmark::State& state) {
                            dir + "/job.yaml");
   if (!spec.ok()) return state.SkipWithError(spec.status().message().c_str());
   RunOptions options;
-  options.storage = NewPosixStorage();
-  if (state.range(0) == 0) options.storage = std::make_shared<NoSyncStorage>(options.storage);
+  std::shared_ptr<Storage> storage = NewPosixStorage();
+  if (state.range(0) == 0) storage = std::make_shared<NoSyncStorage>(storage);
   for (auto _ : state) {
     state.PauseTiming();
     fs::remove_all(dir + "/out");
     state.ResumeTiming();
-    RunReport report = RunJob(*spec, options);
+    RunReport report = RunJobWith(*spec, options, storage);
     if (report.ExitCode() != 0) return state.SkipWithError(report.status.message().c_str());
   }
   state.SetItemsProcessed(state.iterations() * kIterations);

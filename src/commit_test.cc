@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include "faulty_storage.h"
 #include "temp_dir.h"
 
 #include <atomic>

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "fanout/engine.h"
 #include "fanout/status.h"
 #include "fanout/value.h"
 
@@ -30,7 +31,7 @@ const char* StatementKindName(StatementKind kind);
 
 // One DuckDB instance: its threads are shared by every connection.
 // Thread-safe: connections may be opened from any thread.
-class Database {
+class Database : public Engine {
  public:
   struct Options {
     int threads = 0;               // 0: DuckDB's default (all cores)
@@ -54,7 +55,7 @@ class Database {
   // Locks the engine's configuration: no SET/RESET may change it from now on.
   Status LockConfiguration(Connection& con);
   // Registers fn(BIGINT) -> BIGINT as a volatile SQL scalar function.
-  Status RegisterScalarFunction(const std::string& name, std::function<int64_t(int64_t)> fn);
+  Status RegisterScalarFunction(const std::string& name, std::function<int64_t(int64_t)> fn) override;
   static std::string Version();
 
  private:

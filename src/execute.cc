@@ -1,5 +1,7 @@
 #include "execute.h"
 
+#include "backend.h"
+
 #include <algorithm>
 
 #include "load.h"
@@ -191,6 +193,31 @@ Status EngineExecutor::RunAttempt(const Iteration& it, int attempt, Interrupter&
   report.bytes = commit->bytes;
   report.files = static_cast<int>(commit->files.size());
   return Status::Ok();
+}
+
+}  // namespace fanout
+
+namespace fanout {
+namespace {
+
+class LocalBackend : public Backend {
+ public:
+  LocalBackend(Database& db, Committer& committer, const OutputSpec& output, std::string run_id, int workers)
+      : executor_(db, committer, output, std::move(run_id), workers) {}
+  bool Run(const std::vector<Iteration>& iterations, std::vector<IterationReport>& reports,
+           const std::vector<size_t>& order, const SchedulerOptions& options) override {
+    return RunIterations(iterations, reports, order, executor_, options);
+  }
+
+ private:
+  EngineExecutor executor_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> NewLocalBackend(Database& db, Committer& committer, const OutputSpec& output,
+                                         std::string run_id, int workers) {
+  return std::make_unique<LocalBackend>(db, committer, output, std::move(run_id), workers);
 }
 
 }  // namespace fanout

@@ -1,5 +1,6 @@
 #include "scheduler.h"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <random>
@@ -254,6 +255,15 @@ bool RunIterations(const std::vector<Iteration>& iterations, std::vector<Iterati
   opt.committers = std::max(0, std::min(opt.committers, n - opt.workers));
   Pool pool(iterations, reports, order, executor, opt);
   return pool.Run();
+}
+
+int ChooseWorkers(int option, int spec_workers, int cores, int pending) {
+  int workers = option > 0 ? option : spec_workers > 0 ? spec_workers : AutoWorkers(cores, pending);
+  return std::min(workers, std::max(1, pending));
+}
+
+int ChooseThreads(int spec_threads, int cores, int workers, int pending) {
+  return spec_threads > 0 ? spec_threads : AutoThreads(cores, workers, pending);
 }
 
 }  // namespace fanout

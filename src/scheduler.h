@@ -79,6 +79,11 @@ struct SchedulerOptions {
 // query); with few, the last iterations run alone and need every core.
 int AutoWorkers(int cores, int iterations);
 int AutoThreads(int cores, int workers, int iterations);
+// What a run uses: --max-workers (`option`) or run.max_workers when > 0, else
+// AutoWorkers; never more than there is to run. run.threads when > 0, else
+// AutoThreads.
+int ChooseWorkers(int option, int spec_workers, int cores, int pending);
+int ChooseThreads(int spec_threads, int cores, int workers, int pending);
 
 // Runs every report still kPending (reports[i] belongs to iterations[i]),
 // in the order of `order` (indices). Returns true when the run was cancelled.

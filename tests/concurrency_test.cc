@@ -37,7 +37,7 @@ class ConcurrencyTest : public TempDirTest {
     EXPECT_TRUE(spec.ok()) << spec.status().message();
     RunOptions options;
     options.cancel = cancel;
-    options.on_engine_ready = [](Database& db) {
+    options.on_engine_ready = [](Engine& db) {
       return db.RegisterScalarFunction("sleep_ms", [](int64_t ms) {
         std::this_thread::sleep_for(std::chrono::milliseconds(ms));
         return ms;
@@ -157,7 +157,7 @@ run: {max_workers: 2, threads: 1}
 )", dir_ + "/job.yaml");
   ASSERT_TRUE(spec.ok()) << spec.status().message();
   RunOptions options;
-  options.on_engine_ready = [&](Database& db) {
+  options.on_engine_ready = [&](Engine& db) {
     return db.RegisterScalarFunction("record_thread", [&](int64_t n) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));  // let commits pile up beside the queries
       std::lock_guard<std::mutex> lock(mu);

@@ -350,8 +350,10 @@ class FanoutTest : public ::testing::Test {
     return WaitProcess(StartFanout(args, env));
   }
   // Starts `fanout args...` without waiting (for signals and kills).
+  // With FANOUT_FAULT_AT in `env`, the test binary that injects faults.
   Child StartFanout(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) const {
-    std::vector<std::string> argv = {FANOUT_BIN};
+    bool faults = std::any_of(env.begin(), env.end(), [](const std::string& e) { return e.rfind("FANOUT_FAULT_AT=", 0) == 0; });
+    std::vector<std::string> argv = {faults ? FANOUT_FAULTY_BIN : FANOUT_BIN};
     argv.insert(argv.end(), args.begin(), args.end());
     return StartProcess(argv, root_ + "/io", env);
   }

@@ -13,14 +13,12 @@
 #include <string>
 #include <vector>
 
+#include "fanout/engine.h"
 #include "fanout/job_spec.h"
 #include "fanout/status.h"
 #include "fanout/value.h"
 
 namespace fanout {
-
-class Storage;
-class Database;
 
 enum class IterationStatus { kPending, kCommitted, kFailed, kSkipped, kCancelled };
 const char* ToString(IterationStatus s);
@@ -92,11 +90,10 @@ struct RunOptions {
   // xxh3 checksums too.
   bool verify = false;
   EventSink* events = nullptr;       // may be null
-  std::shared_ptr<Storage> storage;  // null: the local filesystem
   const std::atomic<bool>* cancel = nullptr;  // set to true to cancel the run
   // Called once with the engine after inputs load, before anything runs (tests
   // use it to register UDFs).
-  std::function<Status(Database&)> on_engine_ready;
+  std::function<Status(Engine&)> on_engine_ready;
 };
 
 // Loads inputs once, plans, runs every iteration with at most max_workers in

@@ -1,0 +1,356 @@
+// The `fanout` command: run | validate | plan | status.
+#include "cli.h"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include "fanout/fanout.h"
+#include "outputs.h"
+#include "report.h"
+#include "job_internal.h"
+#include "storage.h"
+
+namespace {
+
+std::atomic<bool> g_cancel{false};
+
+// First SIGINT/SIGTERM: stop starting iterations, interrupt the running ones,
+// keep what committed. Second: exit at once (staging is never visible).
+void OnSignal(int) {
+  if (g_cancel.exchange(true)) _exit(130);
+  const char msg[] = "\nfanout: interrupted: stopping (again to exit at once)\n";
+  ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
+  (void)ignored;
+}
+
+void InstallSignalHandlers() {
+  struct sigaction sa = {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+int Fail(const fanout::Status& st) {
+  fprintf(stderr, "fanout: error: %s\n", st.message().c_str());
+  if (st.code() == fanout::Status::Code::kInterrupted) return 130;
+  return st.code() == fanout::Status::Code::kInvalid || st.code() == fanout::Status::Code::kBusy ? 2 : 1;
+}
+
+std::string Trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+// --only 2,56 (repeatable): at least one n, each once.
+fanout::Result<std::vector<std::string>> ParseOnly(const std::vector<std::string>& given) {
+  std::vector<std::string> out;
+  for (const std::string& s : given) {
+    size_t start = 0;
+    while (start <= s.size()) {
+      size_t end = s.find(',', start);
+      if (end == std::string::npos) end = s.size();
+      std::string n = Trim(s.substr(start, end - start));
+      if (!n.empty() && std::find(out.begin(), out.end(), n) != out.end())
+        return fanout::Status::Invalid("--only: n = " + n + " is given twice; give each n once");
+      if (!n.empty()) out.push_back(n);
+      start = end + 1;
+    }
+  }
+  if (out.empty()) return fanout::Status::Invalid("--only needs at least one n, e.g. --only 2,56");
+  return out;
+}
+
+// --max-workers N: an integer from 1 to kMaxThreads.
+fanout::Result<int> ParseMaxWorkers(const std::string& text) {
+  errno = 0;
+  char* end = nullptr;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno != 0 || v < 1 || v > fanout::kMaxThreads)
+    return fanout::Status::Invalid("--max-workers must be an integer from 1 to " + std::to_string(fanout::kMaxThreads) +
+                                   " (the iterations in flight at once), got '" + text + "'");
+  return static_cast<int>(v);
+}
+
+int Run(const std::string& job, const std::vector<std::string>& sets, fanout::RunOptions options, bool json,
+        const fanout::CliHooks& hooks) {
+  auto spec = fanout::LoadJobSpec(job, sets);
+  if (!spec.ok()) return Fail(spec.status());
+  fanout::ConsoleProgress progress(stderr, fanout::ConsoleProgress::IsSmartTerminal(stderr));
+  options.events = &progress;
+  options.cancel = &g_cancel;
+  std::shared_ptr<fanout::Storage> storage = fanout::NewPosixStorage();
+  if (hooks.wrap_storage) storage = hooks.wrap_storage(std::move(storage));
+  InstallSignalHandlers();
+  fanout::RunReport report = fanout::RunJobWith(*spec, options, std::move(storage));
+  progress.Done();
+  if (!report.status.ok() && report.iterations.empty()) return Fail(report.status);
+  if (!report.status.ok() && report.manifest_path.empty() && report.ExitCode() == 2) return Fail(report.status);
+  std::string summary = fanout::FormatSummary(report);
+  if (json) {
+    fputs(summary.c_str(), stderr);
+    fputs(report.ToJson().c_str(), stdout);
+  } else {
+    fputs(summary.c_str(), stdout);
+  }
+  if (!report.status.ok()) fprintf(stderr, "fanout: error: %s\n", report.status.message().c_str());
+  return report.ExitCode();
+}
+
+int Validate(const std::string& job, const std::vector<std::string>& sets) {
+  auto spec = fanout::LoadJobSpec(job, sets);
+  if (!spec.ok()) return Fail(spec.status());
+  std::vector<std::string> warnings;
+  fanout::Status st = fanout::ValidateJob(*spec, &warnings);
+  if (!st.ok()) return Fail(st);
+  for (const std::string& w : warnings) fprintf(stderr, "fanout: %s\n", w.c_str());
+  printf("%s: valid\n", spec->path.c_str());
+  return 0;
+}
+
+int Plan(const std::string& job, const std::vector<std::string>& sets, fanout::RunOptions options, bool json) {
+  auto spec = fanout::LoadJobSpec(job, sets);
+  if (!spec.ok()) return Fail(spec.status());
+  std::vector<std::string> warnings;
+  auto plan = fanout::PlanJob(*spec, options, &warnings);
+  if (!plan.ok()) return Fail(plan.status());
+  for (const std::string& w : warnings) fprintf(stderr, "fanout: %s\n", w.c_str());
+  if (json) {
+    auto a = nlohmann::ordered_json::array();
+    for (const auto& p : *plan) {
+      nlohmann::ordered_json e;
+      e["n"] = nlohmann::json::parse(p.n.ToJson());
+      e["kind"] = p.kind;
+      e["target"] = p.target;
+      e["params"] = nlohmann::json::parse(fanout::Value(fanout::ValueMap(p.params.begin(), p.params.end())).ToJson());
+      e["sql"] = p.sql;
+      if (options.resume) e["would_run"] = p.would_run, e["reason"] = p.run_reason;
+      a.push_back(e);
+    }
+    printf("%s\n", a.dump(2).c_str());
+    return 0;
+  }
+  printf("job %s: %zu iterations -> %s\n", spec->name.c_str(), plan->size(), spec->output.dir.c_str());
+  for (const auto& p : *plan) {
+    std::string params;
+    for (const auto& [k, v] : p.params)
+      if (k != "n" && k != "kind") params += (params.empty() ? "" : " ") + k + "=" + v.ToJson();
+    printf("  n=%-8s %s%s  %s\n", p.n.ToString().c_str(), p.target.c_str(),
+           p.kind.empty() ? "" : (" kind=" + p.kind).c_str(), params.c_str());
+    if (options.resume) printf("           %s: %s\n", p.would_run ? "run " : "skip", p.run_reason.c_str());
+  }
+  // The SQL once per distinct text (every n of a kind shares it; values are bound).
+  std::vector<std::string> shown;
+  for (const auto& p : *plan) {
+    if (std::find(shown.begin(), shown.end(), p.sql) != shown.end()) continue;
+    shown.push_back(p.sql);
+    printf("\nSQL%s (params bound as $name):\n%s", p.kind.empty() ? "" : (" for kind " + p.kind).c_str(), p.sql.c_str());
+  }
+  return 0;
+}
+
+// A manifest that says "running" is a live run only while a process holds
+// the output's lock (the kernel drops a killed run's flock); the newest
+// manifest is the only one that can be live.
+std::string RunState(const nlohmann::json& m, bool newest, fanout::Storage& storage, const std::string& out) {
+  std::string status = m.value("status", "?");
+  if (status != "running") return status;
+  if (newest) {
+    auto held = storage.LockHeld(out + "/_fanout/lock");
+    if (!held.ok() || *held) return "running";
+  }
+  return "killed";
+}
+
+// The outputs in `out` checked against their _SUCCESS; prints one line each.
+// Returns true when all are intact.
+bool PrintVerify(fanout::Storage& storage, const std::string& out, const nlohmann::json& last, bool checksums) {
+  auto checks = fanout::VerifyOutputs(storage, out, last, checksums);
+  int bad = 0, ok = 0;
+  printf("verify (%s):\n", checksums ? "file names, sizes and xxh3 checksums" : "file names and sizes");
+  for (const auto& c : checks) {
+    const char* label = c.foreign ? "ignored" : c.problem.empty() ? "ok" : "MISMATCH";
+    bad += !c.foreign && !c.problem.empty();
+    ok += !c.foreign && c.problem.empty();
+    printf("  %-12s %-8s %s\n", c.target.c_str(), label, c.problem.c_str());
+  }
+  printf("%d outputs intact, %d differ from their _SUCCESS%s\n", ok, bad,
+         bad ? " (rerun them: fanout run JOB --resume --verify)" : "");
+  return bad == 0;
+}
+
+nlohmann::json VerifyJson(fanout::Storage& storage, const std::string& out, const nlohmann::json& last,
+                          bool* all_ok) {
+  auto a = nlohmann::json::array();
+  for (const auto& c : fanout::VerifyOutputs(storage, out, last, true)) {
+    if (!c.foreign && !c.problem.empty()) *all_ok = false;
+    a.push_back({{"target", c.target},
+                 {"status", c.foreign ? "ignored" : c.problem.empty() ? "ok" : "mismatch"},
+                 {"problem", c.problem}});
+  }
+  return a;
+}
+
+// A killed run's manifest is up to a second behind: an iteration it shows
+// pending whose output carries the run's id in its _SUCCESS did commit.
+void ReconcileKilled(fanout::Storage& storage, const std::string& out, nlohmann::json& m) {
+  if (!m.contains("iterations") || !m["iterations"].is_array()) return;
+  const std::string run = m.value("run_id", "");
+  int found = 0;
+  for (auto& it : m["iterations"]) {
+    if (!it.is_object() || it.value("status", "") != "pending" || !it["target"].is_string()) continue;
+    auto state = fanout::InspectTarget(storage, out + "/" + it["target"].get<std::string>());
+    if (state.kind != fanout::TargetState::Kind::kOurs || state.marker.value("run_id", "") != run) continue;
+    it["status"] = "committed";
+    if (state.marker.contains("rows") && state.marker["rows"].is_number_integer()) it["rows"] = state.marker["rows"];
+    ++found;
+  }
+  if (found && m.contains("counts") && m["counts"].is_object()) {
+    auto& c = m["counts"];
+    c["committed"] = c.value("committed", 0) + found;
+  }
+}
+
+int StatusCommand(const std::string& out, bool json, bool verify) {
+  auto storage = fanout::NewPosixStorage();
+  auto listing = storage->List(out + "/_fanout/runs");
+  std::vector<std::string> runs;
+  if (listing.ok())
+    for (const auto& f : *listing)
+      if (f.is_file && f.name.size() > 5 && f.name.compare(f.name.size() - 5, 5, ".json") == 0)
+        runs.push_back(out + "/_fanout/runs/" + f.name);
+  if (runs.empty()) {
+    fprintf(stderr, "fanout: error: no run manifests under %s/_fanout/runs (is this a fanout output folder?)\n",
+            out.c_str());
+    return 2;
+  }
+  std::sort(runs.begin(), runs.end());  // run ids sort by start time
+  auto read_json = [&](const std::string& p) {
+    auto text = storage->ReadFile(p);
+    return text.ok() ? nlohmann::json::parse(*text, nullptr, false)
+                     : nlohmann::json(nlohmann::json::value_t::discarded);
+  };
+  auto last = read_json(runs.back());
+  if (last.is_discarded() || !last.is_object()) {
+    fprintf(stderr, "fanout: error: cannot read the manifest %s\n", runs.back().c_str());
+    return 2;
+  }
+  const std::string last_state = RunState(last, true, *storage, out);
+  if (last_state == "killed") ReconcileKilled(*storage, out, last);
+  if (json) {
+    if (last_state == "killed") {
+      last["status"] = "killed";
+      last["note"] = "the run did not finish: no process holds " + out +
+                     "/_fanout/lock (killed, or its machine went down); what it committed stays";
+    }
+    bool all_ok = true;
+    if (verify) last["verify"] = VerifyJson(*storage, out, last, &all_ok);
+    printf("%s\n", last.dump(2).c_str());
+    return all_ok ? 0 : 1;
+  }
+  printf("%zu runs in %s/_fanout/runs\n", runs.size(), out.c_str());
+  size_t first = runs.size() > 10 ? runs.size() - 10 : 0;
+  for (size_t i = first; i < runs.size(); ++i) {
+    auto m = i + 1 == runs.size() ? last : read_json(runs[i]);
+    if (m.is_discarded() || !m.is_object()) continue;
+    auto c = m["counts"];
+    printf("  %s  %-11s %3d committed %3d failed %3d skipped %3d cancelled  %.1fs\n",
+           m.value("run_id", "?").c_str(), RunState(m, i + 1 == runs.size(), *storage, out).c_str(),
+           c.value("committed", 0), c.value("failed", 0), c.value("skipped", 0), c.value("cancelled", 0),
+           m.value("seconds", 0.0));
+  }
+  printf("last run %s: %s\n", last.value("run_id", "?").c_str(), last_state.c_str());
+  if (last_state == "killed")
+    printf("  it did not finish: no process holds %s/_fanout/lock (killed, or its machine went down);\n"
+           "  the iterations it committed stay, the pending ones never ran: rerun with --resume\n",
+           out.c_str());
+  else if (last_state == "running")
+    printf("  still running (pid %lld): the iterations below are as of %s\n",
+           static_cast<long long>(last.value("pid", 0LL)), last.value("updated_at", "?").c_str());
+  for (const auto& it : last["iterations"]) {
+    std::string err = it["error"].is_string() ? it["error"].get<std::string>() : "";
+    printf("  %-12s %-10s %10lld rows  %s\n", it["target"].get<std::string>().c_str(),
+           it["status"].get<std::string>().c_str(), static_cast<long long>(it.value("rows", 0LL)),
+           err.substr(0, err.find('\n')).c_str());
+  }
+  if (verify && !PrintVerify(*storage, out, last, true)) return 1;
+  return 0;
+}
+
+}  // namespace
+
+int fanout::CliMain(int argc, char** argv, const CliHooks& hooks) {
+  CLI::App app{"fanout: run a model sequence in parallel; every iteration committed atomically"};
+  app.require_subcommand(1);
+  std::string job, out;
+  std::vector<std::string> sets, only;
+  std::string max_workers;
+  bool resume = false, json = false, verify = false;
+
+  auto* run = app.add_subcommand("run", "run every iteration; exit 0 ok, 1 some failed, 2 invalid, 130 interrupted");
+  run->add_option("job", job, "job file (YAML)")->required();
+  run->add_option("--max-workers", max_workers, "iterations in flight at once (1 to " +
+                                                    std::to_string(fanout::kMaxThreads) + ")");
+  auto* run_only = run->add_option("--only", only, "run only these n (comma-separated)");
+  run->add_option("--set", sets, "param override, name=value (repeatable)");
+  run->add_flag("--resume", resume, "skip iterations whose _SUCCESS fingerprint matches");
+  run->add_flag("--verify", verify,
+                "before skipping an output (--resume, skip_existing), check its xxh3 checksums too");
+  run->add_flag("--json", json, "print the run manifest as JSON on stdout");
+
+  auto* validate = app.add_subcommand("validate", "check the job: parse, load schemas, prepare every transform");
+  validate->add_option("job", job, "job file (YAML)")->required();
+  validate->add_option("--set", sets, "param override, name=value (repeatable)");
+
+  auto* plan = app.add_subcommand("plan", "print the resolved iterations, their params and SQL");
+  plan->add_option("job", job, "job file (YAML)")->required();
+  auto* plan_only = plan->add_option("--only", only, "only these n (comma-separated)");
+  plan->add_option("--set", sets, "param override, name=value (repeatable)");
+  plan->add_flag("--resume", resume, "show which iterations would run and why");
+  plan->add_flag("--verify", verify, "with --resume: check the outputs' xxh3 checksums too");
+  plan->add_flag("--json", json, "print JSON");
+
+  auto* status =
+      app.add_subcommand("status", "what the last runs wrote (a killed run shows as such), from the manifests");
+  status->add_option("out", out, "output folder")->required();
+  status->add_flag("--json", json, "print the last manifest as JSON");
+  status->add_flag("--verify", verify,
+                   "check every output in OUT against its _SUCCESS (names, sizes, xxh3); exit 1 if any differs");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  fanout::RunOptions options;
+  if (run->count("--max-workers")) {
+    auto workers = ParseMaxWorkers(max_workers);
+    if (!workers.ok()) return Fail(workers.status());
+    options.max_workers = *workers;
+  }
+  if (run_only->count() + plan_only->count() > 0) {
+    auto wanted = ParseOnly(only);
+    if (!wanted.ok()) return Fail(wanted.status());
+    options.only = std::move(wanted).value();
+  }
+  options.resume = resume;
+  options.verify = verify;
+  if (*run) return Run(job, sets, options, json, hooks);
+  if (*validate) return Validate(job, sets);
+  if (*plan) return Plan(job, sets, options, json);
+  try {
+    return StatusCommand(out, json, verify);
+  } catch (const nlohmann::json::exception& e) {  // a manifest that is not fanout's
+    fprintf(stderr, "fanout: error: unexpected manifest content under %s/_fanout/runs: %s\n", out.c_str(), e.what());
+    return 2;
+  }
+}

@@ -1,0 +1,182 @@
+// decide: what an opened job runs, and in which order — the checks of its
+// targets before anything is written, the skip rules (output.mode:
+// skip_existing, --resume) and longest-first from earlier runs' durations.
+#include "decide.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "outputs.h"
+
+namespace fanout {
+
+// What changed since `marker` was written ("changed: params, inputs"), or "".
+static std::string FingerprintChange(const nlohmann::json& marker, const Iteration& it) {
+  if (marker.value("fingerprint", "") == it.fingerprint) return "";
+  std::string changed;
+  nlohmann::json parts = marker.value("fingerprint_parts", nlohmann::json::object());
+  auto diff = [&](const char* name, const std::string& now) {
+    if (parts.is_object() && parts.contains(name) && parts[name].is_string() && parts[name] == now) return;
+    changed += (changed.empty() ? "" : ", ") + std::string(name);
+  };
+  diff("sql", it.fp_sql);
+  diff("params", it.fp_params);
+  diff("inputs", it.fp_inputs);
+  diff("output", it.fp_output);
+  diff("settings", it.fp_settings);
+  return "changed: " + (changed.empty() ? std::string("fingerprint") : changed);
+}
+
+// Why an iteration would run under --resume ("" when it is up to date): its
+// output is missing, foreign, of other inputs or settings, or differs from
+// its _SUCCESS.
+RunReason ResumeReason(Storage& storage, Inspected& in, const Iteration& it, bool verify) {
+  if (in.state.kind == TargetState::Kind::kAbsent) return {"no output yet"};
+  if (in.state.kind == TargetState::Kind::kForeign)
+    return {"not an output of fanout (" + in.state.what + "): run refuses it"};
+  std::string changed = FingerprintChange(in.state.marker, it);
+  if (!changed.empty()) return {changed};
+  const std::string& damaged = in.Damage(storage, verify);
+  return {damaged, !damaged.empty()};
+}
+
+// output.mode: skip_existing: "" when OUT/<target> is an intact output of
+// fanout (skipped), else why it runs.
+static RunReason SkipExistingReason(Storage& storage, Inspected& in, bool verify) {
+  if (in.state.kind == TargetState::Kind::kAbsent) return {"no output yet"};
+  if (in.state.kind == TargetState::Kind::kForeign) return {"not an output of fanout (" + in.state.what + ")"};
+  const std::string& damaged = in.Damage(storage, verify);
+  return {damaged, !damaged.empty()};
+}
+
+// fanout's bookkeeping folders are its own: never followed through a link
+// (it writes the lock and manifests there and removes their temp files).
+Status CheckBookkeepingFolders(Storage& storage, const std::string& out) {
+  for (const std::string& own : {out + "/_fanout", out + "/_fanout/runs"}) {
+    auto info = storage.Stat(own);
+    if (info.ok() && !info->is_dir)
+      return Status::Invalid(own + " is not a folder (a link or a file): fanout keeps its lock and run "
+                                   "manifests there; remove or rename it (nothing was written)");
+  }
+  return Status::Ok();
+}
+
+// Seconds each target took when it last committed, from the newest manifests.
+std::map<std::string, double> PastDurations(Storage& storage, const std::string& out_dir) {
+  std::map<std::string, double> seconds;
+  auto runs = storage.List(out_dir + "/_fanout/runs");
+  if (!runs.ok()) return seconds;
+  std::vector<std::string> names;
+  for (const FileInfo& f : *runs)
+    if (f.name.size() > 5 && f.name.compare(f.name.size() - 5, 5, ".json") == 0) names.push_back(f.name);
+  std::sort(names.rbegin(), names.rend());  // run ids sort by time: newest first
+  if (names.size() > 20) names.resize(20);
+  for (const std::string& name : names) {
+    auto text = storage.ReadFile(out_dir + "/_fanout/runs/" + name);
+    if (!text.ok()) continue;
+    auto m = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+    if (!m.is_object() || !m.contains("iterations") || !m["iterations"].is_array()) continue;  // foreign or torn
+    for (const auto& it : m["iterations"]) {
+      // Only well-formed entries count; a hand-edited one is ignored.
+      auto number = [&](const char* key) { return it.contains(key) && it[key].is_number(); };
+      if (!it.is_object() || !it.contains("status") || it["status"] != "committed" || !number("seconds") ||
+          !it.contains("target") || !it["target"].is_string())
+        continue;
+      // The engine's time: the publish after it holds no worker.
+      double engine = it["seconds"].get<double>() - (number("commit_seconds") ? it["commit_seconds"].get<double>() : 0);
+      seconds.emplace(it["target"].get<std::string>(), engine);  // keeps the newest
+    }
+  }
+  return seconds;
+}
+
+// Longest first by past duration; iterations never seen before go first (they
+// may be long); ties keep the given order.
+std::vector<size_t> RunOrder(const std::vector<Iteration>& its, const std::map<std::string, double>& past,
+                             RunSpec::Order order) {
+  std::vector<size_t> idx(its.size());
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  if (order == RunSpec::Order::kGiven || past.empty()) return idx;
+  auto key = [&](size_t i) {
+    auto p = past.find(its[i].target);
+    return p == past.end() ? std::numeric_limits<double>::infinity() : p->second;
+  };
+  std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return key(a) > key(b); });
+  return idx;
+}
+
+// output.mode: error_if_exists: Invalid naming the outputs that already
+// exist (anything at the path, even a dangling link).
+Status CheckNoOutputExists(Storage& storage, const OutputSpec& output, const std::vector<std::string>& targets) {
+  if (output.mode != OutputSpec::Mode::kErrorIfExists) return Status::Ok();
+  std::string list;
+  for (const std::string& target : targets)
+    if (storage.Exists(output.dir + "/" + target)) list += (list.empty() ? "" : ", ") + target;
+  if (list.empty()) return Status::Ok();
+  return Status::Invalid("output.mode is error_if_exists and these outputs exist in " + output.dir + ": " + list +
+                         " (remove them, or use mode: overwrite or skip_existing)");
+}
+
+std::vector<std::string> TargetsOf(const std::vector<Iteration>& iterations) {
+  std::vector<std::string> targets;
+  for (const Iteration& it : iterations) targets.push_back(it.target);
+  return targets;
+}
+
+// Before anything is written: error_if_exists refuses anything at a target's
+// path; the other modes refuse what fanout did not write there.
+Status CheckTargets(Storage& storage, const OutputSpec& output, const std::vector<std::string>& targets) {
+  if (output.mode == OutputSpec::Mode::kErrorIfExists) return CheckNoOutputExists(storage, output, targets);
+  return RefuseForeignTargets(storage, output.dir, targets);
+}
+
+// Decides whether `it` is skipped (output.mode: skip_existing, --resume);
+// an iteration whose output is damaged runs again, saying why.
+void DecideSkip(Storage& storage, const JobSpec& spec, const RunOptions& options, const Iteration& it,
+                IterationReport& r) {
+  const std::string& out = spec.output.dir;
+  const bool skip_existing = spec.output.mode == OutputSpec::Mode::kSkipExisting;
+  if (!skip_existing && !options.resume) return;
+  Inspected in(storage, out, it);
+  RunReason why;
+  if (skip_existing) {
+    why = SkipExistingReason(storage, in, options.verify);
+    if (why.text.empty()) {
+      r.status = IterationStatus::kSkipped;
+      r.skip_reason = "exists (output.mode: skip_existing)";
+      return;
+    }
+  }
+  if (options.resume) {
+    why = ResumeReason(storage, in, it, options.verify);
+    if (why.text.empty()) {
+      r.status = IterationStatus::kSkipped;
+      r.skip_reason = "up to date (--resume)";
+      return;
+    }
+  }
+  r.run_reason = why.text;
+  if (why.damaged && options.events)
+    options.events->OnMessage("rerun  n=" + it.key + ": " + out + "/" + it.target + " differs from its _SUCCESS: " +
+                              why.text);
+}
+
+// Temp files of manifest writes that failed (a full disk) or were killed.
+// REQUIRES: the output's lock.
+void RemoveStaleManifestTemps(Storage& storage, const std::string& runs_dir) {
+  auto entries = storage.List(runs_dir);
+  if (!entries.ok()) return;
+  for (const FileInfo& f : *entries)
+    if (f.is_file && f.name.size() > 9 && f.name.compare(f.name.size() - 9, 9, ".json.tmp") == 0)
+      (void)storage.RemoveAll(runs_dir + "/" + f.name);
+}
+
+std::string LockHolder(const std::string& run_id) {
+  char host[256] = "?";
+  gethostname(host, sizeof host - 1);
+  return "run " + run_id + ", pid " + std::to_string(getpid()) + " on " + host;
+}
+
+}  // namespace fanout

@@ -1,0 +1,220 @@
+#include "runner.h"
+
+#include <thread>
+
+#include "backend.h"
+#include "decide.h"
+#include "outputs.h"
+#include "report.h"
+#include "scheduler.h"
+#include "util.h"
+
+namespace fanout {
+
+Runner::Runner(const JobSpec& spec, const RunOptions& options, std::shared_ptr<Storage> storage, Loaded* loaded)
+    : spec_(spec), options_(options), storage_(std::move(storage)), loaded_(loaded) {
+  report_.run_id = NewRunId();
+  report_.job_name = spec.name;
+  report_.out_dir = spec.output.dir;
+  report_.started_at = NowSeconds();
+}
+
+Runner::~Runner() = default;
+
+RunReport Runner::Run() {
+  Status st = Check();
+  if (st.ok()) st = Load();
+  if (st.ok()) st = Own();
+  if (st.ok()) st = Decide();
+  if (!st.ok()) {
+    if (committer_) (void)committer_->Finish();
+    return Done(st);
+  }
+  Execute();
+  st = Finish();
+  if (!st.ok()) return Done(st);
+  // Not Done(): the report must stay identical to the manifest just written
+  // (`run --json` prints it), so finished_at is not stamped again.
+  report_.status = Status::Ok();
+  return std::move(report_);
+}
+
+RunReport Runner::Done(Status st) {
+  report_.status = std::move(st);
+  report_.finished_at = NowSeconds();
+  return std::move(report_);
+}
+
+// Everything that can reject the job before anything is written. The targets
+// of a list or range are known before loading (which may write the input
+// cache); a sequence: {sql} needs its inputs first (checked in Own).
+Status Runner::Check() {
+  FANOUT_RETURN_IF_ERROR(CheckOutputLocation(*storage_, spec_));
+  FANOUT_RETURN_IF_ERROR(CheckBookkeepingFolders(*storage_, spec_.output.dir));
+  return CheckTargets(*storage_, spec_.output, KnownTargets(spec_, options_.only));
+}
+
+Status Runner::Load() {
+  if (!loaded_ || loaded_->schema_only) {
+    std::string spill = spec_.output.dir + "/.fanout-staging/" + report_.run_id + "/spill";
+    auto loaded = LoadAndPlan(spec_, options_, /*schema_only=*/false, spill);
+    if (!loaded.ok()) {
+      report_.interrupted = loaded.status().code() == Status::Code::kInterrupted;
+      return loaded.status();
+    }
+    loaded_here_ = std::move(loaded).value();
+    loaded_ = &*loaded_here_;
+  }
+  for (const Iteration& it : loaded_->iterations) {
+    IterationReport r;
+    r.n = it.n;
+    r.kind = it.kind;
+    r.target = it.target;
+    r.fingerprint = it.fingerprint;
+    report_.iterations.push_back(r);
+  }
+  return Status::Ok();
+}
+
+// Owns the output: creates it, locks it, clears what killed runs left. A job
+// whose targets hold what fanout did not write (or, with error_if_exists,
+// anything) writes nothing, not even the lock; error_if_exists is checked
+// again under the lock for runs that raced us, and every publish checks its
+// target again (Committer::PublishGroup).
+Status Runner::Own() {
+  const std::string& out = spec_.output.dir;
+  const std::vector<std::string> targets = TargetsOf(loaded_->iterations);
+  if (spec_.sequence.kind == SequenceSpec::Kind::kSql)
+    FANOUT_RETURN_IF_ERROR(CheckTargets(*storage_, spec_.output, targets));
+  Status st = storage_->CreateDirs(out + "/_fanout/runs");
+  if (!st.ok())
+    return Status::Invalid("cannot create the output folder " + out + ": " + st.message() +
+                           " (check output.dir and its permissions)");
+  auto lock = storage_->Lock(out + "/_fanout/lock", LockHolder(report_.run_id));
+  if (!lock.ok() && lock.status().code() == Status::Code::kBusy) return lock.status();
+  if (!lock.ok())  // e.g. a read-only OUT: nothing can be written, nothing was
+    return Status::Invalid("cannot write to the output folder " + out + ": " + lock.status().message() +
+                           " (check that output.dir is writable)");
+  lock_ = std::move(lock).value();
+  FANOUT_RETURN_IF_ERROR(CheckNoOutputExists(*storage_, spec_.output, targets));
+  committer_ = std::make_unique<Committer>(*storage_, out, report_.run_id);
+  st = committer_->RemoveStaleStaging();
+  if (st.ok()) st = committer_->Start();
+  if (!st.ok()) {
+    committer_.reset();
+    return Status::Invalid("cannot prepare staging under " + out + ": " + st.message());
+  }
+  RemoveStaleManifestTemps(*storage_, out + "/_fanout/runs");
+  return Status::Ok();
+}
+
+// Decides what runs (output.mode, --resume); from here on the manifest says
+// "running", so a run killed from now is visible to `fanout status`. A run
+// that cannot write it runs nothing.
+Status Runner::Decide() {
+  if (options_.events)
+    for (const std::string& line : loaded_->notes.lines) options_.events->OnMessage(line);
+  if (spec_.output.mode == OutputSpec::Mode::kSkipExisting || options_.resume)
+    for (size_t i = 0; i < loaded_->iterations.size(); ++i)
+      DecideSkip(*storage_, spec_, options_, loaded_->iterations[i], report_.iterations[i]);
+  if (options_.events) options_.events->OnPlanned(report_.iterations);
+  manifest_path_ = spec_.output.dir + "/_fanout/runs/" + report_.run_id + ".json";
+  report_.running = true;
+  Status st = WriteManifest();
+  report_.running = false;
+  if (!st.ok())
+    return Status::Invalid("cannot write the run manifest " + manifest_path_ + ": " + st.message() +
+                           " (check the free space and permissions of output.dir; nothing was run)");
+  return Status::Ok();
+}
+
+Status Runner::WriteManifest() { return WriteFileAtomic(*storage_, manifest_path_, report_.ToJson()); }
+
+// The load ran on every core; the iterations may want fewer engine threads.
+// Only a tuning knob: if the engine refuses, the run goes on as loaded.
+void Runner::SetRunThreads(int pending) {
+  const int load_threads = LoadThreads(spec_);
+  report_.threads = ChooseThreads(spec_.run.threads, Cores(), report_.workers, pending);
+  if (report_.threads == load_threads) return;
+  Status set = loaded_->db->SetThreads(*loaded_->con, report_.threads);
+  if (set.ok()) return;
+  if (options_.events)
+    options_.events->OnMessage("warning: kept " + std::to_string(load_threads) + " engine threads: " + set.message());
+  report_.threads = load_threads;
+}
+
+SchedulerOptions Runner::Scheduling() {
+  SchedulerOptions so;
+  so.workers = report_.workers;
+  // Threads that commit (file I/O, fsync) while the workers compute: the more
+  // wait to publish, the larger each group commit (one syncfs + one fsync).
+  // Blocked threads cost next to nothing; 30 committing beside 2 workers ran
+  // 10,000 trivial iterations ~12% faster than 10 (BENCHMARKS.md).
+  so.committers = std::max(32, 4 * so.workers);
+  so.retries = spec_.run.retries;
+  so.backoff_seconds = spec_.run.retry_backoff_seconds;
+  so.timeout_seconds = spec_.run.timeout_seconds;
+  so.stop_on_failure = spec_.run.stop_on_failure;
+  so.cancel = options_.cancel;
+  return so;
+}
+
+// Runs every pending iteration on the local backend: the barrier is its Run
+// returning. Meanwhile the manifest is kept current and the input cache's
+// sidecars (a hash of each new file) are written.
+void Runner::Execute() {
+  int pending = 0;
+  for (const IterationReport& r : report_.iterations) pending += r.status == IterationStatus::kPending;
+  report_.workers = ChooseWorkers(options_.max_workers, spec_.run.max_workers, Cores(), pending);
+  SetRunThreads(pending);
+  // From here no statement can change an engine setting (SqlPolicy rejects
+  // them up front; this is the engine's own guard).
+  Status locked = loaded_->db->LockConfiguration(*loaded_->con);
+  if (!locked.ok()) {
+    report_.status = locked;
+    return;
+  }
+  SchedulerOptions so = Scheduling();
+  LiveManifest live(report_, options_.events, [this](const std::string& json) {
+    return WriteFileAtomic(*storage_, manifest_path_, json);
+  });
+  so.events = &live;
+  std::vector<size_t> order =
+      RunOrder(loaded_->iterations, PastDurations(*storage_, spec_.output.dir), spec_.run.order);
+  std::vector<std::string> cache_notes;
+  std::thread cache_writer([&] {
+    for (auto& seal : loaded_->notes.cache_seals) seal(&cache_notes);
+  });
+  {
+    // Its idle sessions close here, before the engine does.
+    auto backend = NewLocalBackend(*loaded_->db, *committer_, spec_.output, report_.run_id, so.workers);
+    backend->Run(loaded_->iterations, report_.iterations, order, so);
+  }
+  live.Stop();  // the final manifest is written by Finish
+  cache_writer.join();
+  if (options_.events)
+    for (const std::string& line : cache_notes) options_.events->OnMessage(line);
+  report_.interrupted = options_.cancel && options_.cancel->load();
+}
+
+// Cleans up and writes the final manifest (atomically, like every output).
+Status Runner::Finish() {
+  if (!report_.status.ok()) {  // the engine could not be locked: nothing ran
+    (void)committer_->Finish();
+    return report_.status;
+  }
+  loaded_->con.reset();
+  loaded_->db.reset();
+  Status cleanup = committer_->Finish();
+  report_.finished_at = NowSeconds();
+  report_.manifest_path = manifest_path_;
+  Status manifest = WriteManifest();
+  if (!manifest.ok()) {
+    report_.manifest_path.clear();
+    return Status::Io("cannot write the run manifest: " + manifest.message());
+  }
+  if (!cleanup.ok() && options_.events) options_.events->OnMessage("warning: " + cleanup.message());
+  return Status::Ok();
+}
+
+}  // namespace fanout

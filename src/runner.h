@@ -1,0 +1,63 @@
+// runner: one run of an opened job, one short method per phase (Ninja's
+// Builder is the model):
+//
+//   Check    everything that can reject the job before anything is read
+//   Load     inputs, prepare, plan (or the job's earlier full load)
+//   Own      OUT created and locked, what killed runs left removed
+//   Decide   skips (skip_existing, --resume), the manifest says "running"
+//   Execute  the backend runs every pending iteration: the barrier
+//   Finish   staging removed, the final manifest written
+//
+// Each phase that fails ends the run with its Status; nothing after it runs.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "commit.h"
+#include "fanout/fanout.h"
+#include "loaded.h"
+#include "scheduler.h"
+#include "storage.h"
+
+namespace fanout {
+
+class Runner {
+ public:
+  // `storage`: the file seam every output, manifest and lock call goes
+  // through. `loaded` (may be null): a full load of this job made earlier,
+  // used instead of loading again.
+  Runner(const JobSpec& spec, const RunOptions& options, std::shared_ptr<Storage> storage, Loaded* loaded);
+  ~Runner();
+
+  // Runs every phase. Returns when every iteration has an outcome.
+  RunReport Run();
+
+ private:
+  Status Check();
+  Status Load();
+  Status Own();
+  Status Decide();
+  void Execute();
+  Status Finish();
+
+  RunReport Done(Status st);
+  Status WriteManifest();
+  // The engine's threads while iterations run (may differ from the load's).
+  void SetRunThreads(int pending);
+  SchedulerOptions Scheduling();
+
+  const JobSpec& spec_;
+  const RunOptions& options_;
+  std::shared_ptr<Storage> storage_;
+  RunReport report_;
+  std::string manifest_path_;
+  Loaded* loaded_ = nullptr;      // loaded_here_ or the job's
+  std::optional<Loaded> loaded_here_;
+  std::unique_ptr<StorageLock> lock_;
+  std::unique_ptr<Committer> committer_;
+};
+
+}  // namespace fanout
