@@ -19,6 +19,7 @@ struct Job::Impl {
   JobSpec spec;
   RunOptions options;
   std::shared_ptr<Storage> storage;
+  std::string run_id = NewRunId();  // of its one run
   std::optional<Loaded> loaded;  // full (Load, Run) or schema only (Validate, Plan)
   bool ran = false;
 
@@ -26,7 +27,7 @@ struct Job::Impl {
   // else one of schemas only (writes nothing, not even the input cache).
   Result<Loaded*> ForInspection() {
     if (!loaded) {
-      auto l = LoadAndPlan(WithoutCache(spec), options, /*schema_only=*/true, "");
+      auto l = LoadAndPlan(storage, WithoutCache(spec), options, /*schema_only=*/true, "");
       if (!l.ok()) return l.status();
       loaded = std::move(l).value();
     }
@@ -54,7 +55,8 @@ const JobSpec& Job::spec() const { return impl_->spec; }
 
 Status Job::Load() {
   if (impl_->loaded && !impl_->loaded->schema_only) return Status::Ok();
-  auto l = LoadAndPlan(impl_->spec, impl_->options, /*schema_only=*/false, "");
+  auto l = LoadAndPlan(impl_->storage, impl_->spec, impl_->options, /*schema_only=*/false,
+                       SpillDir(impl_->spec, impl_->run_id));
   if (!l.ok()) return l.status();
   impl_->loaded = std::move(l).value();
   return Status::Ok();
@@ -99,7 +101,7 @@ RunReport Job::Run() {
   }
   impl_->ran = true;
   Loaded* loaded = impl_->loaded ? &*impl_->loaded : nullptr;
-  Runner runner(impl_->spec, impl_->options, impl_->storage, loaded);
+  Runner runner(impl_->spec, impl_->options, impl_->storage, loaded, impl_->run_id);
   return runner.Run();
 }
 

@@ -301,9 +301,8 @@ class InputCache {
 
 }  // namespace
 
-Status LoadInputs(Database& db, Connection& con, const JobSpec& spec, bool schema_only,
-                  const std::vector<std::string>& identities, LoadNotes* notes) {
-  auto storage = NewPosixStorage();
+Status LoadInputs(const std::shared_ptr<Storage>& storage, Database& db, Connection& con, const JobSpec& spec,
+                  bool schema_only, const std::vector<std::string>& identities, LoadNotes* notes) {
   FANOUT_RETURN_IF_ERROR(con.Execute("CREATE SCHEMA IF NOT EXISTS fanout_inputs"));
   for (size_t i = 0; i < spec.inputs.size(); ++i) {
     const InputSpec& in = spec.inputs[i];
@@ -360,19 +359,18 @@ Status RunPrepare(Connection& con, const JobSpec& spec, bool dry) {
   return Status::Ok();
 }
 
-Result<std::string> InputIdentity(const InputSpec& input, int64_t hash_limit) {
-  struct stat st;
-  if (::stat(input.path.c_str(), &st) != 0)
-    return Status::Invalid("input '" + input.name + "' is gone: " + input.path);
+Result<std::string> InputIdentity(Storage& storage, const InputSpec& input, int64_t hash_limit) {
+  auto st = storage.StatFollow(input.path);
+  if (!st.ok()) return Status::Invalid("input '" + input.name + "' is gone: " + input.path);
   nlohmann::ordered_json j;
   j["name"] = input.name;
   j["path"] = input.path;
   j["format"] = input.format;
   j["options"] = nlohmann::json::parse(Value(ReaderOptions(input)).ToJson());  // effective options
-  j["size"] = static_cast<int64_t>(st.st_size);
-  j["mtime_ns"] = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-  if (st.st_size <= hash_limit) {
-    auto h = NewPosixStorage()->HashFile(input.path);
+  j["size"] = st->size;
+  j["mtime_ns"] = st->mtime_ns;
+  if (st->size <= hash_limit) {
+    auto h = storage.HashFile(input.path);
     if (!h.ok()) return h.status();
     j["xxh3"] = *h;
   }

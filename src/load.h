@@ -2,11 +2,13 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "engine.h"
 #include "fanout/job_spec.h"
+#include "storage.h"
 
 namespace fanout {
 
@@ -30,8 +32,9 @@ struct LoadNotes {
 // cache file is ignored with a warning; a cache that cannot be written is a
 // warning, and the input is parsed into a table. Errors name the input, its
 // file and DuckDB's reason.
-Status LoadInputs(Database& db, Connection& con, const JobSpec& spec, bool schema_only,
-                  const std::vector<std::string>& identities, LoadNotes* notes);
+// Every file call of the cache goes through `storage`.
+Status LoadInputs(const std::shared_ptr<Storage>& storage, Database& db, Connection& con, const JobSpec& spec,
+                  bool schema_only, const std::vector<std::string>& identities, LoadNotes* notes);
 
 // Runs the job's `prepare` SQL (every statement, params bound), each checked
 // first against SqlPolicy (kPrepare). `dry` (validate, plan): statements run
@@ -40,7 +43,7 @@ Status RunPrepare(Connection& con, const JobSpec& spec, bool dry);
 
 // Identity of an input file for fingerprints: path, size, mtime and, for files
 // up to `hash_limit` bytes, an xxh3 of the content. Stable JSON text.
-Result<std::string> InputIdentity(const InputSpec& input, int64_t hash_limit);
+Result<std::string> InputIdentity(Storage& storage, const InputSpec& input, int64_t hash_limit);
 
 // DuckDB's messages can run to many lines of hints: keeps the first lines.
 std::string ShortenEngineError(const std::string& message, int max_lines = 6);

@@ -40,8 +40,8 @@ class LoadTest : public TempDirTest {
     l.db = std::move(Database::Open({})).value();
     l.con = std::move(l.db->Connect()).value();
     std::vector<std::string> ids;
-    for (const InputSpec& in : spec.inputs) ids.push_back(InputIdentity(in, 1 << 20).value());
-    l.status = LoadInputs(*l.db, *l.con, spec, false, ids, &l.notes);
+    for (const InputSpec& in : spec.inputs) ids.push_back(InputIdentity(*NewPosixStorage(), in, 1 << 20).value());
+    l.status = LoadInputs(NewPosixStorage(), *l.db, *l.con, spec, false, ids, &l.notes);
     if (seal)
       for (auto& seal_one : l.notes.cache_seals) seal_one(&l.notes.lines);
     return l;
@@ -116,7 +116,7 @@ TEST_F(LoadTest, MalformedCsvNamesFileAndLine) {
   JobSpec spec = Spec();
   auto db = Database::Open({});
   auto con = (*db)->Connect();
-  Status st = LoadInputs(**db, **con, spec, false, {}, nullptr);
+  Status st = LoadInputs(NewPosixStorage(), **db, **con, spec, false, {}, nullptr);
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.code(), Status::Code::kInvalid);
   EXPECT_NE(st.message().find("input 't' (" + dir_ + "/t.csv)"), std::string::npos) << st.message();

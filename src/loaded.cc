@@ -76,8 +76,8 @@ class LoadWatch {
   std::thread thread_;
 };
 
-Status LoadAndPlanOnce(Loaded& l, const JobSpec& spec, const RunOptions& options, bool schema_only,
-                               const std::string& spill_dir) {
+Status LoadAndPlanOnce(Loaded& l, const std::shared_ptr<Storage>& storage, const JobSpec& spec,
+                       const RunOptions& options, bool schema_only, const std::string& spill_dir) {
   Database::Options db_options;
   db_options.threads = LoadThreads(spec);
   db_options.memory_limit = ResolveMemoryLimit(spec.run.memory_limit);
@@ -101,13 +101,13 @@ Status LoadAndPlanOnce(Loaded& l, const JobSpec& spec, const RunOptions& options
 
   std::vector<std::string> identities;
   for (const InputSpec& in : spec.inputs) {
-    auto id = InputIdentity(in, kHashInputsUpTo);
+    auto id = InputIdentity(*storage, in, kHashInputsUpTo);
     if (!id.ok()) return id.status();
     identities.push_back(*id);
   }
   bool need_rows = spec.sequence.kind == SequenceSpec::Kind::kSql;
   FANOUT_RETURN_IF_ERROR(
-      step(LoadInputs(*l.db, *l.con, spec, schema_only && !need_rows, identities, &l.notes)));
+      step(LoadInputs(storage, *l.db, *l.con, spec, schema_only && !need_rows, identities, &l.notes)));
   FANOUT_RETURN_IF_ERROR(step(RunPrepare(*l.con, spec, /*dry=*/schema_only && !need_rows)));
   auto its = PlanIterations(spec, *l.con, identities);
   if (!its.ok()) return its.status();
@@ -134,6 +134,10 @@ std::string NewRunId() {
   return buf;
 }
 
+std::string SpillDir(const JobSpec& spec, const std::string& run_id) {
+  return spec.output.dir + "/.fanout-staging/" + run_id + "/spill";
+}
+
 int Cores() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 int LoadThreads(const JobSpec& spec) { return spec.run.threads > 0 ? spec.run.threads : Cores(); }
@@ -145,11 +149,11 @@ JobSpec WithoutCache(const JobSpec& spec) {
 }
 
 // A job refused after its inputs loaded leaves no input cache behind either.
-Result<Loaded> LoadAndPlan(const JobSpec& spec, const RunOptions& options, bool schema_only,
-                           const std::string& spill_dir) {
+Result<Loaded> LoadAndPlan(const std::shared_ptr<Storage>& storage, const JobSpec& spec, const RunOptions& options,
+                           bool schema_only, const std::string& spill_dir) {
   Loaded l;
   l.schema_only = schema_only;
-  Status st = LoadAndPlanOnce(l, spec, options, schema_only, spill_dir);
+  Status st = LoadAndPlanOnce(l, storage, spec, options, schema_only, spill_dir);
   if (st.ok()) return l;
   for (auto& undo : l.notes.cache_undos) undo();
   return st;

@@ -10,6 +10,7 @@
 #include "fanout/fanout.h"
 #include "load.h"
 #include "plan.h"
+#include "storage.h"
 
 namespace fanout {
 
@@ -26,12 +27,16 @@ struct Loaded {
 // no rows (validate, plan). A job refused after its inputs loaded leaves no
 // input cache behind. options.cancel interrupts the engine; a load that takes
 // a while says so through options.events. The engine spills to `spill_dir`.
-Result<Loaded> LoadAndPlan(const JobSpec& spec, const RunOptions& options, bool schema_only,
-                           const std::string& spill_dir);
+// Every file call of the input cache goes through `storage`.
+Result<Loaded> LoadAndPlan(const std::shared_ptr<Storage>& storage, const JobSpec& spec, const RunOptions& options,
+                           bool schema_only, const std::string& spill_dir);
 
 // 20261123T054917.123Z-e3d899: fixed width, so run ids (and the manifest file
 // names) sort in start order; `fanout status` relies on it to find the last run.
 std::string NewRunId();
+
+// Where the engine of run `run_id` spills: inside the run's staging.
+std::string SpillDir(const JobSpec& spec, const std::string& run_id);
 
 int Cores();
 // The engine's threads while it loads: run.threads, or every core (auto).

@@ -11,9 +11,10 @@
 
 namespace fanout {
 
-Runner::Runner(const JobSpec& spec, const RunOptions& options, std::shared_ptr<Storage> storage, Loaded* loaded)
+Runner::Runner(const JobSpec& spec, const RunOptions& options, std::shared_ptr<Storage> storage, Loaded* loaded,
+               std::string run_id)
     : spec_(spec), options_(options), storage_(std::move(storage)), loaded_(loaded) {
-  report_.run_id = NewRunId();
+  report_.run_id = std::move(run_id);
   report_.job_name = spec.name;
   report_.out_dir = spec.output.dir;
   report_.started_at = NowSeconds();
@@ -56,8 +57,7 @@ Status Runner::Check() {
 
 Status Runner::Load() {
   if (!loaded_ || loaded_->schema_only) {
-    std::string spill = spec_.output.dir + "/.fanout-staging/" + report_.run_id + "/spill";
-    auto loaded = LoadAndPlan(spec_, options_, /*schema_only=*/false, spill);
+    auto loaded = LoadAndPlan(storage_, spec_, options_, /*schema_only=*/false, SpillDir(spec_, report_.run_id));
     if (!loaded.ok()) {
       report_.interrupted = loaded.status().code() == Status::Code::kInterrupted;
       return loaded.status();

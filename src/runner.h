@@ -29,7 +29,8 @@ class Runner {
   // `storage`: the file seam every output, manifest and lock call goes
   // through. `loaded` (may be null): a full load of this job made earlier,
   // used instead of loading again.
-  Runner(const JobSpec& spec, const RunOptions& options, std::shared_ptr<Storage> storage, Loaded* loaded);
+  Runner(const JobSpec& spec, const RunOptions& options, std::shared_ptr<Storage> storage, Loaded* loaded,
+         std::string run_id);
   ~Runner();
 
   // Runs every phase. Returns when every iteration has an outcome.

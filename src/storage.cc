@@ -75,9 +75,12 @@ class PosixStorage : public Storage {
     return out;
   }
 
-  Result<FileInfo> Stat(const std::string& path) override {
+  Result<FileInfo> Stat(const std::string& path) override { return StatWith(::lstat, path); }
+  Result<FileInfo> StatFollow(const std::string& path) override { return StatWith(::stat, path); }
+
+  Result<FileInfo> StatWith(int (*stat_fn)(const char*, struct stat*), const std::string& path) {
     struct stat st;
-    if (::lstat(path.c_str(), &st) != 0) return Errno("not found:", path);
+    if (stat_fn(path.c_str(), &st) != 0) return Errno("not found:", path);
     FileInfo info;
     info.name = std::filesystem::path(path).filename().string();
     info.is_dir = S_ISDIR(st.st_mode);

@@ -39,6 +39,8 @@ class Storage {
   virtual Result<std::vector<FileInfo>> List(const std::string& dir) = 0;
   // kIo with "not found" when absent.
   virtual Result<FileInfo> Stat(const std::string& path) = 0;
+  // The same through links (stat(2)): what a reader of `path` gets (inputs).
+  virtual Result<FileInfo> StatFollow(const std::string& path) = 0;
   virtual Result<std::string> ReadFile(const std::string& path) = 0;
   // Creates or truncates `path`, writes `data`, fsyncs and closes it.
   virtual Status WriteFile(const std::string& path, const std::string& data) = 0;
@@ -87,6 +89,7 @@ class StorageWrapper : public Storage {
   Status CreateDirs(const std::string& path) override { return base_->CreateDirs(path); }
   Result<std::vector<FileInfo>> List(const std::string& dir) override { return base_->List(dir); }
   Result<FileInfo> Stat(const std::string& path) override { return base_->Stat(path); }
+  Result<FileInfo> StatFollow(const std::string& path) override { return base_->StatFollow(path); }
   Result<std::string> ReadFile(const std::string& path) override { return base_->ReadFile(path); }
   Status WriteFile(const std::string& path, const std::string& data) override { return base_->WriteFile(path, data); }
   Status WriteFileNoSync(const std::string& path, const std::string& data) override {

@@ -99,8 +99,9 @@ class OutputStore {
   // Removes what killed runs left (their staging, temporary run files) and
   // opens `run_id`'s staging.
   virtual Status BeginRun(const std::string& run_id) = 0;
-  // A local folder the engine may spill into while this run lasts.
-  virtual std::string ScratchDir() const = 0;
+  // A local folder the engine of run `run_id` may spill into (created by the
+  // engine when it needs it; removed with the run's staging).
+  virtual std::string ScratchDir(const std::string& run_id) const = 0;
   // A fresh, empty staging folder for one attempt. Each is ended by exactly
   // one Publish or Discard.
   virtual Result<StagedAttempt> Stage(const std::string& target, int attempt) = 0;

@@ -1,0 +1,151 @@
+#include "posix_store.h"
+
+#include <algorithm>
+
+#include "commit.h"
+#include "outputs.h"
+#include "util.h"
+
+namespace fanout {
+namespace {
+
+bool EndsWith(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+class PosixLock : public OutputLock {
+ public:
+  explicit PosixLock(std::unique_ptr<StorageLock> lock) : lock_(std::move(lock)) {}
+
+ private:
+  std::unique_ptr<StorageLock> lock_;
+};
+
+class PosixStore : public OutputStore {
+ public:
+  PosixStore(std::string out_dir, std::shared_ptr<Storage> files)
+      : out_(std::move(out_dir)), files_(std::move(files)), runs_(out_ + "/_fanout/runs") {}
+
+  const std::string& location() const override { return out_; }
+
+  TargetState Inspect(const std::string& target) override { return InspectTarget(*files_, Path(target)); }
+
+  std::string Verify(const std::string& target, const Marker& marker, bool checksums) override {
+    return VerifyOutput(*files_, Path(target), marker, checksums);
+  }
+
+  Result<std::vector<std::string>> ListTargets() override {
+    auto entries = files_->List(out_);
+    if (!entries.ok()) return entries.status();
+    std::vector<std::string> names;
+    for (const FileInfo& e : *entries)
+      if (!e.name.empty() && e.name[0] != '.' && e.name[0] != '_') names.push_back(e.name);
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  Result<std::vector<std::string>> ListRuns() override {
+    auto entries = files_->List(runs_);
+    if (!entries.ok()) return entries.status();
+    std::vector<std::string> ids;
+    for (const FileInfo& e : *entries)
+      if (e.is_file && EndsWith(e.name, ".json")) ids.push_back(e.name.substr(0, e.name.size() - 5));
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
+
+  Result<std::string> ReadRunFile(const std::string& name) override { return files_->ReadFile(runs_ + "/" + name); }
+
+  Result<bool> LockHeld() override { return files_->LockHeld(out_ + "/_fanout/lock"); }
+
+  Status CheckLocation(const JobSpec& spec) override { return CheckOutputLocation(*files_, spec); }
+
+  // fanout's bookkeeping folders are its own: never followed through a link
+  // (it writes the lock and manifests there and removes their temp files).
+  Status CheckLayout() override {
+    for (const std::string& own : {out_ + "/_fanout", runs_}) {
+      auto info = files_->Stat(own);
+      if (info.ok() && !info->is_dir)
+        return Status::Invalid(own + " is not a folder (a link or a file): fanout keeps its lock and run "
+                                     "manifests there; remove or rename it (nothing was written)");
+    }
+    return Status::Ok();
+  }
+
+  Status CreateLayout() override { return files_->CreateDirs(runs_); }
+
+  Result<std::unique_ptr<OutputLock>> Lock(const std::string& holder) override {
+    auto lock = files_->Lock(out_ + "/_fanout/lock", holder);
+    if (!lock.ok()) return lock.status();
+    return std::unique_ptr<OutputLock>(std::make_unique<PosixLock>(std::move(lock).value()));
+  }
+
+  Status WriteRunFile(const std::string& name, const std::string& data) override {
+    return WriteFileAtomic(*files_, runs_ + "/" + name, data);
+  }
+
+  Status BeginRun(const std::string& run_id) override {
+    auto committer = std::make_unique<Committer>(*files_, out_, run_id);
+    FANOUT_RETURN_IF_ERROR(committer->RemoveStaleStaging());
+    FANOUT_RETURN_IF_ERROR(committer->Start());
+    committer_ = std::move(committer);
+    RemoveStaleRunTemps();
+    return Status::Ok();
+  }
+
+  std::string ScratchDir(const std::string& run_id) const override {
+    return out_ + "/.fanout-staging/" + run_id + "/spill";
+  }
+
+  Result<StagedAttempt> Stage(const std::string& target, int attempt) override {
+    auto dir = committer_->StagingDir(target, attempt);
+    if (!dir.ok()) return dir.status();
+    return StagedAttempt{target, attempt, std::move(dir).value()};
+  }
+
+  Result<Marker> Publish(const StagedAttempt& staged, Marker marker, const std::string& single) override {
+    auto done = committer_->Publish(staged.dir, staged.target, marker, single);
+    if (!done.ok()) return done.status();
+    marker.files = done->files;
+    marker.bytes = done->bytes;
+    return marker;
+  }
+
+  void Discard(const StagedAttempt& staged) override { committer_->Discard(staged.dir); }
+
+  Status EndRun() override {
+    if (!committer_) return Status::Ok();
+    Status st = committer_->Finish();
+    committer_.reset();
+    return st;
+  }
+
+ private:
+  std::string Path(const std::string& target) const { return out_ + "/" + target; }
+
+  // Temp files of manifest writes that failed (a full disk) or were killed.
+  // REQUIRES: the output's lock.
+  void RemoveStaleRunTemps() {
+    auto entries = files_->List(runs_);
+    if (!entries.ok()) return;
+    for (const FileInfo& f : *entries)
+      if (f.is_file && EndsWith(f.name, ".json.tmp")) (void)files_->RemoveAll(runs_ + "/" + f.name);
+  }
+
+  const std::string out_;
+  const std::shared_ptr<Storage> files_;
+  const std::string runs_;
+  std::unique_ptr<Committer> committer_;  // between BeginRun and EndRun
+};
+
+}  // namespace
+
+std::shared_ptr<OutputStore> NewPosixStore(const std::string& out_dir, std::shared_ptr<Storage> files) {
+  return std::make_shared<PosixStore>(out_dir, std::move(files));
+}
+
+std::shared_ptr<OutputStore> NewLocalStore(const std::string& out_dir) {
+  return NewPosixStore(out_dir, NewPosixStorage());
+}
+
+}  // namespace fanout
