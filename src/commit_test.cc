@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include "fakes.h"
 #include "faulty_storage.h"
 #include "temp_dir.h"
 
@@ -160,20 +161,30 @@ struct TimedPublish {
   std::thread thread;  // last: starts once the fields above exist
 };
 
-// A committer whose first group's sync took 1 s, so that a leader may wait up
-// to 1 s for attempts still staged; syncs take no time after that.
+// A committer whose first group's sync took 2 s, so that a leader may wait up
+// to 2 s for attempts still staged; syncs take no time after that. A leader
+// that waited out the window takes at least kWindow: the tests bound a
+// publish by just under that, which no scheduling delay short of ~2 s can
+// exceed (the bound is the behaviour: released before the window ends).
 class GroupCommitTest : public CommitTest {
  protected:
   void SetUp() override {
     CommitTest::SetUp();
     c_ = std::make_unique<Committer>(storage_, dir_, "run", /*max_group_wait=*/10.0);
     ASSERT_TRUE(c().Start().ok());
-    storage_.set_sync_seconds(1.0);
+    storage_.set_sync_seconds(kWindow);
     ASSERT_TRUE(c().Publish(Stage(c(), "iter_0", "warm"), "iter_0", {}).ok());  // nobody else staged: no wait
     ASSERT_EQ(storage_.syncs(), 1);
     storage_.set_sync_seconds(0);
   }
   Committer& c() { return *c_; }
+  // Returns once the publish of `staging` on another thread has written its
+  // marker, i.e. is about to join (or lead) a group (or is already done).
+  static void WaitUntilSealed(const std::string& staging) {
+    ASSERT_TRUE(test::WaitUntil([&] { return fs::exists(staging + "/_SUCCESS") || !fs::exists(staging); }))
+        << "the publish never sealed";
+  }
+  static constexpr double kWindow = 2.0;
   SlowSyncStorage storage_{0};
   std::unique_ptr<Committer> c_;
 };
@@ -184,13 +195,13 @@ class GroupCommitTest : public CommitTest {
 TEST_F(GroupCommitTest, WaitsForAttemptsStillStaged) {
   std::string a = Stage(c(), "iter_1", "a"), b = Stage(c(), "iter_2", "b");
   TimedPublish first(c(), a, "iter_1");
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  WaitUntilSealed(a);
   Status sb = c().Publish(b, "iter_2", {}).status();
   first.Join();
   ASSERT_TRUE(first.status.ok()) << first.status.message();
   ASSERT_TRUE(sb.ok()) << sb.message();
   EXPECT_EQ(storage_.syncs(), 2);
-  EXPECT_LT(first.seconds, 0.6) << "the leader waited out the window after the last attempt had joined";
+  EXPECT_LT(first.seconds, kWindow - 0.1) << "the leader waited out the window after the last attempt had joined";
   EXPECT_EQ(Read("iter_1/part-00000.parquet"), "a");
   EXPECT_EQ(Read("iter_2/part-00000.parquet"), "b");
 }
@@ -200,11 +211,11 @@ TEST_F(GroupCommitTest, WaitsForAttemptsStillStaged) {
 TEST_F(GroupCommitTest, DoesNotWaitForAttemptsThatWillNotCome) {
   std::string a = Stage(c(), "iter_1", "a"), failed = Stage(c(), "iter_2", "x");
   TimedPublish first(c(), a, "iter_1");
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  WaitUntilSealed(a);
   c().Discard(failed);
   first.Join();
   ASSERT_TRUE(first.status.ok()) << first.status.message();
-  EXPECT_LT(first.seconds, 0.6) << "the leader was not released by the Discard";
+  EXPECT_LT(first.seconds, kWindow - 0.1) << "the leader was not released by the Discard";
   EXPECT_FALSE(fs::exists(failed));
   EXPECT_FALSE(fs::exists(dir_ + "/iter_2"));
 

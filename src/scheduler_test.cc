@@ -6,58 +6,14 @@
 #include <condition_variable>
 #include <thread>
 
+#include "fakes.h"
+
 namespace fanout {
 namespace {
 
-// A fake executor: behaviour per n, records concurrency.
-class FakeExecutor : public IterationExecutor {
- public:
-  std::function<Status(const Iteration&, int attempt, Interrupter&)> behave;
-  // When set: runs after behave() released the compute slot (a commit).
-  std::function<void()> commit;
-  std::atomic<int> in_flight{0}, max_in_flight{0}, calls{0};
-  std::atomic<int> attempts{0}, max_attempts{0};  // computing or committing
-
-  static void Raise(std::atomic<int>& peak, int now) {
-    int seen = peak.load();
-    while (now > seen && !peak.compare_exchange_weak(seen, now)) {
-    }
-  }
-
-  Status RunAttempt(const Iteration& it, int attempt, Interrupter& stop, ComputeSlot& slot,
-                    IterationReport& report) override {
-    Raise(max_attempts, ++attempts);
-    Raise(max_in_flight, ++in_flight);
-    ++calls;
-    Status st = behave(it, attempt, stop);
-    --in_flight;
-    if (commit) {
-      slot.Release();
-      commit();
-    }
-    if (st.ok()) report.rows = 1;
-    --attempts;
-    return st;
-  }
-};
-
-// Blocks until interrupted, like a long query.
-Status WaitForInterrupt(Interrupter& stop) {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool fired = false;
-  if (!stop.Arm([&] {
-        std::lock_guard<std::mutex> l(mu);
-        fired = true;
-        cv.notify_all();
-      }))
-    return Status::Interrupted(stop.reason());
-  std::unique_lock<std::mutex> l(mu);
-  cv.wait_for(l, std::chrono::seconds(30), [&] { return fired; });
-  l.unlock();
-  stop.Disarm();
-  return Status::Interrupted("interrupted");
-}
+using test::FakeExecutor;
+using test::Gate;
+using test::RecordingEventSink;
 
 struct Fixture {
   std::vector<Iteration> its;
@@ -86,8 +42,13 @@ struct Fixture {
 TEST(Scheduler, BarrierAndBoundedConcurrency) {
   Fixture f(20);
   FakeExecutor exec;
-  exec.behave = [](const Iteration&, int, Interrupter&) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // The first two attempts wait for each other: they only get through if
+  // they compute at once. The delay keeps the rest overlapping (load for the
+  // upper bound; no outcome depends on it).
+  Gate two_at_once(2);
+  exec.behave = [&](const Iteration& it, int, Interrupter&) {
+    if (it.index < 2 && !two_at_once.ArriveAndWait()) return Status::Failed("never two at once");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
     return Status::Ok();
   };
   SchedulerOptions opt;
@@ -102,15 +63,18 @@ TEST(Scheduler, BarrierAndBoundedConcurrency) {
 TEST(Scheduler, TransientErrorsAreRetriedPermanentOnesAreNot) {
   Fixture f(2);
   FakeExecutor exec;
-  exec.behave = [](const Iteration& it, int attempt, Interrupter&) {
-    if (it.key == "0") return attempt < 3 ? Status::Io("disk hiccup") : Status::Ok();
-    return Status::Failed("Binder Error: column x not found");
-  };
+  exec.Set("0", {.failures_before_success = 2, .failure = Status::Io("disk hiccup")});
+  exec.Set("1", {.result = Status::Failed("Binder Error: column x not found")});
+  RecordingEventSink events;
   SchedulerOptions opt;
   opt.workers = 2;
   opt.retries = 3;
   opt.backoff_seconds = 0.01;
+  opt.events = &events;
   RunIterations(f.its, f.reports, f.order, exec, opt);
+  EXPECT_EQ(events.Count("retry", "0"), 2);
+  EXPECT_EQ(events.Count("retry", "1"), 0);
+  EXPECT_EQ(events.Count("finished"), 2);
   EXPECT_EQ(f.reports[0].status, IterationStatus::kCommitted);
   EXPECT_EQ(f.reports[0].attempts, 3);
   EXPECT_EQ(f.reports[1].status, IterationStatus::kFailed);
@@ -121,10 +85,7 @@ TEST(Scheduler, TransientErrorsAreRetriedPermanentOnesAreNot) {
 TEST(Scheduler, TimeoutInterruptsOnlyTheSlowIteration) {
   Fixture f(3);
   FakeExecutor exec;
-  exec.behave = [](const Iteration& it, int, Interrupter& stop) {
-    if (it.key == "1") return WaitForInterrupt(stop);
-    return Status::Ok();
-  };
+  exec.Set("1", {.until_interrupted = true});
   SchedulerOptions opt;
   opt.workers = 3;
   opt.timeout_seconds = 0.2;
@@ -140,7 +101,7 @@ TEST(Scheduler, CancelInterruptsRunningAndSkipsTheRest) {
   std::atomic<bool> cancel{false};
   exec.behave = [&](const Iteration&, int, Interrupter& stop) {
     cancel = true;  // the first iteration to start cancels the run
-    return WaitForInterrupt(stop);
+    return test::WaitForInterrupt(stop);
   };
   SchedulerOptions opt;
   opt.workers = 2;
@@ -157,7 +118,7 @@ TEST(Scheduler, StopOnFailureCancelsTheRest) {
   FakeExecutor exec;
   exec.behave = [](const Iteration& it, int, Interrupter& stop) {
     if (it.key == "0") return Status::Failed("boom");
-    return WaitForInterrupt(stop);
+    return test::WaitForInterrupt(stop);
   };
   SchedulerOptions opt;
   opt.workers = 2;
@@ -176,10 +137,15 @@ namespace {
 TEST(Scheduler, OutOfMemoryRetriesOnceWithFewerInFlight) {
   Fixture f(8);
   FakeExecutor exec;
-  exec.behave = [&](const Iteration&, int attempt, Interrupter&) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
-    // Fails while crowded, succeeds when it has the engine (nearly) alone.
-    if (exec.in_flight.load() > 2 && attempt == 1) return Status::Io("Out of Memory Error: failed to allocate");
+  // The first attempts of the first three iterations wait until all three
+  // compute at once, then fail as a crowded engine would; a retry (with the
+  // engine nearly alone) succeeds.
+  Gate crowded(3);
+  exec.behave = [&](const Iteration& it, int attempt, Interrupter&) {
+    if (attempt == 1 && it.index < 3) {
+      if (!crowded.ArriveAndWait()) return Status::Failed("never three at once");
+      return Status::Io("Out of Memory Error: failed to allocate");
+    }
     return Status::Ok();
   };
   SchedulerOptions opt;
@@ -190,7 +156,7 @@ TEST(Scheduler, OutOfMemoryRetriesOnceWithFewerInFlight) {
   EXPECT_EQ(f.Count(IterationStatus::kCommitted), 8);
   int retried = 0;
   for (const auto& r : f.reports) retried += r.attempts == 2;
-  EXPECT_GE(retried, 1);
+  EXPECT_EQ(retried, 3);
 }
 
 TEST(Scheduler, OutOfMemoryHalvesTheIterationsComputingAtOnce) {
@@ -198,17 +164,23 @@ TEST(Scheduler, OutOfMemoryHalvesTheIterationsComputingAtOnce) {
   FakeExecutor exec;
   std::atomic<bool> failed{false}, retried{false};
   std::atomic<int> peak_after{0};
-  exec.behave = [&](const Iteration&, int attempt, Interrupter&) {
+  // The first four attempts wait until all four compute at once (every
+  // worker used); then one fails with out-of-memory. The 30 ms of each
+  // attempt keep the later ones overlapping (load for the bound after the
+  // error; no outcome depends on it).
+  Gate four_at_once(4);
+  exec.behave = [&](const Iteration& it, int attempt, Interrupter&) {
+    if (attempt == 1 && it.index < 4 && !four_at_once.ArriveAndWait()) return Status::Failed("never four at once");
     // From the retry on (the scheduler has seen the error by then).
     if (attempt == 2) retried = true;
-    if (retried) FakeExecutor::Raise(peak_after, exec.in_flight.load());
+    if (retried) test::RaiseTo(peak_after, exec.in_flight.load());
     std::this_thread::sleep_for(std::chrono::milliseconds(30));
     if (attempt == 1 && !failed.exchange(true)) return Status::Io("Out of Memory Error: failed to allocate");
     return Status::Ok();
   };
   SchedulerOptions opt;
   opt.workers = 4;
-  opt.backoff_seconds = 0.05;  // the others drain meanwhile
+  opt.backoff_seconds = 0.05;
   RunIterations(f.its, f.reports, f.order, exec, opt);
   EXPECT_EQ(f.Count(IterationStatus::kCommitted), 12);
   EXPECT_EQ(exec.max_in_flight.load(), 4);
@@ -218,21 +190,22 @@ TEST(Scheduler, OutOfMemoryHalvesTheIterationsComputingAtOnce) {
 TEST(Scheduler, AnIterationCommittingDoesNotHoldAWorker) {
   Fixture f(8);
   FakeExecutor exec;
-  exec.behave = [](const Iteration&, int, Interrupter&) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    return Status::Ok();
+  // The commit of the attempt started c-th waits until the attempt started
+  // (c+2)-th computes (or every attempt has started): it only gets through
+  // if the next iterations compute while it commits.
+  std::atomic<bool> overtaken{true};
+  exec.commit = [&](const Iteration&, int call) {
+    int until = std::min(call + 2, 8);
+    if (!test::WaitUntil([&] { return exec.calls.load() >= until; })) overtaken = false;
   };
-  exec.commit = [] { std::this_thread::sleep_for(std::chrono::milliseconds(100)); };
   SchedulerOptions opt;
   opt.workers = 1;
   opt.committers = 3;
-  auto t0 = std::chrono::steady_clock::now();
   RunIterations(f.its, f.reports, f.order, exec, opt);
-  auto took = std::chrono::steady_clock::now() - t0;
   EXPECT_EQ(f.Count(IterationStatus::kCommitted), 8);
   EXPECT_EQ(exec.max_in_flight.load(), 1) << "max_workers bounds the engine work";
   EXPECT_GE(exec.max_attempts.load(), 3) << "while earlier iterations commit";
-  EXPECT_LT(took, std::chrono::milliseconds(8 * 120)) << "commits overlapped the engine work";
+  EXPECT_TRUE(overtaken) << "a commit held the only worker: the next iteration did not compute meanwhile";
 }
 
 }  // namespace

