@@ -259,7 +259,8 @@ TEST(RecordTest, NewerFormatsAreRefusedSayingToUpgrade) {
   Json marker = Json::parse(FullMarker().ToJson());
   marker["format"] = 2;
   auto m = Marker::FromJson(marker.dump());
-  ExpectInvalid(m.status(), "_SUCCESS was written by a newer fanout (format 2; this one reads format 1): upgrade fanout");
+  ExpectInvalid(m.status(),
+                "_SUCCESS was written by a newer fanout (format 2; this one reads format 1): upgrade fanout");
   EXPECT_EQ(RecordFormatOf(marker.dump()), 2);
 
   Json manifest = Json::parse(FullManifest().ToJson());
@@ -317,9 +318,11 @@ TEST(RecordTest, WrongTypesAreNamed) {
       {"seconds", "x", "run manifest: seconds is a string, not a number"},
       {"exit_code", "0", "exit_code is a string, not an integer"},
       {"counts", {{"committed", "1"}}, "counts.committed is a string, not an integer"},
-      {"iterations", {{{"n", 1}, {"target", "iter_1"}, {"status", "done"}}},
+      {"iterations",
+       {{{"n", 1}, {"target", "iter_1"}, {"status", "done"}}},
        "iterations[0].status is \"done\", not pending, committed, failed, skipped or cancelled"},
-      {"iterations", {{{"n", 1}, {"target", "iter_1"}, {"status", "committed"}, {"seconds", "x"}, {"rows", "1"}}},
+      {"iterations",
+       {{{"n", 1}, {"target", "iter_1"}, {"status", "committed"}, {"seconds", "x"}, {"rows", "1"}}},
        "iterations[0].rows is a string, not an integer"},
       {"iterations", {{{"target", "iter_1"}, {"status", "committed"}}}, "iterations[0].n is missing"},
       {"iterations", Json::array({7}), "iterations[0] is an integer, not an object"},
