@@ -66,7 +66,12 @@ Result<Json> ParseRecord(std::string_view text, const std::string& what) {
   return j;
 }
 
-Result<Value> ValueOf(const Json& j, const std::string& where) {
+// Deeper than any param fanout writes: refused before the stack runs out.
+constexpr int kMaxValueDepth = 200;
+
+Result<Value> ValueOf(const Json& j, const std::string& where, int depth = 0) {
+  if (depth > kMaxValueDepth)
+    return Status::Invalid(where + " is nested deeper than " + std::to_string(kMaxValueDepth) + " levels");
   if (j.is_null()) return Value();
   if (j.is_boolean()) return Value(j.get<bool>());
   if (j.is_number_unsigned() && j.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
@@ -77,7 +82,7 @@ Result<Value> ValueOf(const Json& j, const std::string& where) {
   if (j.is_array()) {
     ValueList list;
     for (size_t i = 0; i < j.size(); ++i) {
-      auto v = ValueOf(j[i], where + "[" + std::to_string(i) + "]");
+      auto v = ValueOf(j[i], where + "[" + std::to_string(i) + "]", depth + 1);
       if (!v.ok()) return v.status();
       list.push_back(std::move(v).value());
     }
@@ -85,7 +90,7 @@ Result<Value> ValueOf(const Json& j, const std::string& where) {
   }
   ValueMap map;
   for (const auto& [k, e] : j.items()) {
-    auto v = ValueOf(e, where + "." + k);
+    auto v = ValueOf(e, where + "." + k, depth + 1);
     if (!v.ok()) return v.status();
     map.emplace_back(k, std::move(v).value());
   }

@@ -282,6 +282,11 @@ TEST(RecordTest, MalformedTextIsAnErrorNotACrash) {
   ExpectInvalid(Marker::FromJson("{\"format\": 0}").status(), "not a positive integer");
   ExpectInvalid(Marker::FromJson("{\"a\": 1e999}").status(), "not valid JSON");
   EXPECT_EQ(RecordFormatOf("{"), 0);
+  // A value nested a million deep is refused, not a stack overflow.
+  std::string deep = R"({"fanout_version": 1, "run_id": "r", "fingerprint": "f", )"
+                     R"("files": [{"name": "p", "bytes": 1, "xxh3": "x"}], "n": )" +
+                     std::string(1000000, '[') + std::string(1000000, ']') + "}";
+  ExpectInvalid(Marker::FromJson(deep).status(), "levels");
 }
 
 // Each case: one field of a valid document replaced; the message names it.
