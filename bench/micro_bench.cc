@@ -11,6 +11,8 @@
 //   BM_RunJob           RunJob end to end on 500 trivial iterations, with real
 //                       fsyncs or with them skipped: how much of the per-iteration
 //                       cost is durability.
+//   BM_ManifestToJson   the run manifest of 10,000 committed iterations serialised
+//                       (RunReport::ToJson), as the running manifest is rewritten.
 // Everything is written under $FANOUT_BENCH_TMP (default: /tmp).
 #include <benchmark/benchmark.h>
 
@@ -98,17 +100,15 @@ std::string ScratchDir() {
 }
 
 // A _SUCCESS marker shaped like the one EngineExecutor writes.
-nlohmann::ordered_json Marker(int64_t n) {
-  nlohmann::ordered_json m;
-  m["fanout_version"] = 1;
-  m["run_id"] = "bench";
-  m["n"] = n;
-  m["kind"] = "";
-  m["rows"] = 1;
-  m["attempt"] = 1;
-  m["fingerprint"] = std::string(32, 'f');
-  m["params"] = {{"n", n}, {"scale", 1.0}};
-  m["engine"] = "duckdb";
+Marker BenchMarker(int64_t n) {
+  Marker m;
+  m.run_id = "bench";
+  m.n = Value(n);
+  m.rows = 1;
+  m.attempt = 1;
+  m.fingerprint = std::string(32, 'f');
+  m.params = {{"n", Value(n)}, {"scale", Value(1.0)}};
+  m.engine = "duckdb";
   return m;
 }
 
@@ -133,7 +133,7 @@ void BM_Publish(benchmark::State& state) {
       break;
     }
     std::ofstream(*staging + "/part-0.parquet", std::ios::binary) << part;
-    auto result = committer.Publish(*staging, target, Marker(i));
+    auto result = committer.Publish(*staging, target, BenchMarker(i));
     if (!result.ok()) {
       state.SkipWithError(result.status().message().c_str());
       break;
@@ -201,6 +201,44 @@ void BM_RunJob(benchmark::State& state) {
   fs::remove_all(dir);
 }
 BENCHMARK(BM_RunJob)->ArgName("fsync")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// ----- run manifest -------------------------------------------------------------
+
+// range(0): iterations in the run, each committed with every field set.
+void BM_ManifestToJson(benchmark::State& state) {
+  RunReport report;
+  report.run_id = "20261123T054917.123Z-e3d899";
+  report.job_name = "bench";
+  report.out_dir = "/tmp/out";
+  report.started_at = 1795000000.25;
+  report.finished_at = 1795000100.5;
+  report.workers = 2;
+  report.threads = 2;
+  for (int64_t i = 0; i < state.range(0); ++i) {
+    IterationReport r;
+    r.n = Value(i);
+    r.target = "iter_" + std::to_string(i);
+    r.status = IterationStatus::kCommitted;
+    r.rows = 1;
+    r.bytes = 321;
+    r.files = 1;
+    r.attempts = 1;
+    r.started_at = report.started_at + static_cast<double>(i) * 0.01;
+    r.finished_at = r.started_at + 0.0123;
+    r.commit_seconds = 0.0004;
+    r.fingerprint = std::string(32, 'f');
+    report.iterations.push_back(r);
+  }
+  size_t bytes = 0;
+  for (auto _ : state) {
+    std::string json = report.ToJson();
+    bytes = json.size();
+    benchmark::DoNotOptimize(json.data());
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+  state.counters["bytes"] = static_cast<double>(bytes);
+}
+BENCHMARK(BM_ManifestToJson)->ArgName("iterations")->Arg(10000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace fanout

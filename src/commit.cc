@@ -178,7 +178,7 @@ void Committer::PublishGroup(const std::vector<Pending*>& group) {
 }
 
 Result<CommitResult> Committer::Publish(const std::string& staging, const std::string& target,
-                                        nlohmann::ordered_json marker, const std::string& single) {
+                                        Marker marker, const std::string& single) {
   // Until it joins a group, a failed attempt is discarded like any other.
   auto give_up = [&](Status st) {
     Discard(staging);
@@ -188,14 +188,10 @@ Result<CommitResult> Committer::Publish(const std::string& staging, const std::s
   if (!parts.ok()) return give_up(parts.status());
   CommitResult result;
   result.files = *parts;
-  auto files = nlohmann::ordered_json::array();
-  for (const PartFile& p : result.files) {
-    result.bytes += p.bytes;
-    files.push_back({{"name", p.name}, {"bytes", p.bytes}, {"xxh3", p.xxh3}});
-  }
-  marker["bytes"] = result.bytes;
-  marker["files"] = files;
-  Status written = storage_.WriteFileNoSync(staging + "/_SUCCESS", marker.dump(2) + "\n");
+  for (const PartFile& p : result.files) result.bytes += p.bytes;
+  marker.bytes = result.bytes;
+  marker.files = result.files;
+  Status written = storage_.WriteFileNoSync(staging + "/_SUCCESS", marker.ToJson());
   if (!written.ok()) return give_up(written);
   Pending pending;
   pending.staging = staging;

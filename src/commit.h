@@ -20,19 +20,15 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "fanout/record.h"
 #include "storage.h"
 
 namespace fanout {
 
-struct PartFile {
-  std::string name;
-  int64_t bytes = 0;
-  std::string xxh3;
-};
+using PartFile = MarkerFile;  // as _SUCCESS lists it
 
 struct CommitResult {
   std::vector<PartFile> files;
@@ -62,13 +58,13 @@ class Committer {
   // is ended by exactly one Publish or Discard.
   Result<std::string> StagingDir(const std::string& target, int attempt);
   // Renames part files to part-00000.<ext>..., hashes them, writes `marker`
-  // (plus the file list) as _SUCCESS and publishes atomically and durably to
+  // (with the files and their total filled in) as _SUCCESS and publishes atomically and durably to
   // OUT/target, together with the other threads publishing meanwhile. Only
   // an output of fanout is replaced: anything else at OUT/target (see
   // outputs.h) fails the publish (kFailed), untouched.
   // `single`: the name of the one file the engine wrote (no listing needed).
   // On failure the staging directory is removed.
-  Result<CommitResult> Publish(const std::string& staging, const std::string& target, nlohmann::ordered_json marker,
+  Result<CommitResult> Publish(const std::string& staging, const std::string& target, Marker marker,
                                const std::string& single = "");
   // Removes the staging directory of an attempt that will not be published
   // (best effort).

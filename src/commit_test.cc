@@ -11,12 +11,20 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 namespace fanout {
 namespace {
 
 namespace fs = std::filesystem;
+
+// A marker of run `run_id` (Publish adds the files).
+Marker RunMarker(const std::string& run_id) {
+  Marker m;
+  m.run_id = run_id;
+  return m;
+}
 
 class CommitTest : public TempDirTest {
  protected:
@@ -49,7 +57,7 @@ TEST_F(CommitTest, PublishesNewOutputWithMarker) {
   auto storage = NewPosixStorage();
   Committer c(*storage, dir_, "run1");
   ASSERT_TRUE(c.Start().ok());
-  auto r = c.Publish(Stage(c, "iter_2", "new"), "iter_2", {{"run_id", "run1"}});
+  auto r = c.Publish(Stage(c, "iter_2", "new"), "iter_2", RunMarker("run1"));
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(Read("iter_2/part-00000.parquet"), "new");
   auto marker = nlohmann::json::parse(Read("iter_2/_SUCCESS"));
@@ -98,7 +106,7 @@ TEST_F(CommitTest, InjectedFaultAtEveryCallLeavesOldOutputIntact) {
       if (st.ok()) {
         staging = *dir;
         std::ofstream(staging + "/part-00000.parquet") << "new";
-        st = c.Publish(staging, "iter_2", {{"run_id", "new"}}).status();
+        st = c.Publish(staging, "iter_2", RunMarker("new")).status();
       }
     }
     if (faulty->faults() == 0) {

@@ -168,22 +168,19 @@ Status EngineExecutor::RunAttempt(const Iteration& it, int attempt, Interrupter&
   // commits.
   double computed = NowSeconds();
   slot.Release();
-  nlohmann::ordered_json marker;
-  marker["fanout_version"] = 1;
-  marker["run_id"] = run_id_;
-  marker["n"] = nlohmann::json::parse(it.n.ToJson());
-  marker["kind"] = it.kind;
-  marker["rows"] = *rows;
-  marker["attempt"] = attempt;
-  marker["started_at"] = FormatUtc(started);
-  marker["committed_at"] = FormatUtc(NowSeconds());
-  marker["seconds"] = NowSeconds() - started;
-  marker["fingerprint"] = it.fingerprint;
-  marker["fingerprint_parts"] = {
-      {"sql", it.fp_sql},       {"params", it.fp_params},     {"inputs", it.fp_inputs},
-      {"output", it.fp_output}, {"settings", it.fp_settings}};
-  marker["params"] = nlohmann::json::parse(Value(ValueMap(it.params.begin(), it.params.end())).ToJson());
-  marker["engine"] = "duckdb " + Database::Version();
+  Marker marker;
+  marker.run_id = run_id_;
+  marker.n = it.n;
+  marker.kind = it.kind;
+  marker.rows = *rows;
+  marker.attempt = attempt;
+  marker.started_at = FormatUtc(started);
+  marker.committed_at = FormatUtc(NowSeconds());
+  marker.seconds = NowSeconds() - started;
+  marker.fingerprint = it.fingerprint;
+  marker.fingerprint_parts = {it.fp_sql, it.fp_params, it.fp_inputs, it.fp_output, it.fp_settings};
+  marker.params = it.params;
+  marker.engine = "duckdb " + Database::Version();
   auto commit = committer_.Publish(*staging, it.target, std::move(marker), SingleFile());
   if (!commit.ok()) return commit.status().WithPrefix("commit");  // staging removed
   report.commit_seconds = (staged - started) + (NowSeconds() - computed);

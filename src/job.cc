@@ -178,19 +178,19 @@ struct RunReason {
 };
 
 // What changed since `marker` was written ("changed: params, inputs"), or "".
-std::string FingerprintChange(const nlohmann::json& marker, const Iteration& it) {
-  if (marker.value("fingerprint", "") == it.fingerprint) return "";
+std::string FingerprintChange(const Marker& marker, const Iteration& it) {
+  if (marker.fingerprint == it.fingerprint) return "";
   std::string changed;
-  nlohmann::json parts = marker.value("fingerprint_parts", nlohmann::json::object());
-  auto diff = [&](const char* name, const std::string& now) {
-    if (parts.is_object() && parts.contains(name) && parts[name].is_string() && parts[name] == now) return;
+  auto diff = [&](const char* name, const std::string& was, const std::string& now) {
+    if (!was.empty() && was == now) return;  // "": the marker has no such part
     changed += (changed.empty() ? "" : ", ") + std::string(name);
   };
-  diff("sql", it.fp_sql);
-  diff("params", it.fp_params);
-  diff("inputs", it.fp_inputs);
-  diff("output", it.fp_output);
-  diff("settings", it.fp_settings);
+  const FingerprintParts& was = marker.fingerprint_parts;
+  diff("sql", was.sql, it.fp_sql);
+  diff("params", was.params, it.fp_params);
+  diff("inputs", was.inputs, it.fp_inputs);
+  diff("output", was.output, it.fp_output);
+  diff("settings", was.settings, it.fp_settings);
   return "changed: " + (changed.empty() ? std::string("fingerprint") : changed);
 }
 
@@ -258,17 +258,12 @@ std::map<std::string, double> PastDurations(Storage& storage, const std::string&
   for (const std::string& name : names) {
     auto text = storage.ReadFile(out_dir + "/_fanout/runs/" + name);
     if (!text.ok()) continue;
-    auto m = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
-    if (!m.is_object() || !m.contains("iterations") || !m["iterations"].is_array()) continue;  // foreign or torn
-    for (const auto& it : m["iterations"]) {
-      // Only well-formed entries count; a hand-edited one is ignored.
-      auto number = [&](const char* key) { return it.contains(key) && it[key].is_number(); };
-      if (!it.is_object() || !it.contains("status") || it["status"] != "committed" || !number("seconds") ||
-          !it.contains("target") || !it["target"].is_string())
-        continue;
+    auto m = Manifest::FromJson(*text);
+    if (!m.ok()) continue;  // foreign, torn, hand-edited or of a newer fanout
+    for (const IterationReport& it : m->iterations) {
+      if (it.status != IterationStatus::kCommitted) continue;
       // The engine's time: the publish after it holds no worker.
-      double engine = it["seconds"].get<double>() - (number("commit_seconds") ? it["commit_seconds"].get<double>() : 0);
-      seconds.emplace(it["target"].get<std::string>(), engine);  // keeps the newest
+      seconds.emplace(it.target, it.seconds() - it.commit_seconds);  // keeps the newest
     }
   }
   return seconds;

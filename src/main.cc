@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fanout/fanout.h"
+#include "fanout/record.h"
 #include "outputs.h"
 #include "report.h"
 #include "storage.h"
@@ -155,9 +156,8 @@ int Plan(const std::string& job, const std::vector<std::string>& sets, fanout::R
 // A manifest that says "running" is a live run only while a process holds
 // the output's lock (the kernel drops a killed run's flock); the newest
 // manifest is the only one that can be live.
-std::string RunState(const nlohmann::json& m, bool newest, fanout::Storage& storage, const std::string& out) {
-  std::string status = m.value("status", "?");
-  if (status != "running") return status;
+std::string RunState(const fanout::Manifest& m, bool newest, fanout::Storage& storage, const std::string& out) {
+  if (m.status != "running") return m.status;
   if (newest) {
     auto held = storage.LockHeld(out + "/_fanout/lock");
     if (!held.ok() || *held) return "running";
@@ -167,7 +167,7 @@ std::string RunState(const nlohmann::json& m, bool newest, fanout::Storage& stor
 
 // The outputs in `out` checked against their _SUCCESS; prints one line each.
 // Returns true when all are intact.
-bool PrintVerify(fanout::Storage& storage, const std::string& out, const nlohmann::json& last, bool checksums) {
+bool PrintVerify(fanout::Storage& storage, const std::string& out, const fanout::Manifest& last, bool checksums) {
   auto checks = fanout::VerifyOutputs(storage, out, last, checksums);
   int bad = 0, ok = 0;
   printf("verify (%s):\n", checksums ? "file names, sizes and xxh3 checksums" : "file names and sizes");
@@ -182,35 +182,52 @@ bool PrintVerify(fanout::Storage& storage, const std::string& out, const nlohman
   return bad == 0;
 }
 
-nlohmann::json VerifyJson(fanout::Storage& storage, const std::string& out, const nlohmann::json& last,
-                          bool* all_ok) {
-  auto a = nlohmann::json::array();
+std::vector<fanout::ManifestCheck> VerifyChecks(fanout::Storage& storage, const std::string& out,
+                                                const fanout::Manifest& last, bool* all_ok) {
+  std::vector<fanout::ManifestCheck> checks;
   for (const auto& c : fanout::VerifyOutputs(storage, out, last, true)) {
     if (!c.foreign && !c.problem.empty()) *all_ok = false;
-    a.push_back({{"target", c.target},
-                 {"status", c.foreign ? "ignored" : c.problem.empty() ? "ok" : "mismatch"},
-                 {"problem", c.problem}});
+    checks.push_back({c.target, c.foreign ? "ignored" : c.problem.empty() ? "ok" : "mismatch", c.problem});
   }
-  return a;
+  return checks;
 }
 
 // A killed run's manifest is up to a second behind: an iteration it shows
 // pending whose output carries the run's id in its _SUCCESS did commit.
-void ReconcileKilled(fanout::Storage& storage, const std::string& out, nlohmann::json& m) {
-  if (!m.contains("iterations") || !m["iterations"].is_array()) return;
-  const std::string run = m.value("run_id", "");
+void ReconcileKilled(fanout::Storage& storage, const std::string& out, fanout::Manifest& m) {
   int found = 0;
-  for (auto& it : m["iterations"]) {
-    if (!it.is_object() || it.value("status", "") != "pending" || !it["target"].is_string()) continue;
-    auto state = fanout::InspectTarget(storage, out + "/" + it["target"].get<std::string>());
-    if (state.kind != fanout::TargetState::Kind::kOurs || state.marker.value("run_id", "") != run) continue;
-    it["status"] = "committed";
-    if (state.marker.contains("rows") && state.marker["rows"].is_number_integer()) it["rows"] = state.marker["rows"];
+  for (auto& it : m.iterations) {
+    if (it.status != fanout::IterationStatus::kPending) continue;
+    auto state = fanout::InspectTarget(storage, out + "/" + it.target);
+    if (state.kind != fanout::TargetState::Kind::kOurs || state.marker.run_id != m.run_id) continue;
+    it.status = fanout::IterationStatus::kCommitted;
+    it.rows = state.marker.rows;
     ++found;
   }
-  if (found && m.contains("counts") && m["counts"].is_object()) {
-    auto& c = m["counts"];
-    c["committed"] = c.value("committed", 0) + found;
+  m.counts.committed += found;
+}
+
+fanout::Result<fanout::Manifest> ReadManifest(fanout::Storage& storage, const std::string& path) {
+  auto text = storage.ReadFile(path);
+  if (!text.ok()) return text.status();
+  return fanout::Manifest::FromJson(*text);
+}
+
+// The last runs, one line each (oldest first).
+void PrintRuns(fanout::Storage& storage, const std::string& out, const std::vector<std::string>& runs,
+               const fanout::Manifest& last) {
+  printf("%zu runs in %s/_fanout/runs\n", runs.size(), out.c_str());
+  size_t first = runs.size() > 10 ? runs.size() - 10 : 0;
+  for (size_t i = first; i < runs.size(); ++i) {
+    const bool newest = i + 1 == runs.size();
+    auto read = newest ? fanout::Result<fanout::Manifest>(last) : ReadManifest(storage, runs[i]);
+    if (!read.ok()) continue;
+    const fanout::Manifest& m = *read;
+    const fanout::ManifestCounts& c = m.counts;
+    printf("  %s  %-11s %3lld committed %3lld failed %3lld skipped %3lld cancelled  %.1fs\n", m.run_id.c_str(),
+           RunState(m, newest, storage, out).c_str(), static_cast<long long>(c.committed),
+           static_cast<long long>(c.failed), static_cast<long long>(c.skipped), static_cast<long long>(c.cancelled),
+           m.seconds);
   }
 }
 
@@ -228,53 +245,38 @@ int Status(const std::string& out, bool json, bool verify) {
     return 2;
   }
   std::sort(runs.begin(), runs.end());  // run ids sort by start time
-  auto read_json = [&](const std::string& p) {
-    auto text = storage->ReadFile(p);
-    return text.ok() ? nlohmann::json::parse(*text, nullptr, false)
-                     : nlohmann::json(nlohmann::json::value_t::discarded);
-  };
-  auto last = read_json(runs.back());
-  if (last.is_discarded() || !last.is_object()) {
-    fprintf(stderr, "fanout: error: cannot read the manifest %s\n", runs.back().c_str());
+  auto read = ReadManifest(*storage, runs.back());
+  if (!read.ok()) {
+    fprintf(stderr, "fanout: error: cannot read the manifest %s: %s\n", runs.back().c_str(),
+            read.status().message().c_str());
     return 2;
   }
+  fanout::Manifest& last = *read;
   const std::string last_state = RunState(last, true, *storage, out);
   if (last_state == "killed") ReconcileKilled(*storage, out, last);
   if (json) {
     if (last_state == "killed") {
-      last["status"] = "killed";
-      last["note"] = "the run did not finish: no process holds " + out +
-                     "/_fanout/lock (killed, or its machine went down); what it committed stays";
+      last.status = "killed";
+      last.note = "the run did not finish: no process holds " + out +
+                  "/_fanout/lock (killed, or its machine went down); what it committed stays";
     }
     bool all_ok = true;
-    if (verify) last["verify"] = VerifyJson(*storage, out, last, &all_ok);
-    printf("%s\n", last.dump(2).c_str());
+    if (verify) last.verify = VerifyChecks(*storage, out, last, &all_ok);
+    fputs(last.ToJson().c_str(), stdout);
     return all_ok ? 0 : 1;
   }
-  printf("%zu runs in %s/_fanout/runs\n", runs.size(), out.c_str());
-  size_t first = runs.size() > 10 ? runs.size() - 10 : 0;
-  for (size_t i = first; i < runs.size(); ++i) {
-    auto m = i + 1 == runs.size() ? last : read_json(runs[i]);
-    if (m.is_discarded() || !m.is_object()) continue;
-    auto c = m["counts"];
-    printf("  %s  %-11s %3d committed %3d failed %3d skipped %3d cancelled  %.1fs\n",
-           m.value("run_id", "?").c_str(), RunState(m, i + 1 == runs.size(), *storage, out).c_str(),
-           c.value("committed", 0), c.value("failed", 0), c.value("skipped", 0), c.value("cancelled", 0),
-           m.value("seconds", 0.0));
-  }
-  printf("last run %s: %s\n", last.value("run_id", "?").c_str(), last_state.c_str());
+  PrintRuns(*storage, out, runs, last);
+  printf("last run %s: %s\n", last.run_id.c_str(), last_state.c_str());
   if (last_state == "killed")
     printf("  it did not finish: no process holds %s/_fanout/lock (killed, or its machine went down);\n"
            "  the iterations it committed stay, the pending ones never ran: rerun with --resume\n",
            out.c_str());
   else if (last_state == "running")
-    printf("  still running (pid %lld): the iterations below are as of %s\n",
-           static_cast<long long>(last.value("pid", 0LL)), last.value("updated_at", "?").c_str());
-  for (const auto& it : last["iterations"]) {
-    std::string err = it["error"].is_string() ? it["error"].get<std::string>() : "";
-    printf("  %-12s %-10s %10lld rows  %s\n", it["target"].get<std::string>().c_str(),
-           it["status"].get<std::string>().c_str(), static_cast<long long>(it.value("rows", 0LL)),
-           err.substr(0, err.find('\n')).c_str());
+    printf("  still running (pid %lld): the iterations below are as of %s\n", static_cast<long long>(last.pid),
+           last.updated_at.empty() ? "?" : last.updated_at.c_str());
+  for (const auto& it : last.iterations) {
+    printf("  %-12s %-10s %10lld rows  %s\n", it.target.c_str(), fanout::ToString(it.status),
+           static_cast<long long>(it.rows), it.error.substr(0, it.error.find('\n')).c_str());
   }
   if (verify && !PrintVerify(*storage, out, last, true)) return 1;
   return 0;
@@ -342,10 +344,5 @@ int main(int argc, char** argv) {
   if (*run) return Run(job, sets, options, json);
   if (*validate) return Validate(job, sets);
   if (*plan) return Plan(job, sets, options, json);
-  try {
-    return Status(out, json, verify);
-  } catch (const nlohmann::json::exception& e) {  // a manifest that is not fanout's
-    fprintf(stderr, "fanout: error: unexpected manifest content under %s/_fanout/runs: %s\n", out.c_str(), e.what());
-    return 2;
-  }
+  return Status(out, json, verify);
 }

@@ -13,25 +13,6 @@ namespace {
 // A marker larger than this is not fanout's (10,000 part files take ~1 MiB).
 constexpr int64_t kMaxMarkerBytes = 64LL << 20;
 
-bool IsFanoutFileEntry(const nlohmann::json& f) {
-  if (!f.is_object()) return false;
-  auto name = f.find("name"), bytes = f.find("bytes"), xxh3 = f.find("xxh3");
-  return name != f.end() && name->is_string() && IsSafePathComponent(name->get<std::string>()) &&
-         name->get<std::string>() != "_SUCCESS" && bytes != f.end() && bytes->is_number_integer() &&
-         bytes->get<int64_t>() >= 0 && xxh3 != f.end() && xxh3->is_string();
-}
-
-// The _SUCCESS execute.cc writes: fanout_version 1, a run id, a fingerprint
-// and the part files with sizes and checksums.
-bool IsFanoutMarker(const nlohmann::json& m) {
-  if (!m.is_object()) return false;
-  auto version = m.find("fanout_version"), run = m.find("run_id"), fp = m.find("fingerprint"), files = m.find("files");
-  if (version == m.end() || !version->is_number_integer() || version->get<int64_t>() != 1) return false;
-  if (run == m.end() || !run->is_string() || fp == m.end() || !fp->is_string()) return false;
-  if (files == m.end() || !files->is_array() || files->empty()) return false;  // fanout never writes none
-  return std::all_of(files->begin(), files->end(), IsFanoutFileEntry);
-}
-
 TargetState Foreign(std::string what) {
   TargetState s;
   s.kind = TargetState::Kind::kForeign;
@@ -111,11 +92,15 @@ TargetState InspectTarget(Storage& storage, const std::string& path) {
   if (marker->size > kMaxMarkerBytes) return Foreign("a folder whose _SUCCESS is not fanout's (too large)");
   auto text = storage.ReadFile(path + "/_SUCCESS");
   if (!text.ok()) return Foreign("a folder whose _SUCCESS cannot be read (" + text.status().message() + ")");
-  auto json = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !IsFanoutMarker(json)) return Foreign("a folder whose _SUCCESS is not fanout's marker");
+  // Marker::FromJson takes only fanout's: a run id, a fingerprint, the files.
+  auto parsed = Marker::FromJson(*text);
+  if (!parsed.ok()) {
+    if (RecordFormatOf(*text) > kRecordFormat) return Foreign("a folder whose " + parsed.status().message());
+    return Foreign("a folder whose _SUCCESS is not fanout's marker");
+  }
   TargetState s;
   s.kind = TargetState::Kind::kOurs;
-  s.marker = std::move(json);
+  s.marker = std::move(parsed).value();
   return s;
 }
 
@@ -165,7 +150,7 @@ Status CheckOutputLocation(Storage& storage, const JobSpec& spec) {
                          "files (the default is out/ beside the job file; nothing was written)");
 }
 
-std::string VerifyOutput(Storage& storage, const std::string& dir, const nlohmann::json& marker, bool checksums) {
+std::string VerifyOutput(Storage& storage, const std::string& dir, const Marker& marker, bool checksums) {
   auto entries = storage.List(dir);
   if (!entries.ok()) return entries.status().message();
   std::map<std::string, FileInfo> on_disk;
@@ -173,10 +158,10 @@ std::string VerifyOutput(Storage& storage, const std::string& dir, const nlohman
     if (e.name != "_SUCCESS") on_disk[e.name] = e;
   std::vector<std::string> problems;
   std::vector<std::pair<std::string, std::string>> to_hash;  // name, xxh3 in _SUCCESS
-  for (const auto& f : marker["files"]) {
-    std::string name = f["name"];
+  for (const MarkerFile& f : marker.files) {
+    const std::string& name = f.name;
     auto e = on_disk.find(name);
-    int64_t bytes = f["bytes"];
+    const int64_t bytes = f.bytes;
     if (e == on_disk.end()) {
       problems.push_back(name + ": missing (listed in _SUCCESS)");
       continue;
@@ -187,7 +172,7 @@ std::string VerifyOutput(Storage& storage, const std::string& dir, const nlohman
       problems.push_back(name + ": size " + std::to_string(e->second.size) + " on disk, " + std::to_string(bytes) +
                          " in _SUCCESS");
     } else {
-      to_hash.emplace_back(name, f["xxh3"]);
+      to_hash.emplace_back(name, f.xxh3);
     }
     on_disk.erase(e);
   }
@@ -210,7 +195,7 @@ std::string VerifyOutput(Storage& storage, const std::string& dir, const nlohman
 }
 
 std::vector<OutputCheck> VerifyOutputs(Storage& storage, const std::string& out_dir,
-                                       const nlohmann::json& last_manifest, bool checksums) {
+                                       const Manifest& last_manifest, bool checksums) {
   std::vector<OutputCheck> checks;
   std::set<std::string> present;
   auto entries = storage.List(out_dir);
@@ -229,27 +214,21 @@ std::vector<OutputCheck> VerifyOutputs(Storage& storage, const std::string& out_
       checks.push_back(c);
     }
   }
-  std::string run = last_manifest.contains("run_id") && last_manifest["run_id"].is_string()
-                        ? last_manifest["run_id"].get<std::string>()
-                        : "?";
-  if (last_manifest.contains("iterations") && last_manifest["iterations"].is_array()) {
-    for (const auto& it : last_manifest["iterations"]) {
-      if (!it.is_object() || !it.contains("target") || !it["target"].is_string()) continue;
-      std::string status = it.value("status", "");
-      std::string target = it["target"];
-      if (status != "committed" && status != "skipped") continue;
-      if (!present.count(target)) {
-        checks.push_back(OutputCheck{target, "missing (the last run, " + run + ", reports it " + status + ")", false});
-        continue;
-      }
-      // No longer an output of fanout (its _SUCCESS was damaged): a problem,
-      // not a folder to ignore.
-      for (OutputCheck& c : checks)
-        if (c.target == target && c.foreign) {
-          c.foreign = false;
-          c.problem += " (the last run, " + run + ", reports it " + status + ")";
-        }
+  const std::string& run = last_manifest.run_id;
+  for (const IterationReport& it : last_manifest.iterations) {
+    if (it.status != IterationStatus::kCommitted && it.status != IterationStatus::kSkipped) continue;
+    const std::string status = ToString(it.status);
+    if (!present.count(it.target)) {
+      checks.push_back(OutputCheck{it.target, "missing (the last run, " + run + ", reports it " + status + ")", false});
+      continue;
     }
+    // No longer an output of fanout (its _SUCCESS was damaged): a problem,
+    // not a folder to ignore.
+    for (OutputCheck& c : checks)
+      if (c.target == it.target && c.foreign) {
+        c.foreign = false;
+        c.problem += " (the last run, " + run + ", reports it " + status + ")";
+      }
   }
   std::sort(checks.begin(), checks.end(),
             [](const OutputCheck& a, const OutputCheck& b) { return a.target < b.target; });

@@ -12,11 +12,11 @@
 // sizes (one listing), and with checksums the same xxh3 too.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "fanout/job_spec.h"
+#include "fanout/record.h"
 #include "storage.h"
 
 namespace fanout {
@@ -24,8 +24,8 @@ namespace fanout {
 struct TargetState {
   enum class Kind { kAbsent, kOurs, kForeign };
   Kind kind = Kind::kAbsent;
-  std::string what;       // kForeign: what is there, e.g. "a regular file"
-  nlohmann::json marker;  // kOurs: the parsed _SUCCESS
+  std::string what;  // kForeign: what is there, e.g. "a regular file"
+  Marker marker;     // kOurs: its _SUCCESS
 };
 
 // What is at `path` (OUT/<target>). Never follows a link, never opens
@@ -53,7 +53,7 @@ Status CheckOutputLocation(Storage& storage, const JobSpec& spec);
 // "" when the folder `dir` holds exactly the files `marker` lists, with their
 // sizes (and with `checksums`, their xxh3); else what differs, e.g.
 // "part-00000.parquet: size 1234 on disk, 5678 in _SUCCESS".
-std::string VerifyOutput(Storage& storage, const std::string& dir, const nlohmann::json& marker, bool checksums);
+std::string VerifyOutput(Storage& storage, const std::string& dir, const Marker& marker, bool checksums);
 
 // One line of `fanout status --verify`.
 struct OutputCheck {
@@ -67,6 +67,6 @@ struct OutputCheck {
 // target `last_manifest` says is committed (or was skipped as up to date)
 // that is no longer there. Sorted by target.
 std::vector<OutputCheck> VerifyOutputs(Storage& storage, const std::string& out_dir,
-                                       const nlohmann::json& last_manifest, bool checksums);
+                                       const Manifest& last_manifest, bool checksums);
 
 }  // namespace fanout

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <nlohmann/json.hpp>
 
+#include "fanout/record.h"
 #include "util.h"
 
 namespace fanout {
@@ -36,79 +36,37 @@ int RunReport::ExitCode() const {
 
 namespace {
 
-nlohmann::ordered_json IterationJson(const IterationReport& r) {
-  nlohmann::ordered_json e;
-  e["n"] = nlohmann::json::parse(r.n.ToJson());
-  e["kind"] = r.kind;
-  e["target"] = r.target;
-  e["status"] = ToString(r.status);
-  e["rows"] = r.rows;
-  e["bytes"] = r.bytes;
-  e["files"] = r.files;
-  e["attempts"] = r.attempts;
-  e["started_at"] = r.started_at > 0 ? nlohmann::ordered_json(FormatUtc(r.started_at)) : nullptr;
-  e["finished_at"] = r.finished_at > 0 ? nlohmann::ordered_json(FormatUtc(r.finished_at)) : nullptr;
-  e["start_unix"] = r.started_at;
-  e["end_unix"] = r.finished_at;
-  e["seconds"] = r.seconds();
-  e["commit_seconds"] = r.commit_seconds;
-  e["error"] = r.error.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.error);
-  if (!r.skip_reason.empty()) e["skip_reason"] = r.skip_reason;
-  if (!r.run_reason.empty()) e["run_reason"] = r.run_reason;
-  e["fingerprint"] = r.fingerprint;
-  return e;
+// What the manifest says of `report`; `now` is when a running one is written.
+Manifest ManifestOf(RunReport report, double now) {
+  Manifest m;
+  m.run_id = std::move(report.run_id);
+  m.job = std::move(report.job_name);
+  m.out_dir = std::move(report.out_dir);
+  m.started_at = FormatUtc(report.started_at);
+  const int code = report.ExitCode();
+  if (report.running) {
+    // `fanout status` tells a live run from a dead one by the output's lock.
+    m.seconds = now - report.started_at;
+    m.status = "running";
+    m.updated_at = FormatUtc(now);
+    m.pid = static_cast<int64_t>(getpid());
+  } else {
+    m.finished_at = FormatUtc(report.finished_at);
+    m.seconds = report.finished_at - report.started_at;
+    m.status = code == 0 ? "succeeded" : code == 130 ? "interrupted" : code == 2 ? "invalid" : "failed";
+    m.exit_code = code;
+  }
+  if (!report.status.ok()) m.error = report.status.message();
+  m.max_workers = report.workers;
+  m.threads = report.threads;
+  m.counts = Manifest::CountsOf(report.iterations, report.running);
+  m.iterations = std::move(report.iterations);
+  return m;
 }
 
 }  // namespace
 
-std::string RunReport::ToJson() const {
-  nlohmann::ordered_json j;
-  j["fanout_version"] = 1;
-  j["run_id"] = run_id;
-  j["job"] = job_name;
-  j["out_dir"] = out_dir;
-  j["started_at"] = FormatUtc(started_at);
-  const double now = running ? NowSeconds() : finished_at;
-  j["finished_at"] = running ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(FormatUtc(finished_at));
-  j["seconds"] = now - started_at;
-  int code = ExitCode();
-  if (running) {
-    // `fanout status` tells a live run from a dead one by the output's lock.
-    j["status"] = "running";
-    j["exit_code"] = nullptr;
-    j["updated_at"] = FormatUtc(now);
-    j["pid"] = static_cast<int64_t>(getpid());
-  } else {
-    j["status"] = code == 0 ? "succeeded" : code == 130 ? "interrupted" : code == 2 ? "invalid" : "failed";
-    j["exit_code"] = code;
-  }
-  if (!status.ok()) j["error"] = status.message();
-  if (workers > 0) j["max_workers"] = workers;
-  if (threads > 0) j["threads"] = threads;
-  j["counts"] = {{"total", iterations.size()},
-                 {"committed", Count(IterationStatus::kCommitted)},
-                 {"failed", Count(IterationStatus::kFailed)},
-                 {"skipped", Count(IterationStatus::kSkipped)},
-                 {"cancelled", Count(IterationStatus::kCancelled)}};
-  if (running) j["counts"]["pending"] = Count(IterationStatus::kPending);
-  // The iterations are written one at a time into the text (a large run's
-  // manifest never exists as one JSON tree): the same text as dump(2).
-  j["iterations"] = nlohmann::ordered_json::array();
-  std::string text = j.dump(2);
-  if (iterations.empty()) return text + "\n";
-  text.resize(text.size() - std::string("[]\n}").size());  // ends with "iterations": []\n}
-  text += "[\n";
-  for (size_t i = 0; i < iterations.size(); ++i) {
-    std::string e = IterationJson(iterations[i]).dump(2);
-    text += "    ";
-    for (char c : e) {
-      text += c;
-      if (c == '\n') text += "    ";
-    }
-    text += i + 1 < iterations.size() ? ",\n" : "\n";
-  }
-  return text + "  ]\n}\n";
-}
+std::string RunReport::ToJson() const { return ManifestOf(*this, NowSeconds()).ToJson(); }
 
 std::string FormatBytes(int64_t b) {
   char buf[32];
@@ -298,7 +256,7 @@ void LiveManifest::Loop() {
     RunReport copy = snapshot_;
     lock.unlock();
     const double started = NowSeconds();
-    Status st = write_(copy.ToJson());
+    Status st = write_(ManifestOf(std::move(copy), started).ToJson());
     wait = std::max(interval_, 50 * (NowSeconds() - started));
     if (!st.ok() && !warned_ && next_) next_->OnMessage("warning: cannot update the run manifest: " + st.message());
     warned_ = warned_ || !st.ok();

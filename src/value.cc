@@ -3,9 +3,9 @@
 #include <nlohmann/json.hpp>
 
 #include "fanout/status.h"
+#include "json_value.h"
 
 namespace fanout {
-namespace {
 
 nlohmann::ordered_json ToJsonValue(const Value& value) {
   struct Visitor {
@@ -27,8 +27,6 @@ nlohmann::ordered_json ToJsonValue(const Value& value) {
   };
   return std::visit(Visitor{}, value.v);
 }
-
-}  // namespace
 
 std::string Value::ToJson() const { return ToJsonValue(*this).dump(); }
 

@@ -47,6 +47,7 @@ struct IterationReport {
   std::string error;
   std::string fingerprint;
   double seconds() const { return finished_at > started_at ? finished_at - started_at : 0; }
+  bool operator==(const IterationReport&) const = default;
 };
 
 struct RunReport {
