@@ -8,7 +8,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
-#include <nlohmann/json.hpp>
+#include <iterator>
+#include <string>
+
+#include "fanout/record.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) {
@@ -16,19 +19,25 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::ifstream in(argv[1]);
-  auto manifest = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (manifest.is_discarded() || !manifest.contains("iterations")) {
-    std::fprintf(stderr, "fanout_manifest_totals: %s is not a fanout run manifest\n", argv[1]);
+  if (!in) {
+    std::fprintf(stderr, "fanout_manifest_totals: cannot open %s\n", argv[1]);
+    return 1;
+  }
+  std::string text(std::istreambuf_iterator<char>(in), {});
+  auto manifest = fanout::Manifest::FromJson(text);
+  if (!manifest.ok()) {
+    std::fprintf(stderr, "fanout_manifest_totals: %s is not a fanout run manifest: %s\n", argv[1],
+                 manifest.status().message().c_str());
     return 1;
   }
   int64_t rows = 0, bytes = 0;
-  for (const auto& it : manifest["iterations"]) {
-    rows += it.value("rows", int64_t{0});
-    bytes += it.value("bytes", int64_t{0});
+  for (const fanout::IterationReport& it : manifest->iterations) {
+    rows += it.rows;
+    bytes += it.bytes;
   }
-  const auto& counts = manifest["counts"];
-  std::printf("%d %d %d %d %lld %lld\n", counts.value("total", 0), counts.value("committed", 0),
-              counts.value("skipped", 0), counts.value("failed", 0), static_cast<long long>(rows),
-              static_cast<long long>(bytes));
+  const fanout::ManifestCounts& counts = manifest->counts;
+  std::printf("%lld %lld %lld %lld %lld %lld\n", static_cast<long long>(counts.total),
+              static_cast<long long>(counts.committed), static_cast<long long>(counts.skipped),
+              static_cast<long long>(counts.failed), static_cast<long long>(rows), static_cast<long long>(bytes));
   return 0;
 }

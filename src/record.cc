@@ -47,8 +47,7 @@ Result<Json> Parse(std::string_view text, const std::string& what) {
 int FormatOfObject(const Json& j) {
   auto f = j.find("format");
   if (f == j.end()) return 1;
-  if (!f->is_number_integer() || f->get<int64_t>() < 1 || f->get<int64_t>() > std::numeric_limits<int>::max())
-    return 0;
+  if (!f->is_number_integer() || f->get<int64_t>() < 1 || f->get<int64_t>() > std::numeric_limits<int>::max()) return 0;
   return static_cast<int>(f->get<int64_t>());
 }
 
@@ -63,12 +62,16 @@ Result<Json> ParseRecord(std::string_view text, const std::string& what) {
                            ", not a positive integer (not fanout's)");
   if (format > kRecordFormat)
     return Status::Invalid(what + " was written by a newer fanout (format " + std::to_string(format) +
-                           "; this one reads format " + std::to_string(kRecordFormat) +
-                           "): upgrade fanout to read it");
+                           "; this one reads format " + std::to_string(kRecordFormat) + "): upgrade fanout to read it");
   return j;
 }
 
-Result<Value> ValueOf(const Json& j, const std::string& where) {
+// Deeper than any param fanout writes: refused before the stack runs out.
+constexpr int kMaxValueDepth = 200;
+
+Result<Value> ValueOf(const Json& j, const std::string& where, int depth = 0) {
+  if (depth > kMaxValueDepth)
+    return Status::Invalid(where + " is nested deeper than " + std::to_string(kMaxValueDepth) + " levels");
   if (j.is_null()) return Value();
   if (j.is_boolean()) return Value(j.get<bool>());
   if (j.is_number_unsigned() && j.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
@@ -79,7 +82,7 @@ Result<Value> ValueOf(const Json& j, const std::string& where) {
   if (j.is_array()) {
     ValueList list;
     for (size_t i = 0; i < j.size(); ++i) {
-      auto v = ValueOf(j[i], where + "[" + std::to_string(i) + "]");
+      auto v = ValueOf(j[i], where + "[" + std::to_string(i) + "]", depth + 1);
       if (!v.ok()) return v.status();
       list.push_back(std::move(v).value());
     }
@@ -87,7 +90,7 @@ Result<Value> ValueOf(const Json& j, const std::string& where) {
   }
   ValueMap map;
   for (const auto& [k, e] : j.items()) {
-    auto v = ValueOf(e, where + "." + k);
+    auto v = ValueOf(e, where + "." + k, depth + 1);
     if (!v.ok()) return v.status();
     map.emplace_back(k, std::move(v).value());
   }
@@ -99,8 +102,7 @@ Result<Value> ValueOf(const Json& j, const std::string& where) {
 class Fields {
  public:
   // `what`: the file ("_SUCCESS"); `where`: the object in it ("iterations[2]").
-  Fields(const Json& j, std::string what, std::string where)
-      : j_(j), what_(std::move(what)), where_(std::move(where)) {
+  Fields(const Json& j, std::string what, std::string where) : j_(j), what_(std::move(what)), where_(std::move(where)) {
     if (!j_.is_object()) Fail(where_.empty() ? what_ : where_, "is " + TypeName(j_) + ", not an object");
   }
 
@@ -144,8 +146,10 @@ class Fields {
     const Json* v = Find(key, required);
     if (!v) return;
     auto value = ValueOf(*v, Name(key));
-    if (value.ok()) *out = std::move(value).value();
-    else Fail(value.status().message(), "");
+    if (value.ok())
+      *out = std::move(value).value();
+    else
+      Fail(value.status().message(), "");
   }
   // The array at `key`, or null (absent, not an array: failed).
   const Json* Array(const char* key, bool required) {
@@ -339,7 +343,8 @@ Result<IterationReport> ReadIteration(const Json& j, size_t index) {
   f.String("fingerprint", &r.fingerprint);
   if (!f.status().ok()) return f.status();
   auto s = IterationStatusOf(status);
-  if (!s.ok()) return Status::Invalid(std::string(kManifestWhat) + ": " + f.Name("status") + " " + s.status().message());
+  if (!s.ok())
+    return Status::Invalid(std::string(kManifestWhat) + ": " + f.Name("status") + " " + s.status().message());
   r.status = *s;
   return r;
 }

@@ -259,7 +259,8 @@ TEST(RecordTest, NewerFormatsAreRefusedSayingToUpgrade) {
   Json marker = Json::parse(FullMarker().ToJson());
   marker["format"] = 2;
   auto m = Marker::FromJson(marker.dump());
-  ExpectInvalid(m.status(), "_SUCCESS was written by a newer fanout (format 2; this one reads format 1): upgrade fanout");
+  ExpectInvalid(m.status(),
+                "_SUCCESS was written by a newer fanout (format 2; this one reads format 1): upgrade fanout");
   EXPECT_EQ(RecordFormatOf(marker.dump()), 2);
 
   Json manifest = Json::parse(FullManifest().ToJson());
@@ -281,6 +282,11 @@ TEST(RecordTest, MalformedTextIsAnErrorNotACrash) {
   ExpectInvalid(Marker::FromJson("{\"format\": 0}").status(), "not a positive integer");
   ExpectInvalid(Marker::FromJson("{\"a\": 1e999}").status(), "not valid JSON");
   EXPECT_EQ(RecordFormatOf("{"), 0);
+  // A value nested a million deep is refused, not a stack overflow.
+  std::string deep = R"({"fanout_version": 1, "run_id": "r", "fingerprint": "f", )"
+                     R"("files": [{"name": "p", "bytes": 1, "xxh3": "x"}], "n": )" +
+                     std::string(1000000, '[') + std::string(1000000, ']') + "}";
+  ExpectInvalid(Marker::FromJson(deep).status(), "levels");
 }
 
 // Each case: one field of a valid document replaced; the message names it.
@@ -317,9 +323,11 @@ TEST(RecordTest, WrongTypesAreNamed) {
       {"seconds", "x", "run manifest: seconds is a string, not a number"},
       {"exit_code", "0", "exit_code is a string, not an integer"},
       {"counts", {{"committed", "1"}}, "counts.committed is a string, not an integer"},
-      {"iterations", {{{"n", 1}, {"target", "iter_1"}, {"status", "done"}}},
+      {"iterations",
+       {{{"n", 1}, {"target", "iter_1"}, {"status", "done"}}},
        "iterations[0].status is \"done\", not pending, committed, failed, skipped or cancelled"},
-      {"iterations", {{{"n", 1}, {"target", "iter_1"}, {"status", "committed"}, {"seconds", "x"}, {"rows", "1"}}},
+      {"iterations",
+       {{{"n", 1}, {"target", "iter_1"}, {"status", "committed"}, {"seconds", "x"}, {"rows", "1"}}},
        "iterations[0].rows is a string, not an integer"},
       {"iterations", {{{"target", "iter_1"}, {"status", "committed"}}}, "iterations[0].n is missing"},
       {"iterations", Json::array({7}), "iterations[0] is an integer, not an object"},
