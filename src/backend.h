@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "commit.h"
+#include "fanout/store.h"
 #include "engine.h"
 #include "fanout/fanout.h"
 #include "plan.h"
@@ -31,8 +31,8 @@ class Backend {
 };
 
 // This process: `workers` threads of engine work on `db`, committing through
-// `committer` into output.dir.
-std::unique_ptr<Backend> NewLocalBackend(Database& db, Committer& committer, const OutputSpec& output,
+// `store`.
+std::unique_ptr<Backend> NewLocalBackend(Database& db, OutputStore& store, const OutputSpec& output,
                                          std::string run_id, int workers);
 
 }  // namespace fanout

@@ -17,6 +17,7 @@
 #include "outputs.h"
 #include "report.h"
 #include "job_internal.h"
+#include "fanout/store.h"
 #include "storage.h"
 
 namespace {
@@ -161,10 +162,10 @@ int Plan(const std::string& job, const std::vector<std::string>& sets, fanout::R
 // A manifest that says "running" is a live run only while a process holds
 // the output's lock (the kernel drops a killed run's flock); the newest
 // manifest is the only one that can be live.
-std::string RunState(const fanout::Manifest& m, bool newest, fanout::Storage& storage, const std::string& out) {
+std::string RunState(const fanout::Manifest& m, bool newest, fanout::OutputStore& store) {
   if (m.status != "running") return m.status;
   if (newest) {
-    auto held = storage.LockHeld(out + "/_fanout/lock");
+    auto held = store.LockHeld();
     if (!held.ok() || *held) return "running";
   }
   return "killed";
@@ -172,8 +173,8 @@ std::string RunState(const fanout::Manifest& m, bool newest, fanout::Storage& st
 
 // The outputs in `out` checked against their _SUCCESS; prints one line each.
 // Returns true when all are intact.
-bool PrintVerify(fanout::Storage& storage, const std::string& out, const fanout::Manifest& last, bool checksums) {
-  auto checks = fanout::VerifyOutputs(storage, out, last, checksums);
+bool PrintVerify(fanout::OutputStore& store, const fanout::Manifest& last, bool checksums) {
+  auto checks = fanout::VerifyOutputs(store, last, checksums);
   int bad = 0, ok = 0;
   printf("verify (%s):\n", checksums ? "file names, sizes and xxh3 checksums" : "file names and sizes");
   for (const auto& c : checks) {
@@ -187,10 +188,10 @@ bool PrintVerify(fanout::Storage& storage, const std::string& out, const fanout:
   return bad == 0;
 }
 
-std::vector<fanout::ManifestCheck> VerifyChecks(fanout::Storage& storage, const std::string& out,
-                                                const fanout::Manifest& last, bool* all_ok) {
+std::vector<fanout::ManifestCheck> VerifyChecks(fanout::OutputStore& store, const fanout::Manifest& last,
+                                                bool* all_ok) {
   std::vector<fanout::ManifestCheck> checks;
-  for (const auto& c : fanout::VerifyOutputs(storage, out, last, true)) {
+  for (const auto& c : fanout::VerifyOutputs(store, last, true)) {
     if (!c.foreign && !c.problem.empty()) *all_ok = false;
     checks.push_back({c.target, c.foreign ? "ignored" : c.problem.empty() ? "ok" : "mismatch", c.problem});
   }
@@ -199,11 +200,11 @@ std::vector<fanout::ManifestCheck> VerifyChecks(fanout::Storage& storage, const 
 
 // A killed run's manifest is up to a second behind: an iteration it shows
 // pending whose output carries the run's id in its _SUCCESS did commit.
-void ReconcileKilled(fanout::Storage& storage, const std::string& out, fanout::Manifest& m) {
+void ReconcileKilled(fanout::OutputStore& store, fanout::Manifest& m) {
   int found = 0;
   for (auto& it : m.iterations) {
     if (it.status != fanout::IterationStatus::kPending) continue;
-    auto state = fanout::InspectTarget(storage, out + "/" + it.target);
+    auto state = store.Inspect(it.target);
     if (state.kind != fanout::TargetState::Kind::kOurs || state.marker.run_id != m.run_id) continue;
     it.status = fanout::IterationStatus::kCommitted;
     it.rows = state.marker.rows;
@@ -212,53 +213,49 @@ void ReconcileKilled(fanout::Storage& storage, const std::string& out, fanout::M
   m.counts.committed += found;
 }
 
-fanout::Result<fanout::Manifest> ReadManifest(fanout::Storage& storage, const std::string& path) {
-  auto text = storage.ReadFile(path);
+fanout::Result<fanout::Manifest> ReadManifest(fanout::OutputStore& store, const std::string& run_id) {
+  auto text = store.ReadRunFile(run_id + ".json");
   if (!text.ok()) return text.status();
   return fanout::Manifest::FromJson(*text);
 }
 
 // The last runs, one line each (oldest first).
-void PrintRuns(fanout::Storage& storage, const std::string& out, const std::vector<std::string>& runs,
+void PrintRuns(fanout::OutputStore& store, const std::string& out, const std::vector<std::string>& runs,
                const fanout::Manifest& last) {
   printf("%zu runs in %s/_fanout/runs\n", runs.size(), out.c_str());
   size_t first = runs.size() > 10 ? runs.size() - 10 : 0;
   for (size_t i = first; i < runs.size(); ++i) {
     const bool newest = i + 1 == runs.size();
-    auto read = newest ? fanout::Result<fanout::Manifest>(last) : ReadManifest(storage, runs[i]);
+    auto read = newest ? fanout::Result<fanout::Manifest>(last) : ReadManifest(store, runs[i]);
     if (!read.ok()) continue;
     const fanout::Manifest& m = *read;
     const fanout::ManifestCounts& c = m.counts;
     printf("  %s  %-11s %3lld committed %3lld failed %3lld skipped %3lld cancelled  %.1fs\n", m.run_id.c_str(),
-           RunState(m, newest, storage, out).c_str(), static_cast<long long>(c.committed),
+           RunState(m, newest, store).c_str(), static_cast<long long>(c.committed),
            static_cast<long long>(c.failed), static_cast<long long>(c.skipped), static_cast<long long>(c.cancelled),
            m.seconds);
   }
 }
 
 int StatusCommand(const std::string& out, bool json, bool verify) {
-  auto storage = fanout::NewPosixStorage();
-  auto listing = storage->List(out + "/_fanout/runs");
-  std::vector<std::string> runs;
-  if (listing.ok())
-    for (const auto& f : *listing)
-      if (f.is_file && f.name.size() > 5 && f.name.compare(f.name.size() - 5, 5, ".json") == 0)
-        runs.push_back(out + "/_fanout/runs/" + f.name);
+  auto store = fanout::NewLocalStore(out);
+  auto listing = store->ListRuns();  // sorted: run ids sort by start time
+  std::vector<std::string> runs = listing.ok() ? *listing : std::vector<std::string>{};
   if (runs.empty()) {
     fprintf(stderr, "fanout: error: no run manifests under %s/_fanout/runs (is this a fanout output folder?)\n",
             out.c_str());
     return 2;
   }
-  std::sort(runs.begin(), runs.end());  // run ids sort by start time
-  auto read = ReadManifest(*storage, runs.back());
+  auto read = ReadManifest(*store, runs.back());
   if (!read.ok()) {
-    fprintf(stderr, "fanout: error: cannot read the manifest %s: %s\n", runs.back().c_str(),
+    fprintf(stderr, "fanout: error: cannot read the manifest %s/_fanout/runs/%s.json: %s\n", out.c_str(),
+            runs.back().c_str(),
             read.status().message().c_str());
     return 2;
   }
   fanout::Manifest& last = *read;
-  const std::string last_state = RunState(last, true, *storage, out);
-  if (last_state == "killed") ReconcileKilled(*storage, out, last);
+  const std::string last_state = RunState(last, true, *store);
+  if (last_state == "killed") ReconcileKilled(*store, last);
   if (json) {
     if (last_state == "killed") {
       last.status = "killed";
@@ -266,11 +263,11 @@ int StatusCommand(const std::string& out, bool json, bool verify) {
                   "/_fanout/lock (killed, or its machine went down); what it committed stays";
     }
     bool all_ok = true;
-    if (verify) last.verify = VerifyChecks(*storage, out, last, &all_ok);
+    if (verify) last.verify = VerifyChecks(*store, last, &all_ok);
     fputs(last.ToJson().c_str(), stdout);
     return all_ok ? 0 : 1;
   }
-  PrintRuns(*storage, out, runs, last);
+  PrintRuns(*store, out, runs, last);
   printf("last run %s: %s\n", last.run_id.c_str(), last_state.c_str());
   if (last_state == "killed")
     printf("  it did not finish: no process holds %s/_fanout/lock (killed, or its machine went down);\n"
@@ -283,7 +280,7 @@ int StatusCommand(const std::string& out, bool json, bool verify) {
     printf("  %-12s %-10s %10lld rows  %s\n", it.target.c_str(), fanout::ToString(it.status),
            static_cast<long long>(it.rows), it.error.substr(0, it.error.find('\n')).c_str());
   }
-  if (verify && !PrintVerify(*storage, out, last, true)) return 1;
+  if (verify && !PrintVerify(*store, last, true)) return 1;
   return 0;
 }
 

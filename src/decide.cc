@@ -32,49 +32,36 @@ static std::string FingerprintChange(const Marker& marker, const Iteration& it) 
 // Why an iteration would run under --resume ("" when it is up to date): its
 // output is missing, foreign, of other inputs or settings, or differs from
 // its _SUCCESS.
-RunReason ResumeReason(Storage& storage, Inspected& in, const Iteration& it, bool verify) {
+RunReason ResumeReason(OutputStore& store, Inspected& in, const Iteration& it, bool verify) {
   if (in.state.kind == TargetState::Kind::kAbsent) return {"no output yet"};
   if (in.state.kind == TargetState::Kind::kForeign)
     return {"not an output of fanout (" + in.state.what + "): run refuses it"};
   std::string changed = FingerprintChange(in.state.marker, it);
   if (!changed.empty()) return {changed};
-  const std::string& damaged = in.Damage(storage, verify);
+  const std::string& damaged = in.Damage(store, verify);
   return {damaged, !damaged.empty()};
 }
 
 // output.mode: skip_existing: "" when OUT/<target> is an intact output of
 // fanout (skipped), else why it runs.
-static RunReason SkipExistingReason(Storage& storage, Inspected& in, bool verify) {
+static RunReason SkipExistingReason(OutputStore& store, Inspected& in, bool verify) {
   if (in.state.kind == TargetState::Kind::kAbsent) return {"no output yet"};
   if (in.state.kind == TargetState::Kind::kForeign) return {"not an output of fanout (" + in.state.what + ")"};
-  const std::string& damaged = in.Damage(storage, verify);
+  const std::string& damaged = in.Damage(store, verify);
   return {damaged, !damaged.empty()};
 }
 
-// fanout's bookkeeping folders are its own: never followed through a link
-// (it writes the lock and manifests there and removes their temp files).
-Status CheckBookkeepingFolders(Storage& storage, const std::string& out) {
-  for (const std::string& own : {out + "/_fanout", out + "/_fanout/runs"}) {
-    auto info = storage.Stat(own);
-    if (info.ok() && !info->is_dir)
-      return Status::Invalid(own + " is not a folder (a link or a file): fanout keeps its lock and run "
-                                   "manifests there; remove or rename it (nothing was written)");
-  }
-  return Status::Ok();
-}
 
 // Seconds each target took when it last committed, from the newest manifests.
-std::map<std::string, double> PastDurations(Storage& storage, const std::string& out_dir) {
+std::map<std::string, double> PastDurations(OutputStore& store) {
   std::map<std::string, double> seconds;
-  auto runs = storage.List(out_dir + "/_fanout/runs");
+  auto runs = store.ListRuns();
   if (!runs.ok()) return seconds;
-  std::vector<std::string> names;
-  for (const FileInfo& f : *runs)
-    if (f.name.size() > 5 && f.name.compare(f.name.size() - 5, 5, ".json") == 0) names.push_back(f.name);
-  std::sort(names.rbegin(), names.rend());  // run ids sort by time: newest first
-  if (names.size() > 20) names.resize(20);
-  for (const std::string& name : names) {
-    auto text = storage.ReadFile(out_dir + "/_fanout/runs/" + name);
+  std::vector<std::string> ids = std::move(runs).value();
+  std::reverse(ids.begin(), ids.end());  // run ids sort by time: newest first
+  if (ids.size() > 20) ids.resize(20);
+  for (const std::string& id : ids) {
+    auto text = store.ReadRunFile(id + ".json");
     if (!text.ok()) continue;
     auto m = Manifest::FromJson(*text);
     if (!m.ok()) continue;  // foreign, torn, hand-edited or of a newer fanout
@@ -104,11 +91,11 @@ std::vector<size_t> RunOrder(const std::vector<Iteration>& its, const std::map<s
 
 // output.mode: error_if_exists: Invalid naming the outputs that already
 // exist (anything at the path, even a dangling link).
-Status CheckNoOutputExists(Storage& storage, const OutputSpec& output, const std::vector<std::string>& targets) {
+Status CheckNoOutputExists(OutputStore& store, const OutputSpec& output, const std::vector<std::string>& targets) {
   if (output.mode != OutputSpec::Mode::kErrorIfExists) return Status::Ok();
   std::string list;
   for (const std::string& target : targets)
-    if (storage.Exists(output.dir + "/" + target)) list += (list.empty() ? "" : ", ") + target;
+    if (store.Inspect(target).kind != TargetState::Kind::kAbsent) list += (list.empty() ? "" : ", ") + target;
   if (list.empty()) return Status::Ok();
   return Status::Invalid("output.mode is error_if_exists and these outputs exist in " + output.dir + ": " + list +
                          " (remove them, or use mode: overwrite or skip_existing)");
@@ -122,22 +109,22 @@ std::vector<std::string> TargetsOf(const std::vector<Iteration>& iterations) {
 
 // Before anything is written: error_if_exists refuses anything at a target's
 // path; the other modes refuse what fanout did not write there.
-Status CheckTargets(Storage& storage, const OutputSpec& output, const std::vector<std::string>& targets) {
-  if (output.mode == OutputSpec::Mode::kErrorIfExists) return CheckNoOutputExists(storage, output, targets);
-  return RefuseForeignTargets(storage, output.dir, targets);
+Status CheckTargets(OutputStore& store, const OutputSpec& output, const std::vector<std::string>& targets) {
+  if (output.mode == OutputSpec::Mode::kErrorIfExists) return CheckNoOutputExists(store, output, targets);
+  return RefuseForeignTargets(store, targets);
 }
 
 // Decides whether `it` is skipped (output.mode: skip_existing, --resume);
 // an iteration whose output is damaged runs again, saying why.
-void DecideSkip(Storage& storage, const JobSpec& spec, const RunOptions& options, const Iteration& it,
+void DecideSkip(OutputStore& store, const JobSpec& spec, const RunOptions& options, const Iteration& it,
                 IterationReport& r) {
   const std::string& out = spec.output.dir;
   const bool skip_existing = spec.output.mode == OutputSpec::Mode::kSkipExisting;
   if (!skip_existing && !options.resume) return;
-  Inspected in(storage, out, it);
+  Inspected in(store, it);
   RunReason why;
   if (skip_existing) {
-    why = SkipExistingReason(storage, in, options.verify);
+    why = SkipExistingReason(store, in, options.verify);
     if (why.text.empty()) {
       r.status = IterationStatus::kSkipped;
       r.skip_reason = "exists (output.mode: skip_existing)";
@@ -145,7 +132,7 @@ void DecideSkip(Storage& storage, const JobSpec& spec, const RunOptions& options
     }
   }
   if (options.resume) {
-    why = ResumeReason(storage, in, it, options.verify);
+    why = ResumeReason(store, in, it, options.verify);
     if (why.text.empty()) {
       r.status = IterationStatus::kSkipped;
       r.skip_reason = "up to date (--resume)";
@@ -158,15 +145,6 @@ void DecideSkip(Storage& storage, const JobSpec& spec, const RunOptions& options
                               why.text);
 }
 
-// Temp files of manifest writes that failed (a full disk) or were killed.
-// REQUIRES: the output's lock.
-void RemoveStaleManifestTemps(Storage& storage, const std::string& runs_dir) {
-  auto entries = storage.List(runs_dir);
-  if (!entries.ok()) return;
-  for (const FileInfo& f : *entries)
-    if (f.is_file && f.name.size() > 9 && f.name.compare(f.name.size() - 9, 9, ".json.tmp") == 0)
-      (void)storage.RemoveAll(runs_dir + "/" + f.name);
-}
 
 std::string LockHolder(const std::string& run_id) {
   char host[256] = "?";

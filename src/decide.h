@@ -11,7 +11,7 @@
 #include "fanout/fanout.h"
 #include "outputs.h"
 #include "plan.h"
-#include "storage.h"
+#include "fanout/store.h"
 
 namespace fanout {
 
@@ -24,16 +24,15 @@ struct RunReason {
 // OUT/<target> looked at once for both skip rules (resume, skip_existing):
 // the target's state, and its comparison with _SUCCESS made at most once.
 struct Inspected {
-  std::string path;
+  std::string target;
   TargetState state;
-  std::optional<std::string> damaged;  // VerifyOutput's answer, once asked
+  std::optional<std::string> damaged;  // OutputStore::Verify's answer, once asked
 
-  Inspected(Storage& storage, const std::string& out_dir, const Iteration& it)
-      : path(out_dir + "/" + it.target), state(InspectTarget(storage, path)) {}
+  Inspected(OutputStore& store, const Iteration& it) : target(it.target), state(store.Inspect(target)) {}
   // "" when it holds exactly what its _SUCCESS lists (names and sizes; with
   // `verify`, checksums too). REQUIRES: state.kind == kOurs.
-  const std::string& Damage(Storage& storage, bool verify) {
-    if (!damaged) damaged = VerifyOutput(storage, path, state.marker, verify);
+  const std::string& Damage(OutputStore& store, bool verify) {
+    if (!damaged) damaged = store.Verify(target, state.marker, verify);
     return *damaged;
   }
 };
@@ -41,37 +40,29 @@ struct Inspected {
 // Why an iteration would run under --resume ("" when it is up to date): its
 // output is missing, foreign, of other inputs or settings, or differs from
 // its _SUCCESS.
-RunReason ResumeReason(Storage& storage, Inspected& in, const Iteration& it, bool verify);
+RunReason ResumeReason(OutputStore& store, Inspected& in, const Iteration& it, bool verify);
 
 // Decides whether `it` is skipped (output.mode: skip_existing, --resume);
 // an iteration whose output is damaged runs again, saying why.
-void DecideSkip(Storage& storage, const JobSpec& spec, const RunOptions& options, const Iteration& it,
+void DecideSkip(OutputStore& store, const JobSpec& spec, const RunOptions& options, const Iteration& it,
                 IterationReport& r);
-
-// fanout's bookkeeping folders are its own: never followed through a link
-// (it writes the lock and manifests there and removes their temp files).
-Status CheckBookkeepingFolders(Storage& storage, const std::string& out);
 
 // Before anything is written: error_if_exists refuses anything at a target's
 // path; the other modes refuse what fanout did not write there.
-Status CheckTargets(Storage& storage, const OutputSpec& output, const std::vector<std::string>& targets);
+Status CheckTargets(OutputStore& store, const OutputSpec& output, const std::vector<std::string>& targets);
 // output.mode: error_if_exists: Invalid naming the outputs that already
 // exist (anything at the path, even a dangling link).
-Status CheckNoOutputExists(Storage& storage, const OutputSpec& output, const std::vector<std::string>& targets);
+Status CheckNoOutputExists(OutputStore& store, const OutputSpec& output, const std::vector<std::string>& targets);
 
 std::vector<std::string> TargetsOf(const std::vector<Iteration>& iterations);
 
 // Seconds each target took when it last committed, from the newest manifests.
-std::map<std::string, double> PastDurations(Storage& storage, const std::string& out_dir);
+std::map<std::string, double> PastDurations(OutputStore& store);
 
 // Longest first by past duration; iterations never seen before go first (they
 // may be long); ties keep the given order.
 std::vector<size_t> RunOrder(const std::vector<Iteration>& its, const std::map<std::string, double>& past,
                              RunSpec::Order order);
-
-// Temp files of manifest writes that failed (a full disk) or were killed.
-// REQUIRES: the output's lock.
-void RemoveStaleManifestTemps(Storage& storage, const std::string& runs_dir);
 
 // What the lock file holds: "run <id>, pid <pid> on <host>".
 std::string LockHolder(const std::string& run_id);

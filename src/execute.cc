@@ -51,9 +51,9 @@ void EngineThreads::Loop() {
   }
 }
 
-EngineExecutor::EngineExecutor(Database& db, Committer& committer, const OutputSpec& output, std::string run_id,
+EngineExecutor::EngineExecutor(Database& db, OutputStore& store, const OutputSpec& output, std::string run_id,
                                int engine_threads)
-    : db_(db), committer_(committer), output_(output), run_id_(std::move(run_id)), threads_(engine_threads) {}
+    : db_(db), store_(store), output_(output), run_id_(std::move(run_id)), threads_(engine_threads) {}
 
 std::string CopyStatement(const OutputSpec& output, const std::string& query) {
   // Only fanout's own validated keywords go into the text; the target path
@@ -155,15 +155,15 @@ Result<int64_t> EngineExecutor::Compute(const Iteration& it, Interrupter& stop, 
 Status EngineExecutor::RunAttempt(const Iteration& it, int attempt, Interrupter& stop, ComputeSlot& slot,
                                   IterationReport& report) {
   double started = NowSeconds();
-  auto staging = committer_.StagingDir(it.target, attempt);
+  auto staging = store_.Stage(it.target, attempt);
   if (!staging.ok()) return staging.status();
   // Creating the folder is commit work: it can wait on a directory a sync is
   // writing, and longest-first must not take that for engine time.
   const double staged = NowSeconds();
   Result<int64_t> rows = int64_t{0};  // set on an engine thread
-  threads_.Run([&] { rows = Compute(it, stop, *staging); });
+  threads_.Run([&] { rows = Compute(it, stop, staging->dir); });
   if (!rows.ok()) {
-    committer_.Discard(*staging);
+    store_.Discard(*staging);
     return rows.status();
   }
   // The engine's work is done: the next iteration may compute while this one
@@ -183,7 +183,7 @@ Status EngineExecutor::RunAttempt(const Iteration& it, int attempt, Interrupter&
   marker.fingerprint_parts = {it.fp_sql, it.fp_params, it.fp_inputs, it.fp_output, it.fp_settings};
   marker.params = it.params;
   marker.engine = "duckdb " + Database::Version();
-  auto commit = committer_.Publish(*staging, it.target, std::move(marker), SingleFile());
+  auto commit = store_.Publish(*staging, std::move(marker), SingleFile());
   if (!commit.ok()) return commit.status().WithPrefix("commit");  // staging removed
   report.commit_seconds = (staged - started) + (NowSeconds() - computed);
   report.rows = *rows;
@@ -199,8 +199,8 @@ namespace {
 
 class LocalBackend : public Backend {
  public:
-  LocalBackend(Database& db, Committer& committer, const OutputSpec& output, std::string run_id, int workers)
-      : executor_(db, committer, output, std::move(run_id), workers) {}
+  LocalBackend(Database& db, OutputStore& store, const OutputSpec& output, std::string run_id, int workers)
+      : executor_(db, store, output, std::move(run_id), workers) {}
   bool Run(const std::vector<Iteration>& iterations, std::vector<IterationReport>& reports,
            const std::vector<size_t>& order, const SchedulerOptions& options) override {
     return RunIterations(iterations, reports, order, executor_, options);
@@ -212,9 +212,9 @@ class LocalBackend : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> NewLocalBackend(Database& db, Committer& committer, const OutputSpec& output,
+std::unique_ptr<Backend> NewLocalBackend(Database& db, OutputStore& store, const OutputSpec& output,
                                          std::string run_id, int workers) {
-  return std::make_unique<LocalBackend>(db, committer, output, std::move(run_id), workers);
+  return std::make_unique<LocalBackend>(db, store, output, std::move(run_id), workers);
 }
 
 }  // namespace fanout

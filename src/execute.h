@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "commit.h"
+#include "fanout/store.h"
 #include "engine.h"
 #include "fanout/job_spec.h"
 #include "scheduler.h"
@@ -68,7 +68,7 @@ class EngineExecutor : public IterationExecutor {
  public:
   // `engine_threads`: how many threads run the engine's work, at least the
   // scheduler's workers (more would never be used at once).
-  EngineExecutor(Database& db, Committer& committer, const OutputSpec& output, std::string run_id,
+  EngineExecutor(Database& db, OutputStore& store, const OutputSpec& output, std::string run_id,
                  int engine_threads);
   Status RunAttempt(const Iteration& it, int attempt, Interrupter& stop, ComputeSlot& slot,
                     IterationReport& report) override;
@@ -89,7 +89,7 @@ class EngineExecutor : public IterationExecutor {
   std::string CopyTarget(const std::string& staging) const;
 
   Database& db_;
-  Committer& committer_;
+  OutputStore& store_;
   const OutputSpec& output_;
   std::string run_id_;
   std::mutex mu_;

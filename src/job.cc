@@ -10,6 +10,7 @@
 #include "job_internal.h"
 #include "loaded.h"
 #include "outputs.h"
+#include "posix_store.h"
 #include "runner.h"
 #include "storage.h"
 
@@ -18,7 +19,8 @@ namespace fanout {
 struct Job::Impl {
   JobSpec spec;
   RunOptions options;
-  std::shared_ptr<Storage> storage;
+  std::shared_ptr<OutputStore> store;  // outputs, markers, manifests, the lock
+  std::shared_ptr<Storage> files;      // the input cache
   std::string run_id = NewRunId();  // of its one run
   std::optional<Loaded> loaded;  // full (Load, Run) or schema only (Validate, Plan)
   bool ran = false;
@@ -27,7 +29,7 @@ struct Job::Impl {
   // else one of schemas only (writes nothing, not even the input cache).
   Result<Loaded*> ForInspection() {
     if (!loaded) {
-      auto l = LoadAndPlan(storage, WithoutCache(spec), options, /*schema_only=*/true, "");
+      auto l = LoadAndPlan(files, WithoutCache(spec), options, /*schema_only=*/true, "");
       if (!l.ok()) return l.status();
       loaded = std::move(l).value();
     }
@@ -35,12 +37,17 @@ struct Job::Impl {
   }
 };
 
-Result<std::unique_ptr<Job>> OpenJob(const JobSpec& spec, const RunOptions& options, std::shared_ptr<Storage> storage) {
-  FANOUT_RETURN_IF_ERROR(CheckOutputLocation(*storage, spec));
+Result<std::unique_ptr<Job>> OpenJob(const JobSpec& spec, const RunOptions& options, std::shared_ptr<Storage> files) {
+  std::shared_ptr<OutputStore> store = options.store ? options.store : NewPosixStore(spec.output.dir, files);
+  if (store->location() != spec.output.dir)
+    return Status::Invalid("RunOptions::store is at " + store->location() + " but the job's output.dir is " +
+                           spec.output.dir + ": give a store of output.dir, or none");
+  FANOUT_RETURN_IF_ERROR(store->CheckLocation(spec));
   auto impl = std::make_unique<Job::Impl>();
   impl->spec = spec;
   impl->options = options;
-  impl->storage = std::move(storage);
+  impl->store = std::move(store);
+  impl->files = std::move(files);
   return std::unique_ptr<Job>(new Job(std::move(impl)));
 }
 
@@ -55,8 +62,8 @@ const JobSpec& Job::spec() const { return impl_->spec; }
 
 Status Job::Load() {
   if (impl_->loaded && !impl_->loaded->schema_only) return Status::Ok();
-  auto l = LoadAndPlan(impl_->storage, impl_->spec, impl_->options, /*schema_only=*/false,
-                       SpillDir(impl_->spec, impl_->run_id));
+  auto l = LoadAndPlan(impl_->files, impl_->spec, impl_->options, /*schema_only=*/false,
+                       impl_->store->ScratchDir(impl_->run_id));
   if (!l.ok()) return l.status();
   impl_->loaded = std::move(l).value();
   return Status::Ok();
@@ -73,18 +80,17 @@ Result<std::vector<PlannedIteration>> Job::Plan(std::vector<std::string>* warnin
   auto loaded = impl_->ForInspection();
   if (!loaded.ok()) return loaded.status();
   if (warnings) *warnings = (*loaded)->notes.lines;
-  Storage& storage = *impl_->storage;
-  const JobSpec& spec = impl_->spec;
+  OutputStore& store = *impl_->store;
   // What run would refuse, plan refuses too (error_if_exists aside: plan
   // shows what would run).
-  FANOUT_RETURN_IF_ERROR(RefuseForeignTargets(storage, spec.output.dir, TargetsOf((*loaded)->iterations)));
+  FANOUT_RETURN_IF_ERROR(RefuseForeignTargets(store, TargetsOf((*loaded)->iterations)));
   std::vector<PlannedIteration> out;
   for (const Iteration& it : (*loaded)->iterations) {
     PlannedIteration p{it.n, it.kind, it.target, it.params, "", "", true};
     for (const auto& s : it.statements) p.sql += s + ";\n";
     if (impl_->options.resume) {
-      Inspected in(storage, spec.output.dir, it);
-      p.run_reason = ResumeReason(storage, in, it, impl_->options.verify).text;
+      Inspected in(store, it);
+      p.run_reason = ResumeReason(store, in, it, impl_->options.verify).text;
       p.would_run = !p.run_reason.empty();
       if (!p.would_run) p.run_reason = "up to date";
     }
@@ -101,7 +107,7 @@ RunReport Job::Run() {
   }
   impl_->ran = true;
   Loaded* loaded = impl_->loaded ? &*impl_->loaded : nullptr;
-  Runner runner(impl_->spec, impl_->options, impl_->storage, loaded, impl_->run_id);
+  Runner runner(impl_->spec, impl_->options, impl_->store, impl_->files, loaded, impl_->run_id);
   return runner.Run();
 }
 

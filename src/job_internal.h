@@ -9,8 +9,9 @@
 
 namespace fanout {
 
-// Job::Open with every filesystem call of outputs, manifests, the lock and
-// the input cache going through `storage`.
+// Job::Open with every filesystem call of the input cache and (unless
+// options.store is given) of outputs, manifests and the lock going through
+// `files`.
 Result<std::unique_ptr<Job>> OpenJob(const JobSpec& spec, const RunOptions& options, std::shared_ptr<Storage> storage);
 // RunJob over `storage`.
 RunReport RunJobWith(const JobSpec& spec, const RunOptions& options, std::shared_ptr<Storage> storage);

@@ -134,10 +134,6 @@ std::string NewRunId() {
   return buf;
 }
 
-std::string SpillDir(const JobSpec& spec, const std::string& run_id) {
-  return spec.output.dir + "/.fanout-staging/" + run_id + "/spill";
-}
-
 int Cores() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 int LoadThreads(const JobSpec& spec) { return spec.run.threads > 0 ? spec.run.threads : Cores(); }

@@ -35,9 +35,6 @@ Result<Loaded> LoadAndPlan(const std::shared_ptr<Storage>& storage, const JobSpe
 // names) sort in start order; `fanout status` relies on it to find the last run.
 std::string NewRunId();
 
-// Where the engine of run `run_id` spills: inside the run's staging.
-std::string SpillDir(const JobSpec& spec, const std::string& run_id);
-
 int Cores();
 // The engine's threads while it loads: run.threads, or every core (auto).
 int LoadThreads(const JobSpec& spec);

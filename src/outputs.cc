@@ -110,11 +110,11 @@ std::string ForeignTargetMessage(const std::string& path, const std::string& wha
          "choose another output.dir or output.name) and run again";
 }
 
-Status RefuseForeignTargets(Storage& storage, const std::string& out_dir, const std::vector<std::string>& targets) {
+Status RefuseForeignTargets(OutputStore& store, const std::vector<std::string>& targets) {
   std::vector<std::string> foreign;
   for (const std::string& target : targets) {
-    std::string path = out_dir + "/" + target;
-    TargetState s = InspectTarget(storage, path);
+    std::string path = store.location() + "/" + target;
+    TargetState s = store.Inspect(target);
     if (s.kind == TargetState::Kind::kForeign) foreign.push_back(path + " (" + s.what + ")");
   }
   if (foreign.empty()) return Status::Ok();
@@ -194,19 +194,17 @@ std::string VerifyOutput(Storage& storage, const std::string& dir, const Marker&
   return Joined(problems, "; ");
 }
 
-std::vector<OutputCheck> VerifyOutputs(Storage& storage, const std::string& out_dir,
-                                       const Manifest& last_manifest, bool checksums) {
+std::vector<OutputCheck> VerifyOutputs(OutputStore& store, const Manifest& last_manifest, bool checksums) {
   std::vector<OutputCheck> checks;
   std::set<std::string> present;
-  auto entries = storage.List(out_dir);
-  if (entries.ok()) {
-    for (const FileInfo& e : *entries) {
-      if (e.name.empty() || e.name[0] == '.' || e.name[0] == '_') continue;
-      present.insert(e.name);
-      OutputCheck c{e.name, "", false};
-      TargetState s = InspectTarget(storage, out_dir + "/" + e.name);
+  auto names = store.ListTargets();
+  if (names.ok()) {
+    for (const std::string& name : *names) {
+      present.insert(name);
+      OutputCheck c{name, "", false};
+      TargetState s = store.Inspect(name);
       if (s.kind == TargetState::Kind::kOurs) {
-        c.problem = VerifyOutput(storage, out_dir + "/" + e.name, s.marker, checksums);
+        c.problem = store.Verify(name, s.marker, checksums);
       } else {
         c.foreign = true;
         c.problem = s.what + ", not an output of fanout";

@@ -35,9 +35,8 @@ std::string ForeignTargetMessage(const std::string& path, const std::string& wha
 // (plan reports them).
 std::vector<std::string> KnownTargets(const JobSpec& spec, const std::vector<std::string>& only);
 
-// Invalid naming every target of `targets` in `out_dir` that is foreign.
-Status RefuseForeignTargets(Storage& storage, const std::string& out_dir, const std::vector<std::string>& targets);
-
+// Invalid naming every target of `targets` in `store` that is foreign.
+Status RefuseForeignTargets(OutputStore& store, const std::vector<std::string>& targets);
 // Invalid when output.dir is an existing non-folder, contains (or is) an
 // input, the job file, a params include, a transform file or the input
 // cache, or lies inside the input cache. Paths are compared with every link
@@ -60,7 +59,6 @@ struct OutputCheck {
 // '.' or '_' are fanout's bookkeeping and skipped), plus a problem for each
 // target `last_manifest` says is committed (or was skipped as up to date)
 // that is no longer there. Sorted by target.
-std::vector<OutputCheck> VerifyOutputs(Storage& storage, const std::string& out_dir,
-                                       const Manifest& last_manifest, bool checksums);
+std::vector<OutputCheck> VerifyOutputs(OutputStore& store, const Manifest& last_manifest, bool checksums);
 
 }  // namespace fanout

@@ -11,9 +11,9 @@
 
 namespace fanout {
 
-Runner::Runner(const JobSpec& spec, const RunOptions& options, std::shared_ptr<Storage> storage, Loaded* loaded,
-               std::string run_id)
-    : spec_(spec), options_(options), storage_(std::move(storage)), loaded_(loaded) {
+Runner::Runner(const JobSpec& spec, const RunOptions& options, std::shared_ptr<OutputStore> store,
+               std::shared_ptr<Storage> files, Loaded* loaded, std::string run_id)
+    : spec_(spec), options_(options), store_(std::move(store)), files_(std::move(files)), loaded_(loaded) {
   report_.run_id = std::move(run_id);
   report_.job_name = spec.name;
   report_.out_dir = spec.output.dir;
@@ -28,7 +28,7 @@ RunReport Runner::Run() {
   if (st.ok()) st = Own();
   if (st.ok()) st = Decide();
   if (!st.ok()) {
-    if (committer_) (void)committer_->Finish();
+    if (began_) (void)store_->EndRun();
     return Done(st);
   }
   Execute();
@@ -50,14 +50,14 @@ RunReport Runner::Done(Status st) {
 // of a list or range are known before loading (which may write the input
 // cache); a sequence: {sql} needs its inputs first (checked in Own).
 Status Runner::Check() {
-  FANOUT_RETURN_IF_ERROR(CheckOutputLocation(*storage_, spec_));
-  FANOUT_RETURN_IF_ERROR(CheckBookkeepingFolders(*storage_, spec_.output.dir));
-  return CheckTargets(*storage_, spec_.output, KnownTargets(spec_, options_.only));
+  FANOUT_RETURN_IF_ERROR(store_->CheckLocation(spec_));
+  FANOUT_RETURN_IF_ERROR(store_->CheckLayout());
+  return CheckTargets(*store_, spec_.output, KnownTargets(spec_, options_.only));
 }
 
 Status Runner::Load() {
   if (!loaded_ || loaded_->schema_only) {
-    auto loaded = LoadAndPlan(storage_, spec_, options_, /*schema_only=*/false, SpillDir(spec_, report_.run_id));
+    auto loaded = LoadAndPlan(files_, spec_, options_, /*schema_only=*/false, store_->ScratchDir(report_.run_id));
     if (!loaded.ok()) {
       report_.interrupted = loaded.status().code() == Status::Code::kInterrupted;
       return loaded.status();
@@ -80,31 +80,26 @@ Status Runner::Load() {
 // whose targets hold what fanout did not write (or, with error_if_exists,
 // anything) writes nothing, not even the lock; error_if_exists is checked
 // again under the lock for runs that raced us, and every publish checks its
-// target again (Committer::PublishGroup).
+// target again (OutputStore::Publish).
 Status Runner::Own() {
   const std::string& out = spec_.output.dir;
   const std::vector<std::string> targets = TargetsOf(loaded_->iterations);
   if (spec_.sequence.kind == SequenceSpec::Kind::kSql)
-    FANOUT_RETURN_IF_ERROR(CheckTargets(*storage_, spec_.output, targets));
-  Status st = storage_->CreateDirs(out + "/_fanout/runs");
+    FANOUT_RETURN_IF_ERROR(CheckTargets(*store_, spec_.output, targets));
+  Status st = store_->CreateLayout();
   if (!st.ok())
     return Status::Invalid("cannot create the output folder " + out + ": " + st.message() +
                            " (check output.dir and its permissions)");
-  auto lock = storage_->Lock(out + "/_fanout/lock", LockHolder(report_.run_id));
+  auto lock = store_->Lock(LockHolder(report_.run_id));
   if (!lock.ok() && lock.status().code() == Status::Code::kBusy) return lock.status();
   if (!lock.ok())  // e.g. a read-only OUT: nothing can be written, nothing was
     return Status::Invalid("cannot write to the output folder " + out + ": " + lock.status().message() +
                            " (check that output.dir is writable)");
   lock_ = std::move(lock).value();
-  FANOUT_RETURN_IF_ERROR(CheckNoOutputExists(*storage_, spec_.output, targets));
-  committer_ = std::make_unique<Committer>(*storage_, out, report_.run_id);
-  st = committer_->RemoveStaleStaging();
-  if (st.ok()) st = committer_->Start();
-  if (!st.ok()) {
-    committer_.reset();
-    return Status::Invalid("cannot prepare staging under " + out + ": " + st.message());
-  }
-  RemoveStaleManifestTemps(*storage_, out + "/_fanout/runs");
+  FANOUT_RETURN_IF_ERROR(CheckNoOutputExists(*store_, spec_.output, targets));
+  st = store_->BeginRun(report_.run_id);
+  if (!st.ok()) return Status::Invalid("cannot prepare staging under " + out + ": " + st.message());
+  began_ = true;
   return Status::Ok();
 }
 
@@ -116,19 +111,21 @@ Status Runner::Decide() {
     for (const std::string& line : loaded_->notes.lines) options_.events->OnMessage(line);
   if (spec_.output.mode == OutputSpec::Mode::kSkipExisting || options_.resume)
     for (size_t i = 0; i < loaded_->iterations.size(); ++i)
-      DecideSkip(*storage_, spec_, options_, loaded_->iterations[i], report_.iterations[i]);
+      DecideSkip(*store_, spec_, options_, loaded_->iterations[i], report_.iterations[i]);
   if (options_.events) options_.events->OnPlanned(report_.iterations);
-  manifest_path_ = spec_.output.dir + "/_fanout/runs/" + report_.run_id + ".json";
+  manifest_name_ = report_.run_id + ".json";
   report_.running = true;
   Status st = WriteManifest();
   report_.running = false;
   if (!st.ok())
-    return Status::Invalid("cannot write the run manifest " + manifest_path_ + ": " + st.message() +
+    return Status::Invalid("cannot write the run manifest " + ManifestPath() + ": " + st.message() +
                            " (check the free space and permissions of output.dir; nothing was run)");
   return Status::Ok();
 }
 
-Status Runner::WriteManifest() { return WriteFileAtomic(*storage_, manifest_path_, report_.ToJson()); }
+Status Runner::WriteManifest() { return store_->WriteRunFile(manifest_name_, report_.ToJson()); }
+
+std::string Runner::ManifestPath() const { return spec_.output.dir + "/_fanout/runs/" + manifest_name_; }
 
 // The load ran on every core; the iterations may want fewer engine threads.
 // Only a tuning knob: if the engine refuses, the run goes on as loaded.
@@ -175,19 +172,18 @@ void Runner::Execute() {
     return;
   }
   SchedulerOptions so = Scheduling();
-  LiveManifest live(report_, options_.events, [this](const std::string& json) {
-    return WriteFileAtomic(*storage_, manifest_path_, json);
-  });
+  LiveManifest live(report_, options_.events,
+                    [this](const std::string& json) { return store_->WriteRunFile(manifest_name_, json); });
   so.events = &live;
   std::vector<size_t> order =
-      RunOrder(loaded_->iterations, PastDurations(*storage_, spec_.output.dir), spec_.run.order);
+      RunOrder(loaded_->iterations, PastDurations(*store_), spec_.run.order);
   std::vector<std::string> cache_notes;
   std::thread cache_writer([&] {
     for (auto& seal : loaded_->notes.cache_seals) seal(&cache_notes);
   });
   {
     // Its idle sessions close here, before the engine does.
-    auto backend = NewLocalBackend(*loaded_->db, *committer_, spec_.output, report_.run_id, so.workers);
+    auto backend = NewLocalBackend(*loaded_->db, *store_, spec_.output, report_.run_id, so.workers);
     backend->Run(loaded_->iterations, report_.iterations, order, so);
   }
   live.Stop();  // the final manifest is written by Finish
@@ -199,15 +195,14 @@ void Runner::Execute() {
 
 // Cleans up and writes the final manifest (atomically, like every output).
 Status Runner::Finish() {
-  if (!report_.status.ok()) {  // the engine could not be locked: nothing ran
-    (void)committer_->Finish();
-    return report_.status;
-  }
+  // The engine goes first: it spills into the run's staging.
   loaded_->con.reset();
   loaded_->db.reset();
-  Status cleanup = committer_->Finish();
+  Status cleanup = store_->EndRun();
+  began_ = false;
+  if (!report_.status.ok()) return report_.status;  // the engine could not be locked: nothing ran
   report_.finished_at = NowSeconds();
-  report_.manifest_path = manifest_path_;
+  report_.manifest_path = ManifestPath();
   Status manifest = WriteManifest();
   if (!manifest.ok()) {
     report_.manifest_path.clear();

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "commit.h"
+#include "fanout/store.h"
 #include "fanout/fanout.h"
 #include "loaded.h"
 #include "scheduler.h"
@@ -26,11 +26,11 @@ namespace fanout {
 
 class Runner {
  public:
-  // `storage`: the file seam every output, manifest and lock call goes
-  // through. `loaded` (may be null): a full load of this job made earlier,
-  // used instead of loading again.
-  Runner(const JobSpec& spec, const RunOptions& options, std::shared_ptr<Storage> storage, Loaded* loaded,
-         std::string run_id);
+  // `store`: where outputs, markers, manifests and the lock live. `files`:
+  // the file seam of the input cache. `loaded` (may be null): a full load of
+  // this job made earlier, used instead of loading again.
+  Runner(const JobSpec& spec, const RunOptions& options, std::shared_ptr<OutputStore> store,
+         std::shared_ptr<Storage> files, Loaded* loaded, std::string run_id);
   ~Runner();
 
   // Runs every phase. Returns when every iteration has an outcome.
@@ -46,19 +46,21 @@ class Runner {
 
   RunReport Done(Status st);
   Status WriteManifest();
+  std::string ManifestPath() const;
   // The engine's threads while iterations run (may differ from the load's).
   void SetRunThreads(int pending);
   SchedulerOptions Scheduling();
 
   const JobSpec& spec_;
   const RunOptions& options_;
-  std::shared_ptr<Storage> storage_;
+  std::shared_ptr<OutputStore> store_;
+  std::shared_ptr<Storage> files_;
   RunReport report_;
-  std::string manifest_path_;
+  std::string manifest_name_;  // in the store's runs: <run-id>.json
+  bool began_ = false;         // BeginRun succeeded: EndRun is due
   Loaded* loaded_ = nullptr;      // loaded_here_ or the job's
   std::optional<Loaded> loaded_here_;
-  std::unique_ptr<StorageLock> lock_;
-  std::unique_ptr<Committer> committer_;
+  std::unique_ptr<OutputLock> lock_;
 };
 
 }  // namespace fanout

@@ -20,6 +20,8 @@
 
 namespace fanout {
 
+class OutputStore;  // fanout/store.h
+
 enum class IterationStatus { kPending, kCommitted, kFailed, kSkipped, kCancelled };
 const char* ToString(IterationStatus s);
 
@@ -92,6 +94,10 @@ struct RunOptions {
   bool verify = false;
   EventSink* events = nullptr;       // may be null
   const std::atomic<bool>* cancel = nullptr;  // set to true to cancel the run
+  // Where outputs, markers, manifests and the lock live: null for the local
+  // filesystem at output.dir (NewLocalStore); a store given must be of
+  // output.dir (its location()).
+  std::shared_ptr<OutputStore> store;
   // Called once with the engine after inputs load, before anything runs (tests
   // use it to register UDFs).
   std::function<Status(Engine&)> on_engine_ready;
