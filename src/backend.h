@@ -8,6 +8,7 @@
 // elsewhere; the runner does not change.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,9 +31,18 @@ class Backend {
                    const std::vector<size_t>& order, const SchedulerOptions& options) = 0;
 };
 
-// This process: `workers` threads of engine work on `db`, committing through
-// `store`.
-std::unique_ptr<Backend> NewLocalBackend(Database& db, OutputStore& store, const OutputSpec& output,
-                                         std::string run_id, int workers);
+// What a backend runs with: the loaded engine, the store, the run.
+struct BackendContext {
+  Database& db;
+  OutputStore& store;
+  const OutputSpec& output;
+  std::string run_id;
+  int workers = 1;
+};
+using BackendFactory = std::function<std::unique_ptr<Backend>(const BackendContext&)>;
+
+// This process: `workers` threads of engine work on the engine, committing
+// through the store.
+std::unique_ptr<Backend> NewLocalBackend(const BackendContext& context);
 
 }  // namespace fanout

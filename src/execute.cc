@@ -212,9 +212,8 @@ class LocalBackend : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> NewLocalBackend(Database& db, OutputStore& store, const OutputSpec& output,
-                                         std::string run_id, int workers) {
-  return std::make_unique<LocalBackend>(db, store, output, std::move(run_id), workers);
+std::unique_ptr<Backend> NewLocalBackend(const BackendContext& c) {
+  return std::make_unique<LocalBackend>(c.db, c.store, c.output, c.run_id, c.workers);
 }
 
 }  // namespace fanout

@@ -21,6 +21,7 @@ struct Job::Impl {
   RunOptions options;
   std::shared_ptr<OutputStore> store;  // outputs, markers, manifests, the lock
   std::shared_ptr<Storage> files;      // the input cache
+  BackendFactory backend;              // empty: the local backend
   std::string run_id = NewRunId();  // of its one run
   std::optional<Loaded> loaded;  // full (Load, Run) or schema only (Validate, Plan)
   bool ran = false;
@@ -37,7 +38,8 @@ struct Job::Impl {
   }
 };
 
-Result<std::unique_ptr<Job>> OpenJob(const JobSpec& spec, const RunOptions& options, std::shared_ptr<Storage> files) {
+Result<std::unique_ptr<Job>> OpenJob(const JobSpec& spec, const RunOptions& options, std::shared_ptr<Storage> files,
+                                     BackendFactory backend) {
   std::shared_ptr<OutputStore> store = options.store ? options.store : NewPosixStore(spec.output.dir, files);
   if (store->location() != spec.output.dir)
     return Status::Invalid("RunOptions::store is at " + store->location() + " but the job's output.dir is " +
@@ -48,6 +50,7 @@ Result<std::unique_ptr<Job>> OpenJob(const JobSpec& spec, const RunOptions& opti
   impl->options = options;
   impl->store = std::move(store);
   impl->files = std::move(files);
+  impl->backend = std::move(backend);
   return std::unique_ptr<Job>(new Job(std::move(impl)));
 }
 
@@ -107,7 +110,7 @@ RunReport Job::Run() {
   }
   impl_->ran = true;
   Loaded* loaded = impl_->loaded ? &*impl_->loaded : nullptr;
-  Runner runner(impl_->spec, impl_->options, impl_->store, impl_->files, loaded, impl_->run_id);
+  Runner runner(impl_->spec, impl_->options, impl_->store, impl_->files, loaded, impl_->run_id, impl_->backend);
   return runner.Run();
 }
 

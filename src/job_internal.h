@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "fanout/job.h"
+#include "backend.h"
 #include "storage.h"
 
 namespace fanout {
@@ -12,7 +13,9 @@ namespace fanout {
 // Job::Open with every filesystem call of the input cache and (unless
 // options.store is given) of outputs, manifests and the lock going through
 // `files`.
-Result<std::unique_ptr<Job>> OpenJob(const JobSpec& spec, const RunOptions& options, std::shared_ptr<Storage> storage);
+// `backend` (may be empty): what runs the iterations (empty: this process).
+Result<std::unique_ptr<Job>> OpenJob(const JobSpec& spec, const RunOptions& options, std::shared_ptr<Storage> files,
+                                     BackendFactory backend = nullptr);
 // RunJob over `storage`.
 RunReport RunJobWith(const JobSpec& spec, const RunOptions& options, std::shared_ptr<Storage> storage);
 

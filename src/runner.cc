@@ -12,8 +12,13 @@
 namespace fanout {
 
 Runner::Runner(const JobSpec& spec, const RunOptions& options, std::shared_ptr<OutputStore> store,
-               std::shared_ptr<Storage> files, Loaded* loaded, std::string run_id)
-    : spec_(spec), options_(options), store_(std::move(store)), files_(std::move(files)), loaded_(loaded) {
+               std::shared_ptr<Storage> files, Loaded* loaded, std::string run_id, BackendFactory backend)
+    : spec_(spec),
+      options_(options),
+      store_(std::move(store)),
+      files_(std::move(files)),
+      backend_(backend ? std::move(backend) : BackendFactory(NewLocalBackend)),
+      loaded_(loaded) {
   report_.run_id = std::move(run_id);
   report_.job_name = spec.name;
   report_.out_dir = spec.output.dir;
@@ -156,7 +161,7 @@ SchedulerOptions Runner::Scheduling() {
   return so;
 }
 
-// Runs every pending iteration on the local backend: the barrier is its Run
+// Runs every pending iteration on the backend: the barrier is its Run
 // returning. Meanwhile the manifest is kept current and the input cache's
 // sidecars (a hash of each new file) are written.
 void Runner::Execute() {
@@ -183,7 +188,7 @@ void Runner::Execute() {
   });
   {
     // Its idle sessions close here, before the engine does.
-    auto backend = NewLocalBackend(*loaded_->db, *store_, spec_.output, report_.run_id, so.workers);
+    auto backend = backend_(BackendContext{*loaded_->db, *store_, spec_.output, report_.run_id, so.workers});
     backend->Run(loaded_->iterations, report_.iterations, order, so);
   }
   live.Stop();  // the final manifest is written by Finish

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "backend.h"
 #include "fanout/store.h"
 #include "fanout/fanout.h"
 #include "loaded.h"
@@ -29,8 +30,10 @@ class Runner {
   // `store`: where outputs, markers, manifests and the lock live. `files`:
   // the file seam of the input cache. `loaded` (may be null): a full load of
   // this job made earlier, used instead of loading again.
+  // `backend` (may be empty): makes the backend that runs the iterations;
+  // empty: the local one.
   Runner(const JobSpec& spec, const RunOptions& options, std::shared_ptr<OutputStore> store,
-         std::shared_ptr<Storage> files, Loaded* loaded, std::string run_id);
+         std::shared_ptr<Storage> files, Loaded* loaded, std::string run_id, BackendFactory backend = nullptr);
   ~Runner();
 
   // Runs every phase. Returns when every iteration has an outcome.
@@ -55,6 +58,7 @@ class Runner {
   const RunOptions& options_;
   std::shared_ptr<OutputStore> store_;
   std::shared_ptr<Storage> files_;
+  BackendFactory backend_;
   RunReport report_;
   std::string manifest_name_;  // in the store's runs: <run-id>.json
   bool began_ = false;         // BeginRun succeeded: EndRun is due

@@ -12,7 +12,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <set>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -22,8 +26,11 @@
 #include <thread>
 #include <vector>
 
+#include "backend.h"
 #include "fanout/fanout.h"
+#include "fanout/store.h"
 #include "scheduler.h"
+#include "util.h"
 
 namespace fanout::test {
 
@@ -214,7 +221,183 @@ class RecordingEventSink : public EventSink {
 };
 
 // ----- output store and backend -------------------------------------------
-// (To come with those interfaces: an in-memory output store and a fake
-// backend.)
+
+// An OutputStore that keeps every output, marker and run file in memory —
+// the shape of an object store: no rename, no exchange; a published output
+// is its files' bytes plus its marker, replaced as a whole. The engine
+// still writes each attempt into a real local folder (Stage), which Publish
+// reads and removes. `fail_publish` makes the publish of those targets fail.
+class InMemoryStore : public OutputStore {
+ public:
+  struct Output {
+    Marker marker;
+    std::map<std::string, std::string> files;  // name -> bytes
+  };
+
+  InMemoryStore(std::string location, std::string scratch_root)
+      : location_(std::move(location)), scratch_(std::move(scratch_root)) {}
+
+  std::set<std::string> fail_publish;  // set before the run
+
+  const std::string& location() const override { return location_; }
+
+  TargetState Inspect(const std::string& target) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    TargetState s;
+    auto o = outputs_.find(target);
+    if (o == outputs_.end()) return s;
+    s.kind = TargetState::Kind::kOurs;
+    s.marker = o->second.marker;
+    return s;
+  }
+  std::string Verify(const std::string& target, const Marker& marker, bool) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto o = outputs_.find(target);
+    if (o == outputs_.end()) return "missing";
+    for (const MarkerFile& f : marker.files) {
+      auto file = o->second.files.find(f.name);
+      if (file == o->second.files.end()) return f.name + ": missing";
+      if (static_cast<int64_t>(file->second.size()) != f.bytes) return f.name + ": other size";
+    }
+    return "";
+  }
+  Result<std::vector<std::string>> ListTargets() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> names;
+    for (const auto& [name, _] : outputs_) names.push_back(name);
+    return names;
+  }
+  Result<std::vector<std::string>> ListRuns() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> ids;
+    for (const auto& [name, _] : run_files_)
+      if (name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0) ids.push_back(name.substr(0, name.size() - 5));
+    return ids;
+  }
+  Result<std::string> ReadRunFile(const std::string& name) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto f = run_files_.find(name);
+    if (f == run_files_.end()) return Status::Io("not found: " + name);
+    return f->second;
+  }
+  Result<bool> LockHeld() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return locked_;
+  }
+  Status CheckLocation(const JobSpec&) override { return Status::Ok(); }
+  Status CheckLayout() override { return Status::Ok(); }
+  Status CreateLayout() override { return Status::Ok(); }
+  Result<std::unique_ptr<OutputLock>> Lock(const std::string& holder) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (locked_) return Status::Busy("held by " + holder_);
+    locked_ = true;
+    holder_ = holder;
+    return std::unique_ptr<OutputLock>(std::make_unique<Held>(this));
+  }
+  Status WriteRunFile(const std::string& name, const std::string& data) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    run_files_[name] = data;
+    return Status::Ok();
+  }
+  Status BeginRun(const std::string& run_id) override {
+    std::filesystem::create_directories(scratch_ + "/" + run_id);
+    run_id_ = run_id;
+    return Status::Ok();
+  }
+  std::string ScratchDir(const std::string& run_id) const override { return scratch_ + "/" + run_id + "/spill"; }
+  Result<StagedAttempt> Stage(const std::string& target, int attempt) override {
+    std::string dir = scratch_ + "/" + run_id_ + "/" + target + "." + std::to_string(attempt);
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    return StagedAttempt{target, attempt, dir};
+  }
+  Result<Marker> Publish(const StagedAttempt& staged, Marker marker, const std::string&) override {
+    Output out;
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(staged.dir)) names.push_back(e.path().filename());
+    std::sort(names.begin(), names.end());
+    for (size_t i = 0; i < names.size(); ++i) {
+      std::ifstream in(staged.dir + "/" + names[i], std::ios::binary);
+      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      std::string name = "part-0000" + std::to_string(i) + names[i].substr(names[i].find('.'));
+      marker.files.push_back(MarkerFile{name, static_cast<int64_t>(bytes.size()), "0"});
+      marker.bytes += static_cast<int64_t>(bytes.size());
+      out.files[name] = std::move(bytes);
+    }
+    std::filesystem::remove_all(staged.dir);
+    if (fail_publish.count(staged.target)) return Status::Io("injected: the store refused " + staged.target);
+    out.marker = marker;
+    std::lock_guard<std::mutex> lock(mu_);
+    outputs_[staged.target] = std::move(out);  // replaced as a whole
+    ++publishes_;
+    return marker;
+  }
+  void Discard(const StagedAttempt& staged) override { std::filesystem::remove_all(staged.dir); }
+  Status EndRun() override {
+    std::filesystem::remove_all(scratch_ + "/" + run_id_);
+    return Status::Ok();
+  }
+
+  std::map<std::string, Output> outputs() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return outputs_;
+  }
+  int publishes() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return publishes_;
+  }
+
+ private:
+  class Held : public OutputLock {
+   public:
+    explicit Held(InMemoryStore* s) : s_(s) {}
+    ~Held() override {
+      std::lock_guard<std::mutex> lock(s_->mu_);
+      s_->locked_ = false;
+    }
+
+   private:
+    InMemoryStore* s_;
+  };
+
+  const std::string location_, scratch_;
+  std::string run_id_;  // between BeginRun and EndRun
+  mutable std::mutex mu_;
+  std::map<std::string, Output> outputs_;        // GUARDED_BY(mu_)
+  std::map<std::string, std::string> run_files_;  // GUARDED_BY(mu_)
+  bool locked_ = false;                           // GUARDED_BY(mu_)
+  std::string holder_;                            // GUARDED_BY(mu_)
+  int publishes_ = 0;                             // GUARDED_BY(mu_)
+};
+
+// A backend that runs nothing on the engine: each pending iteration gets the
+// outcome `outcome(n)` decides (committed or failed with a message), its
+// event sink called as the scheduler would. Records what it was given.
+class FakeBackend : public Backend {
+ public:
+  using Outcome = std::function<IterationStatus(const Iteration&, std::string* error)>;
+  explicit FakeBackend(Outcome outcome) : outcome_(std::move(outcome)) {}
+
+  bool Run(const std::vector<Iteration>& iterations, std::vector<IterationReport>& reports,
+           const std::vector<size_t>& order, const SchedulerOptions& options) override {
+    for (size_t i : order) {
+      IterationReport& r = reports[i];
+      if (r.status != IterationStatus::kPending) continue;
+      given.push_back(iterations[i].key);
+      r.started_at = NowSeconds();
+      if (options.events) options.events->OnStarted(r);
+      r.attempts = 1;
+      r.status = outcome_(iterations[i], &r.error);
+      r.finished_at = NowSeconds();
+      if (options.events) options.events->OnFinished(r);
+    }
+    return false;
+  }
+
+  std::vector<std::string> given;  // n of each iteration it ran, in order
+
+ private:
+  Outcome outcome_;
+};
 
 }  // namespace fanout::test
