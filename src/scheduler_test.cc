@@ -179,7 +179,8 @@ TEST(Scheduler, OutOfMemoryRetriesOnceWithFewerInFlight) {
   exec.behave = [&](const Iteration&, int attempt, Interrupter&) {
     std::this_thread::sleep_for(std::chrono::milliseconds(30));
     // Fails while crowded, succeeds when it has the engine (nearly) alone.
-    if (exec.in_flight.load() > 2 && attempt == 1) return Status::Io("Out of Memory Error: failed to allocate");
+    if (exec.in_flight.load() > 2 && attempt == 1)
+      return Status::OutOfMemory("Out of Memory Error: failed to allocate");
     return Status::Ok();
   };
   SchedulerOptions opt;
@@ -203,7 +204,7 @@ TEST(Scheduler, OutOfMemoryHalvesTheIterationsComputingAtOnce) {
     if (attempt == 2) retried = true;
     if (retried) FakeExecutor::Raise(peak_after, exec.in_flight.load());
     std::this_thread::sleep_for(std::chrono::milliseconds(30));
-    if (attempt == 1 && !failed.exchange(true)) return Status::Io("Out of Memory Error: failed to allocate");
+    if (attempt == 1 && !failed.exchange(true)) return Status::OutOfMemory("Out of Memory Error: failed to allocate");
     return Status::Ok();
   };
   SchedulerOptions opt;
