@@ -2,6 +2,8 @@
 // No exceptions cross the public API.
 #pragma once
 
+#include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <utility>
@@ -24,7 +26,7 @@ enum class ErrorKind {
 };
 const char* ToString(ErrorKind kind);
 
-class Status {
+class [[nodiscard]] Status {
  public:
   enum class Code {
     kOk,
@@ -78,22 +80,47 @@ class Status {
   std::string message_;
 };
 
-// A value or the Status that explains why there is none.
+namespace internal {
+// Reading the value of a Result that holds an error is a bug in the caller:
+// it stops the process with the error rather than read garbage.
+[[noreturn]] inline void DieOnMissingValue(const Status& status) {
+  std::fprintf(stderr, "fanout: fatal: the value of a Result was read, but it holds an error: %s\n",
+               status.ToString().c_str());
+  std::abort();
+}
+}  // namespace internal
+
+// A value or the Status that explains why there is none. Reading the value
+// (value(), *, ->) of an error aborts with its message: check ok() first, or
+// use FANOUT_ASSIGN_OR_RETURN.
 template <class T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
-  Result(Status status) : status_(std::move(status)) {}  // NOLINT
+  // An error. (An ok status without a value is a bug: it becomes one.)
+  Result(Status status) : status_(std::move(status)) {  // NOLINT
+    if (status_.ok()) status_ = Status::Failed("internal error: a Result was given an ok status and no value");
+  }
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
-  T& value() & { return *value_; }
-  const T& value() const& { return *value_; }
-  T&& value() && { return std::move(*value_); }
-  T* operator->() { return &*value_; }
-  const T* operator->() const { return &*value_; }
-  T& operator*() { return *value_; }
+  T& value() & { return Checked(); }
+  const T& value() const& { return Checked(); }
+  T&& value() && { return std::move(Checked()); }
+  T* operator->() { return &Checked(); }
+  const T* operator->() const { return &Checked(); }
+  T& operator*() & { return Checked(); }
+  const T& operator*() const& { return Checked(); }
+  T&& operator*() && { return std::move(Checked()); }
 
  private:
+  T& Checked() {
+    if (!value_) internal::DieOnMissingValue(status_);
+    return *value_;
+  }
+  const T& Checked() const {
+    if (!value_) internal::DieOnMissingValue(status_);
+    return *value_;
+  }
   std::optional<T> value_;
   Status status_;
 };
@@ -105,3 +132,16 @@ class Result {
     ::fanout::Status _st = (expr);            \
     if (!_st.ok()) return _st;                \
   } while (0)
+
+// FANOUT_ASSIGN_OR_RETURN(auto table, con.Query(sql)); evaluates a Result,
+// returns its status from the calling function when it is an error, else
+// moves its value into `lhs` (a declaration or an lvalue). Two statements:
+// not for an unbraced if/else branch.
+#define FANOUT_ASSIGN_OR_RETURN(lhs, expr) \
+  FANOUT_ASSIGN_OR_RETURN_IMPL_(FANOUT_CONCAT_(_fanout_result_, __COUNTER__), lhs, expr)
+#define FANOUT_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
+  auto tmp = (expr);                                  \
+  if (!tmp.ok()) return tmp.status();                 \
+  lhs = std::move(tmp).value()
+#define FANOUT_CONCAT_(a, b) FANOUT_CONCAT_INNER_(a, b)
+#define FANOUT_CONCAT_INNER_(a, b) a##b
