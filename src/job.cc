@@ -366,6 +366,7 @@ JobSpec WithoutCache(const JobSpec& spec) {
 }  // namespace
 
 Status ValidateJob(const JobSpec& spec, std::vector<std::string>* warnings) {
+  FANOUT_RETURN_IF_ERROR(Validate(spec));
   FANOUT_RETURN_IF_ERROR(CheckOutputLocation(*NewPosixStorage(), spec));
   auto loaded = LoadAndPlan(WithoutCache(spec), RunOptions{}, /*schema_only=*/true, "");
   if (loaded.ok() && warnings) *warnings = loaded->notes.lines;
@@ -374,6 +375,7 @@ Status ValidateJob(const JobSpec& spec, std::vector<std::string>* warnings) {
 
 Result<std::vector<PlannedIteration>> PlanJob(const JobSpec& spec, const RunOptions& options,
                                               std::vector<std::string>* warnings) {
+  FANOUT_RETURN_IF_ERROR(Validate(spec));
   FANOUT_RETURN_IF_ERROR(CheckOutputLocation(options.storage ? *options.storage : *NewPosixStorage(), spec));
   auto loaded = LoadAndPlan(WithoutCache(spec), options, /*schema_only=*/true, "");
   if (!loaded.ok()) return loaded.status();
@@ -408,6 +410,7 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options) {
     report.finished_at = NowSeconds();
     return report;
   };
+  if (Status valid = Validate(spec); !valid.ok()) return finish(valid);
   const std::string& out = spec.output.dir;
   std::string spill = out + "/.fanout-staging/" + report.run_id + "/spill";
 
