@@ -82,7 +82,7 @@ fanout::Result<int> ParseMaxWorkers(const std::string& text) {
   return static_cast<int>(v);
 }
 
-int Run(const std::string& job, const std::vector<std::string>& sets, fanout::RunOptions options, bool json,
+int RunCommand(const std::string& job, const std::vector<std::string>& sets, fanout::RunOptions options, bool json,
         const fanout::CliHooks& hooks) {
   auto spec = fanout::LoadJobSpec(job, sets);
   if (!spec.ok()) return Fail(spec.status());
@@ -107,7 +107,7 @@ int Run(const std::string& job, const std::vector<std::string>& sets, fanout::Ru
   return report.ExitCode();
 }
 
-int Validate(const std::string& job, const std::vector<std::string>& sets) {
+int ValidateCommand(const std::string& job, const std::vector<std::string>& sets) {
   auto spec = fanout::LoadJobSpec(job, sets);
   if (!spec.ok()) return Fail(spec.status());
   std::vector<std::string> warnings;
@@ -118,7 +118,7 @@ int Validate(const std::string& job, const std::vector<std::string>& sets) {
   return 0;
 }
 
-int Plan(const std::string& job, const std::vector<std::string>& sets, fanout::RunOptions options, bool json) {
+int PlanCommand(const std::string& job, const std::vector<std::string>& sets, fanout::RunOptions options, bool json) {
   auto spec = fanout::LoadJobSpec(job, sets);
   if (!spec.ok()) return Fail(spec.status());
   std::vector<std::string> warnings;
@@ -343,8 +343,8 @@ int fanout::CliMain(int argc, char** argv, const CliHooks& hooks) {
   }
   options.resume = resume;
   options.verify = verify;
-  if (*run) return Run(job, sets, options, json, hooks);
-  if (*validate) return Validate(job, sets);
-  if (*plan) return Plan(job, sets, options, json);
+  if (*run) return RunCommand(job, sets, options, json, hooks);
+  if (*validate) return ValidateCommand(job, sets);
+  if (*plan) return PlanCommand(job, sets, options, json);
   return StatusCommand(out, json, verify);
 }

@@ -13,16 +13,20 @@
 namespace fanout {
 namespace {
 
+// DuckDB's error type decides the code and kind; the message is only shown.
 Status FromDuckError(duckdb_error_type type, const char* message) {
   std::string m = message ? message : "unknown DuckDB error";
   switch (type) {
     case DUCKDB_ERROR_INTERRUPT:
       return Status::Interrupted(m);
-    case DUCKDB_ERROR_IO:
     case DUCKDB_ERROR_OUT_OF_MEMORY:
+      return Status::OutOfMemory(m);
+    case DUCKDB_ERROR_IO:
     case DUCKDB_ERROR_HTTP:
     case DUCKDB_ERROR_NETWORK:
       return Status::Io(m);
+    case DUCKDB_ERROR_CATALOG:
+      return Status::Failed(m).WithKind(ErrorKind::kCatalog);
     default:
       return Status::Failed(m);
   }

@@ -1,9 +1,13 @@
 // engine: the only module that talks to DuckDB (its C API). RAII owners for
 // the database, connections and prepared statements; DuckDB errors become
-// Status values:
-//   kInterrupted  the query was interrupted (timeout, cancel)
-//   kIo           transient: I/O, out of memory, network — worth a retry
-//   kFailed       permanent: parser, binder, catalog, conversion, ...
+// Status values, their kind from DuckDB's error type (never its message):
+//   kInterrupted  the query was interrupted (timeout, cancel)   kInterrupted
+//   kIo           out of memory                                  kOutOfMemory
+//   kIo           I/O, HTTP, network: worth a retry              kTransientIo
+//   kFailed       catalog: no such table, ... / exists already   kCatalog
+//   kFailed       parser, binder, conversion, ...                kPermanent
+// (The C API gives no error type when preparing a statement fails: those
+// errors are kFailed, kPermanent.)
 #pragma once
 
 #include <cstdint>

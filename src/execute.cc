@@ -141,14 +141,14 @@ Result<int64_t> EngineExecutor::Compute(const Iteration& it, Interrupter& stop, 
   auto session = OpenSession(reuse);
   if (!session.ok()) return session.status();
   Connection* c = (*session)->con.get();
-  if (!stop.Arm([c] { c->Interrupt(); })) return Status::Interrupted(stop.reason());
+  if (!stop.Arm([c] { c->Interrupt(); })) return stop.why();
   Result<int64_t> rows = Transform(it, **session, staging);
   stop.Disarm();
   if (reuse && rows.ok() && !stop.fired()) {
     std::lock_guard<std::mutex> lock(mu_);
     idle_.push_back(std::move(session).value());
   }  // otherwise the connection (and its temp tables) is gone before the commit
-  if (stop.fired()) return Status::Interrupted(stop.reason());
+  if (stop.fired()) return stop.why();
   return rows;
 }
 

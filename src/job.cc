@@ -40,6 +40,8 @@ struct Job::Impl {
 
 Result<std::unique_ptr<Job>> OpenJob(const JobSpec& spec, const RunOptions& options, std::shared_ptr<Storage> files,
                                      BackendFactory backend) {
+  // A spec built in code gets the checks a job file gets.
+  FANOUT_RETURN_IF_ERROR(Validate(spec));
   std::shared_ptr<OutputStore> store = options.store ? options.store : NewPosixStore(spec.output.dir, files);
   if (store->location() != spec.output.dir)
     return Status::Invalid("RunOptions::store is at " + store->location() + " but the job's output.dir is " +

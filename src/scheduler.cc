@@ -22,11 +22,12 @@ void Interrupter::Disarm() {
   fn_ = nullptr;
 }
 
-void Interrupter::Fire(const std::string& reason) {
+void Interrupter::Fire(const std::string& reason, ErrorKind kind) {
   std::lock_guard<std::mutex> lock(mu_);
   if (fired_) return;
   fired_ = true;
   reason_ = reason;
+  kind_ = kind;
   if (fn_) fn_();
 }
 
@@ -38,6 +39,11 @@ bool Interrupter::fired() const {
 std::string Interrupter::reason() const {
   std::lock_guard<std::mutex> lock(mu_);
   return reason_;
+}
+
+Status Interrupter::why() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return Status::Interrupted(reason_).WithKind(kind_);
 }
 
 int AutoWorkers(int cores, int iterations) { return std::max(1, std::min(iterations, std::max(2, cores))); }
@@ -131,7 +137,7 @@ class Pool {
   // An iteration that ran out of memory halves the iterations computing at
   // once and gets one more attempt, even with retries: 0.
   bool BackOffForMemory(const Status& st, int attempt) {
-    if (st.message().rfind("Out of Memory", 0) != 0 || attempt > opt_.retries + 1) return false;
+    if (st.kind() != ErrorKind::kOutOfMemory || attempt > opt_.retries + 1) return false;
     std::lock_guard<std::mutex> lock(mu_);
     allowed_ = std::max(1, allowed_ / 2);
     return true;
@@ -154,7 +160,8 @@ class Pool {
       if (Cancelled()) stop.Fire("cancelled");
       ComputeSlot compute([this] { Leave(); });
       Status st = exec_.RunAttempt(its_[i], attempt, stop, compute, r);
-      bool timed_out = stop.fired() && stop.reason().rfind("timed out", 0) == 0;
+      // The scheduler's own timer says whether it timed out, whatever the executor returned.
+      bool timed_out = stop.fired() && stop.why().kind() == ErrorKind::kTimeout;
       // Lowered before this slot frees up, so nothing new starts at the old limit.
       bool memory = !st.ok() && !timed_out && BackOffForMemory(st, attempt);
       compute.Release();
@@ -165,7 +172,7 @@ class Pool {
       if (st.ok()) return Finish(i, IterationStatus::kCommitted, "");
       if (stop.fired() && !timed_out) return Finish(i, IterationStatus::kCancelled, "cancelled while running");
       std::string error = timed_out ? stop.reason() : st.message();
-      bool transient = timed_out || st.code() == Status::Code::kIo;
+      bool transient = timed_out || st.kind() == ErrorKind::kTransientIo;
       if (!memory && (!transient || attempt > opt_.retries || Cancelled())) {
         if (opt_.stop_on_failure) stopping_ = true;
         return Finish(i, IterationStatus::kFailed, error);
@@ -221,7 +228,7 @@ class Pool {
         } else if (s.deadline > 0 && now > s.deadline) {
           char msg[96];
           snprintf(msg, sizeof msg, "timed out after %gs (run.timeout)", opt_.timeout_seconds);
-          s.stop->Fire(msg);
+          s.stop->Fire(msg, ErrorKind::kTimeout);
         }
       }
     }

@@ -23,16 +23,20 @@ class Interrupter {
   // installs nothing) when the interrupter has already fired.
   bool Arm(std::function<void()> fn);
   void Disarm();
-  // Stops the current step (if any) and every later Arm fails.
-  void Fire(const std::string& reason);
+  // Stops the current step (if any) and every later Arm fails. `kind` says
+  // why: kInterrupted (cancelled) or kTimeout (run.timeout).
+  void Fire(const std::string& reason, ErrorKind kind = ErrorKind::kInterrupted);
   bool fired() const;
   std::string reason() const;
+  // The status of a stopped step: kInterrupted, of the kind it was fired with.
+  Status why() const;
 
  private:
   mutable std::mutex mu_;
   std::function<void()> fn_;     // GUARDED_BY(mu_)
   bool fired_ = false;           // GUARDED_BY(mu_)
   std::string reason_;           // GUARDED_BY(mu_)
+  ErrorKind kind_ = ErrorKind::kInterrupted;  // GUARDED_BY(mu_)
 };
 
 // An attempt's claim on one of the `workers` compute slots. The executor
@@ -54,8 +58,9 @@ class IterationExecutor {
  public:
   virtual ~IterationExecutor() = default;
   // Runs one attempt of `it` and commits it. Fills rows, bytes, files of
-  // `report`. Returns kInterrupted when `stop` fired, kIo for a transient
-  // error (worth a retry), kFailed for a permanent one.
+  // `report`. Returns stop.why() when `stop` fired; otherwise the error's
+  // kind decides: kTransientIo is retried, kOutOfMemory gets another attempt
+  // with fewer computing at once, anything else fails the iteration.
   virtual Status RunAttempt(const Iteration& it, int attempt, Interrupter& stop, ComputeSlot& slot,
                             IterationReport& report) = 0;
 };

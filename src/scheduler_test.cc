@@ -144,7 +144,7 @@ TEST(Scheduler, OutOfMemoryRetriesOnceWithFewerInFlight) {
   exec.behave = [&](const Iteration& it, int attempt, Interrupter&) {
     if (attempt == 1 && it.index < 3) {
       if (!crowded.ArriveAndWait()) return Status::Failed("never three at once");
-      return Status::Io("Out of Memory Error: failed to allocate");
+      return Status::OutOfMemory("Out of Memory Error: failed to allocate");
     }
     return Status::Ok();
   };
@@ -175,7 +175,7 @@ TEST(Scheduler, OutOfMemoryHalvesTheIterationsComputingAtOnce) {
     if (attempt == 2) retried = true;
     if (retried) test::RaiseTo(peak_after, exec.in_flight.load());
     std::this_thread::sleep_for(std::chrono::milliseconds(30));
-    if (attempt == 1 && !failed.exchange(true)) return Status::Io("Out of Memory Error: failed to allocate");
+    if (attempt == 1 && !failed.exchange(true)) return Status::OutOfMemory("Out of Memory Error: failed to allocate");
     return Status::Ok();
   };
   SchedulerOptions opt;

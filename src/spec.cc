@@ -1,5 +1,6 @@
 // spec: job file (YAML) -> validated JobSpec. Every error names
-// file:line:column and says what to do.
+// file:line:column and says what to do. The checks of the values themselves
+// are spec_check's, shared with fanout::Validate (a spec built in code).
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -15,22 +16,19 @@
 #include <sstream>
 
 #include "fanout/job_spec.h"
+#include "spec_check.h"
 #include "util.h"
 
 namespace fs = std::filesystem;
 
 namespace fanout {
 namespace {
+using namespace spec_check;  // the value checks Validate shares
 
 // Thrown inside this file only; ParseJobSpec turns it into Status::Invalid.
 struct SpecError {
   std::string message;
 };
-
-// Bounds on run: values no machine needs; larger ones are typos.
-constexpr int64_t kMaxRetries = 100;
-constexpr int64_t kMinFileBytes = 1 << 20;  // output.max_file_size
-constexpr int64_t kMinMemoryBytes = 64000000;  // run.memory_limit as a size: the CSV reader alone takes 32MB
 
 class Parser {
  public:
@@ -39,6 +37,10 @@ class Parser {
   [[noreturn]] void Fail(const YAML::Node& node, const std::string& what) const { FailAt(Where(node), what); }
   [[noreturn]] static void FailAt(const std::string& where, const std::string& what) {
     throw SpecError{where + ": " + what};
+  }
+  // Fails at `node` with what a shared check found wrong, if anything.
+  void Check(const YAML::Node& node, const std::string& error) const {
+    if (!error.empty()) Fail(node, error);
   }
   std::string Where(const YAML::Node& node) const {
     YAML::Mark m = node.Mark();
@@ -179,17 +181,6 @@ class Parser {
   std::string path_, base_;
 };
 
-std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::string Join(const std::vector<std::string>& items, const std::string& sep = ", ") {
-  std::string out;
-  for (const auto& i : items) out += (out.empty() ? "" : sep) + i;
-  return out;
-}
-
 // "lines 4 and 7", or "line 4, columns 3 and 9" (1-based; marks are 0-based).
 std::string TwoPlaces(const YAML::Mark& a, const YAML::Mark& b) {
   if (a.line != b.line) return "lines " + std::to_string(a.line + 1) + " and " + std::to_string(b.line + 1);
@@ -232,28 +223,6 @@ class DuplicateKeyCheck {
   int64_t visited_ = 0;
 };
 
-// SQL folds unquoted names to one case: `Scale` and `scale` would be one
-// $param (or table, or kind), and which one wins would be an accident. Names
-// that differ only in case are rejected, naming both and where they are; the
-// very same name twice is left to the caller (an inline param overrides an
-// included one on purpose).
-class CaseCollisions {
- public:
-  explicit CaseCollisions(std::string what) : what_(std::move(what)) {}
-
-  void Add(const std::string& name, const std::string& where) {
-    auto [it, fresh] = seen_.try_emplace(Lower(name), name, where);
-    if (fresh || it->second.first == name) return;
-    Parser::FailAt(where, what_ + " '" + name + "' and '" + it->second.first + "' (" + it->second.second +
-                              ") differ only in case: SQL names are case-insensitive, so they would be the same " +
-                              what_ + "; rename one");
-  }
-
- private:
-  std::string what_;
-  std::map<std::string, std::pair<std::string, std::string>> seen_;  // lower-cased -> name, where
-};
-
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -267,14 +236,12 @@ std::string Extension(const std::string& path) {
 
 void ParseInputs(const Parser& p, const YAML::Node& node, JobSpec& spec) {
   if (!node.IsMap()) p.Fail(node, "inputs must map table names to files, e.g. `customers: data/customers.csv`");
-  static const std::regex ident(R"(^[A-Za-z_][A-Za-z0-9_]*$)");
   CaseCollisions names("input");
   for (const auto& kv : node) {
     InputSpec in;
     in.name = kv.first.as<std::string>();
-    if (!std::regex_match(in.name, ident))
-      p.Fail(kv.first, "input name '" + in.name + "' must be a plain identifier (letters, digits, _)");
-    names.Add(in.name, p.Where(kv.first));
+    p.Check(kv.first, InputName(in.name));
+    p.Check(kv.first, names.Add(in.name, p.Where(kv.first)));
     const YAML::Node& v = kv.second;
     if (v.IsMap()) {
       p.CheckKeys(v, "inputs." + in.name, {"path", "format", "options"});
@@ -286,7 +253,7 @@ void ParseInputs(const Parser& p, const YAML::Node& node, JobSpec& spec) {
         in.options = std::get<ValueMap>(opts.v);
         for (const auto& kv2 : v["options"]) {
           std::string k = kv2.first.as<std::string>();
-          if (!std::regex_match(k, ident)) p.Fail(kv2.first, "reader option '" + k + "' is not a valid option name");
+          p.Check(kv2.first, ReaderOption(k));
         }
       }
     }
@@ -319,26 +286,17 @@ struct ParamDef {
   std::string where;
 };
 
-bool IsReservedParam(const std::string& name) {
-  std::string l = Lower(name);
-  return l == "n" || l == "kind";
-}
-
 // The name: value pairs of a params mapping, checked. `where` tells a key's
 // place (a JSON include has its own line numbers).
 std::vector<ParamDef> ParamDefs(const Parser& p, const YAML::Node& node, const std::string& what,
                                 const std::function<std::string(const YAML::Node&)>& where) {
   if (!node.IsMap()) p.Fail(node, what + " must be a mapping of names to values");
-  static const std::regex ident(R"(^[A-Za-z_][A-Za-z0-9_]*$)");
   std::vector<ParamDef> out;
   for (const auto& kv : node) {
     std::string k = kv.first.as<std::string>();
     std::string at = where(kv.first);
     if (k == "include" && what == "params") continue;  // params.include names files, not a param
-    if (!std::regex_match(k, ident))
-      Parser::FailAt(at, "param name '" + k + "' must be a plain identifier (letters, digits, _) to be used as $" + k);
-    if (IsReservedParam(k))
-      Parser::FailAt(at, "'" + k + "' is reserved: $n and $kind are bound by fanout (SQL names are case-insensitive)");
+    if (std::string e = ParamName(k); !e.empty()) Parser::FailAt(at, e);
     out.push_back({k, p.ToValue(kv.second, k), at});
   }
   return out;
@@ -452,7 +410,7 @@ void ParseParams(const Parser& p, const YAML::Node& node, JobSpec& spec) {
   if (!node.IsMap()) p.Fail(node, "params must be a mapping of names to values");
   CaseCollisions names("param");
   auto add = [&](ParamDef& d) {
-    names.Add(d.name, d.where);
+    if (std::string e = names.Add(d.name, d.where); !e.empty()) Parser::FailAt(d.where, e);
     spec.params[d.name] = std::move(d.value);
   };
   for (const auto& kv : node) {
@@ -472,24 +430,11 @@ void ParseParams(const Parser& p, const YAML::Node& node, JobSpec& spec) {
   for (auto& d : ParamDefs(p, node, "params")) add(d);
 }
 
-std::string KnownParams(const Params& params) {
-  if (params.empty()) return "the job has no params";
-  std::vector<std::string> names;
-  for (const auto& [k, v] : params) names.push_back(k);
-  return "the job's params: " + Join(names);
-}
-
 // Overrides and --set may only set params the job declares under params:
 // (inline or included): a misspelt name would otherwise be silently ignored.
 void CheckKnownParam(const Params& params, const std::string& name, const std::string& where,
                      const std::string& context) {
-  if (params.count(name)) return;
-  for (const auto& [k, v] : params)
-    if (Lower(k) == Lower(name))
-      Parser::FailAt(where, "unknown param '" + name + "'" + context + ": the job's param is '" + k +
-                                "' (SQL names are case-insensitive, so spell it exactly as under params:)");
-  Parser::FailAt(where, "unknown param '" + name + "'" + context + " (" + KnownParams(params) +
-                            "); to add one, give it a default under params: in the job file");
+  if (std::string e = KnownParam(params, name, context); !e.empty()) Parser::FailAt(where, e);
 }
 
 // A transform given as a path to an .sql file, or inline SQL.
@@ -532,8 +477,7 @@ void ParseSequence(const Parser& p, const YAML::Node& node, JobSpec& spec) {
     seq.first = p.Int(r[0], "sequence.range first", INT64_MIN);
     seq.last = p.Int(r[1], "sequence.range last", INT64_MIN);
     if (r.size() == 3) seq.step = p.Int(r[2], "sequence.range step", 1);
-    if (seq.last < seq.first) p.Fail(r, "sequence.range is empty: last must be >= first");
-    if ((seq.last - seq.first) / seq.step >= 10000000) p.Fail(r, "sequence.range has more than 10 million iterations");
+    p.Check(r, Range(seq.first, seq.last, seq.step));
   } else {
     seq.kind = SequenceSpec::Kind::kSql;
     seq.sql = p.Str(node["sql"], "sequence.sql");
@@ -546,8 +490,7 @@ void ParseOutput(const Parser& p, const YAML::Node& node, JobSpec& spec) {
   if (node["dir"]) o.dir = p.Path(node["dir"], "output.dir");
   if (node["name"]) {
     o.name = p.Str(node["name"], "output.name");
-    if (o.name.find("{n}") == std::string::npos)
-      p.Fail(node["name"], "output.name must contain {n} so every iteration gets its own folder");
+    p.Check(node["name"], OutputName(o.name));
   }
   if (node["format"]) o.format = p.OneOf(node["format"], "output.format", {"parquet", "csv", "json"});
   if (o.format != "parquet") o.compression = "none";
@@ -565,35 +508,8 @@ void ParseOutput(const Parser& p, const YAML::Node& node, JobSpec& spec) {
   }
   if (node["max_file_size"]) {
     o.max_file_bytes = p.Bytes(node["max_file_size"], "output.max_file_size");
-    if (o.max_file_bytes < kMinFileBytes)
-      p.Fail(node["max_file_size"],
-             "output.max_file_size must be at least 1MiB: a part file holds at least one row group (up to 122,880 "
-             "rows), so a smaller limit gives no smaller files; leave it out for one file per iteration");
+    p.Check(node["max_file_size"], MaxFileBytes(o.max_file_bytes));
   }
-}
-
-// run.memory_limit: a share of RAM in (0%, 100%], or a size of at least
-// kMinMemoryBytes.
-std::string MemoryLimit(const Parser& p, const YAML::Node& node) {
-  static const std::regex re(R"(^\s*([0-9]{1,15}(?:\.[0-9]{1,15})?)\s*(%|B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$)", std::regex::icase);
-  std::string limit = p.Str(node, "run.memory_limit");
-  std::smatch m;
-  if (!std::regex_match(limit, m, re))
-    p.Fail(node, "run.memory_limit must be a percentage of RAM (75%) or a size (8GB), got '" + limit + "'");
-  double x = std::stod(m[1]);
-  std::string unit = Lower(m[2]);
-  if (unit == "%") {
-    if (x <= 0 || x > 100)
-      p.Fail(node, "run.memory_limit is a share of RAM, so it must be more than 0% and at most 100%, got '" + limit + "'");
-    return limit;
-  }
-  static const std::map<std::string, double> scale = {{"b", 1},         {"kb", 1e3},  {"mb", 1e6},
-                                                      {"gb", 1e9},      {"tb", 1e12}, {"kib", 1024.0},
-                                                      {"mib", 1 << 20}, {"gib", 1 << 30}, {"tib", 1099511627776.0}};
-  if (x * scale.at(unit) < static_cast<double>(kMinMemoryBytes))
-    p.Fail(node, "run.memory_limit must be at least 64MB (the engine's CSV reader alone takes a 32MB buffer), got '" +
-                     limit + "'");
-  return limit;
 }
 
 void ParseRun(const Parser& p, const YAML::Node& node, JobSpec& spec) {
@@ -601,22 +517,21 @@ void ParseRun(const Parser& p, const YAML::Node& node, JobSpec& spec) {
   RunSpec& r = spec.run;
   if (node["max_workers"]) r.max_workers = p.AutoOrPositive(node["max_workers"], "run.max_workers");
   if (node["threads"]) r.threads = p.AutoOrPositive(node["threads"], "run.threads");
-  if (node["memory_limit"]) r.memory_limit = MemoryLimit(p, node["memory_limit"]);
+  if (node["memory_limit"]) {
+    r.memory_limit = p.Str(node["memory_limit"], "run.memory_limit");
+    p.Check(node["memory_limit"], MemoryLimit(r.memory_limit));
+  }
   if (node["retries"])
     r.retries = static_cast<int>(p.IntIn(node["retries"], "run.retries", 0, kMaxRetries, " (retries of transient errors)"));
   if (node["retry_backoff"]) r.retry_backoff_seconds = p.Duration(node["retry_backoff"], "run.retry_backoff");
   if (node["timeout"]) {
     r.timeout_seconds = p.Duration(node["timeout"], "run.timeout");
-    if (r.timeout_seconds <= 0)
-      p.Fail(node["timeout"], "run.timeout must be more than 0: it is how long one iteration may run, e.g. 30m or 2h");
+    p.Check(node["timeout"], Timeout(r.timeout_seconds));
   }
   if (node["on_failure"]) r.stop_on_failure = p.OneOf(node["on_failure"], "run.on_failure", {"continue", "stop"}) == "stop";
   if (node["timezone"]) {
     r.timezone = p.Str(node["timezone"], "run.timezone");
-    static const std::regex tz(R"(^[A-Za-z0-9_+:./-]{1,64}$)");
-    if (!std::regex_match(r.timezone, tz))
-      p.Fail(node["timezone"], "run.timezone must be a time zone name such as UTC or Europe/Paris, got '" +
-                                   r.timezone + "'");
+    p.Check(node["timezone"], Timezone(r.timezone));
   }
   if (node["order"])
     r.order = p.OneOf(node["order"], "run.order", {"longest_first", "given"}) == "given" ? RunSpec::Order::kGiven
@@ -766,7 +681,7 @@ JobSpec Parse(const YAML::Node& root, const std::string& path, const std::vector
     CaseCollisions kinds("kind");
     for (const auto& kv : root["transforms"]) {
       std::string kind = kv.first.as<std::string>();
-      kinds.Add(kind, p.Where(kv.first));
+      p.Check(kv.first, kinds.Add(kind, p.Where(kv.first)));
       spec.transforms[kind] = ParseTransform(p, kv.second, "transforms." + kind);
     }
   }
@@ -777,9 +692,7 @@ JobSpec Parse(const YAML::Node& root, const std::string& path, const std::vector
   if (root["run"]) ParseRun(p, root["run"], spec);
   spec.cache.dir = (fs::path(spec.base_dir) / ".fanout-cache").string();
   if (root["cache"]) ParseCache(p, root["cache"], spec);
-  if (spec.cache.enabled && IsInsideOrSame(spec.cache.dir, spec.output.dir))
-    p.Fail(root["cache"] ? root["cache"] : root, "cache.dir " + spec.cache.dir + " must not be inside output.dir " +
-                                                     spec.output.dir + " (outputs hold only outputs)");
+  p.Check(root["cache"] ? root["cache"] : root, CacheOutsideOutput(spec.cache, spec.output));
   ApplySets(sets, spec);
   return spec;
 }

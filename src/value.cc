@@ -47,4 +47,17 @@ std::string Status::ToString() const {
   return message_;
 }
 
+const char* ToString(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kNone: return "none";
+    case ErrorKind::kPermanent: return "permanent";
+    case ErrorKind::kCatalog: return "catalog";
+    case ErrorKind::kOutOfMemory: return "out of memory";
+    case ErrorKind::kTransientIo: return "transient i/o";
+    case ErrorKind::kTimeout: return "timeout";
+    case ErrorKind::kInterrupted: return "interrupted";
+  }
+  return "unknown";
+}
+
 }  // namespace fanout

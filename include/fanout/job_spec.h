@@ -85,6 +85,15 @@ struct JobSpec {
   CacheSpec cache;
 };
 
+// Checks a JobSpec built in code (or changed after loading) as a job file is
+// checked: names (plain identifiers, not differing only in case), the
+// sequence, transforms, output.dir and output.name ({n}), formats and modes,
+// run's bounds, the cache outside the output. kInvalid naming the field;
+// RunJob, ValidateJob and PlanJob call it first. (A job file's inputs and SQL
+// files must exist when it is loaded; for a spec built in code the engine
+// reports a missing one when it loads it.)
+Status Validate(const JobSpec& spec);
+
 // Parses and validates a job file. Errors name file:line:column and say what
 // to do. `sets` are `key=value` params from the command line (--set).
 Result<JobSpec> LoadJobSpec(const std::string& path, const std::vector<std::string>& sets = {});

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs fanout from a build folder into a temporary prefix, then builds
+# examples/cpp_api against that prefix alone, once with find_package(fanout)
+# and once with pkg-config, runs each and checks its exit status and outputs.
+# ctest runs it (label install): scripts/check_install.sh [build folder]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$root/build}" && pwd)
+tmp=$(mktemp -d /tmp/fanout-install-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+prefix=$tmp/prefix
+
+fail() {
+  echo "check_install: $*" >&2
+  for log in "$tmp"/*.log; do [ -f "$log" ] && { echo "--- $log" >&2; tail -20 "$log" >&2; }; done
+  exit 1
+}
+
+# Runs an example binary into folder $2 and checks what it wrote.
+check_run() {
+  local bin=$1 dir=$2
+  "$bin" "$dir" > "$tmp/run.log" 2>&1 || fail "$bin exited with status $?"
+  grep -q "3 committed, 0 failed" "$tmp/run.log" || fail "$bin: unexpected summary"
+  for n in 1 2 3; do
+    [ -f "$dir/out/iter_$n/_SUCCESS" ] || fail "$bin: no $dir/out/iter_$n/_SUCCESS"
+    compgen -G "$dir/out/iter_$n/part-*.parquet" > /dev/null || fail "$bin: no part file in $dir/out/iter_$n"
+  done
+}
+
+cmake --install "$build" --prefix "$prefix" > "$tmp/install.log" 2>&1 || fail "cmake --install failed"
+for f in include/fanout/fanout.h include/fanout/status.h include/duckdb.h bin/fanout; do
+  [ -e "$prefix/$f" ] || fail "not installed: $f"
+done
+libfanout=$(find "$prefix" -name libfanout.a)
+[ -n "$libfanout" ] || fail "not installed: libfanout.a"
+[ -f "$(dirname "$libfanout")/libduckdb.so" ] || fail "not installed: libduckdb.so beside libfanout.a"
+"$prefix/bin/fanout" --help > /dev/null 2>&1 || fail "the installed CLI does not run"
+
+# 1. CMake: find_package(fanout CONFIG REQUIRED) with only the prefix to look in.
+cmake -S "$root/examples/cpp_api" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF > "$tmp/configure.log" 2>&1 || fail "configuring examples/cpp_api failed"
+grep -q "^fanout_DIR:PATH=$prefix/" "$tmp/cmake/CMakeCache.txt" || fail "fanout was found outside $prefix"
+cmake --build "$tmp/cmake" -j 2 > "$tmp/build.log" 2>&1 || fail "building examples/cpp_api failed"
+check_run "$tmp/cmake/cpp_api_example" "$tmp/run-cmake"
+
+# 2. pkg-config: the flags name the installed headers and library.
+export PKG_CONFIG_PATH
+PKG_CONFIG_PATH=$(dirname "$(find "$prefix" -name fanout.pc)")
+flags=$(pkg-config --cflags --libs fanout) || fail "pkg-config --cflags --libs fanout failed"
+inc=$(tr ' ' '\n' <<< "$flags" | sed -n 's/^-I//p' | head -1)
+lib=$(tr ' ' '\n' <<< "$flags" | sed -n 's/^-L//p' | head -1)
+[ -f "$inc/fanout/fanout.h" ] || fail "pkg-config --cflags gives no fanout/fanout.h: $flags"
+[ -f "$lib/libfanout.a" ] || fail "pkg-config --libs gives no libfanout.a: $flags"
+# shellcheck disable=SC2086  # the flags are words
+g++ -std=c++20 "$root/examples/cpp_api/main.cc" $flags -o "$tmp/pc_example" > "$tmp/pkg-config.log" 2>&1 ||
+  fail "building examples/cpp_api/main.cc with pkg-config failed"
+check_run "$tmp/pc_example" "$tmp/run-pc"
+echo "check_install: ok (installed to a temporary prefix, examples/cpp_api built with CMake and pkg-config, ran)"
