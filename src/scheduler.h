@@ -7,11 +7,11 @@
 
 #include <atomic>
 #include <functional>
-#include <mutex>
 #include <utility>
 #include <vector>
 
 #include "fanout/fanout.h"
+#include "mutex.h"
 #include "plan.h"
 
 namespace fanout {
@@ -21,18 +21,18 @@ class Interrupter {
  public:
   // Installs `fn` as the way to stop the current step. Returns false (and
   // installs nothing) when the interrupter has already fired.
-  bool Arm(std::function<void()> fn);
-  void Disarm();
+  bool Arm(std::function<void()> fn) EXCLUDES(mu_);
+  void Disarm() EXCLUDES(mu_);
   // Stops the current step (if any) and every later Arm fails.
-  void Fire(const std::string& reason);
-  bool fired() const;
-  std::string reason() const;
+  void Fire(const std::string& reason) EXCLUDES(mu_);
+  bool fired() const EXCLUDES(mu_);
+  std::string reason() const EXCLUDES(mu_);
 
  private:
-  mutable std::mutex mu_;
-  std::function<void()> fn_;     // GUARDED_BY(mu_)
-  bool fired_ = false;           // GUARDED_BY(mu_)
-  std::string reason_;           // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::function<void()> fn_ GUARDED_BY(mu_);
+  bool fired_ GUARDED_BY(mu_) = false;
+  std::string reason_ GUARDED_BY(mu_);
 };
 
 // An attempt's claim on one of the `workers` compute slots. The executor
