@@ -44,6 +44,40 @@ Value InferScalar(const std::string& s) {
   return Value(s);
 }
 
+namespace {
+
+// One past the quoted text opening at sql[i] ('...' or "...", where a doubled
+// quote is part of the text), or the end of `sql` when it is not closed.
+size_t QuotedEnd(const std::string& sql, size_t i) {
+  const char quote = sql[i];
+  size_t j = i + 1;
+  while (j < sql.size()) {
+    if (sql[j] == quote && j + 1 < sql.size() && sql[j + 1] == quote) {
+      j += 2;
+      continue;
+    }
+    if (sql[j] == quote) break;
+    ++j;
+  }
+  return std::min(sql.size(), j + 1);
+}
+
+// One past the comment starting at sql[i] (-- to the end of the line, /* to
+// */, or to the end of `sql`), or `i` when no comment starts there.
+size_t CommentEnd(const std::string& sql, size_t i) {
+  if (sql.compare(i, 2, "--") == 0) {
+    size_t j = sql.find('\n', i);
+    return j == std::string::npos ? sql.size() : j;
+  }
+  if (sql.compare(i, 2, "/*") == 0) {
+    size_t j = sql.find("*/", i + 2);
+    return j == std::string::npos ? sql.size() : j + 2;
+  }
+  return i;
+}
+
+}  // namespace
+
 std::vector<std::string> SplitStatements(const std::string& sql, std::vector<std::string>* params) {
   std::vector<std::string> out;
   std::string cur;
@@ -63,20 +97,10 @@ std::vector<std::string> SplitStatements(const std::string& sql, std::vector<std
   while (i < n) {
     char c = sql[i];
     if (c == '\'' || c == '"') {
-      size_t j = i + 1;
-      while (j < n) {
-        if (sql[j] == c && j + 1 < n && sql[j + 1] == c) { j += 2; continue; }
-        if (sql[j] == c) break;
-        ++j;
-      }
-      copy_until(std::min(n, j + 1));
+      copy_until(QuotedEnd(sql, i));
       has_code = true;
-    } else if (c == '-' && i + 1 < n && sql[i + 1] == '-') {
-      size_t j = sql.find('\n', i);
-      copy_until(j == std::string::npos ? n : j);
-    } else if (c == '/' && i + 1 < n && sql[i + 1] == '*') {
-      size_t j = sql.find("*/", i + 2);
-      copy_until(j == std::string::npos ? n : j + 2);
+    } else if (size_t end = CommentEnd(sql, i); end != i) {
+      copy_until(end);
     } else if (c == '$') {
       size_t j = i + 1;
       while (j < n && (isalnum(static_cast<unsigned char>(sql[j])) || sql[j] == '_')) ++j;
