@@ -29,19 +29,19 @@ Result<std::string> ExpandEnv(const std::string& text) {
   return out;
 }
 
-Value InferScalar(const std::string& s) {
+Value InferScalar(const std::string& text) {
   static const std::regex int_re(R"(^[-+]?[0-9]+$)");
   static const std::regex float_re(R"(^[-+]?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][-+]?[0-9]+)?$)");
-  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return Value();
-  if (s == "true" || s == "True" || s == "TRUE") return Value(true);
-  if (s == "false" || s == "False" || s == "FALSE") return Value(false);
-  if (std::regex_match(s, int_re)) {
+  if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL") return Value();
+  if (text == "true" || text == "True" || text == "TRUE") return Value(true);
+  if (text == "false" || text == "False" || text == "FALSE") return Value(false);
+  if (std::regex_match(text, int_re)) {
     errno = 0;
-    long long v = std::strtoll(s.c_str(), nullptr, 10);
+    long long v = std::strtoll(text.c_str(), nullptr, 10);
     if (errno == 0) return Value(static_cast<int64_t>(v));
   }
-  if (std::regex_match(s, float_re)) return Value(std::strtod(s.c_str(), nullptr));
-  return Value(s);
+  if (std::regex_match(text, float_re)) return Value(std::strtod(text.c_str(), nullptr));
+  return Value(text);
 }
 
 namespace {
@@ -182,9 +182,9 @@ double NowSeconds() {
   return duration<double>(system_clock::now().time_since_epoch()).count();
 }
 
-std::string FormatUtc(double t) {
-  time_t secs = static_cast<time_t>(t);
-  int millis = static_cast<int>((t - static_cast<double>(secs)) * 1000);
+std::string FormatUtc(double unix_seconds) {
+  time_t secs = static_cast<time_t>(unix_seconds);
+  int millis = static_cast<int>((unix_seconds - static_cast<double>(secs)) * 1000);
   struct tm tm;
   gmtime_r(&secs, &tm);
   char buf[64];
