@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all bootstrap build run test bench clean check asan tsan fuzz
+.PHONY: all bootstrap build run test bench clean check asan tsan fuzz thread-safety
 all: build
 
 bootstrap:
@@ -21,12 +21,12 @@ run: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# Sanitizers and fuzzing (CI runs these after `make test`).
+# Sanitizers, fuzzing and the thread-safety analysis (CI runs these after `make test`).
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	TSAN_OPTIONS=suppressions=$(CURDIR)/tests/tsan.supp:halt_on_error=1:second_deadlock_stack=1
-check: asan tsan fuzz
+check: thread-safety asan tsan fuzz
 
 asan: bootstrap
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFANOUT_SANITIZE=address,undefined >/dev/null
@@ -39,6 +39,13 @@ tsan: bootstrap
 	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFANOUT_SANITIZE=thread >/dev/null
 	@cmake --build build-tsan -j $(JOBS) --target fanout_tests fanout
 	$(SAN_ENV) build-tsan/fanout_tests --gtest_filter='$(TSAN_FILTER)'
+
+# clang's thread-safety analysis: every GUARDED_BY field touched only with its
+# mutex held (src/thread_annotations.h, src/mutex.h). Compiles only; any
+# warning fails the build.
+thread-safety: bootstrap
+	@CXX=clang++ cmake -S . -B build-tsa -DCMAKE_BUILD_TYPE=Debug -DFANOUT_THREAD_SAFETY=ON >/dev/null
+	@cmake --build build-tsa -j $(JOBS) --target fanout_lib fanout
 
 # libFuzzer on the job-file parser and on the engine's result reader (every
 # DuckDB type), each for FUZZ_SECONDS.

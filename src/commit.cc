@@ -55,14 +55,14 @@ Result<std::string> Committer::StagingDir(const std::string& target, int attempt
   std::string dir = staging_root_ + "/" + target + "." + std::to_string(attempt);
   if (storage_.Exists(dir)) FANOUT_RETURN_IF_ERROR(storage_.RemoveAll(dir));
   FANOUT_RETURN_IF_ERROR(storage_.CreateDirs(dir));
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   ++coming_;
   return dir;
 }
 
 void Committer::Arrived() {
   // The leader of the next group may be waiting for exactly this.
-  if (coming_ > 0 && --coming_ == 0 && !queue_.empty()) queue_.front()->cv.notify_one();
+  if (coming_ > 0 && --coming_ == 0 && !queue_.empty()) queue_.front()->cv.Signal();
 }
 
 Result<std::vector<PartFile>> Committer::SealParts(const std::string& staging, const std::string& single) {
@@ -96,31 +96,31 @@ Result<std::vector<PartFile>> Committer::SealParts(const std::string& staging, c
 
 Status Committer::PublishInGroup(Pending* p) {
   using Clock = std::chrono::steady_clock;
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   queue_.push_back(p);
   Arrived();
-  p->cv.wait(lock, [&] { return p->done || queue_.front() == p; });
+  while (!p->done && queue_.front() != p) p->cv.Wait(mu_);
   if (p->done) return p->status;
   // Attempts still computing or sealing will want a sync of their own soon:
   // when syncs are slow, wait for them a little, so that one serves them all.
   if (coming_ > 0 && last_group_seconds_ >= kMinSyncToWait) {
-    auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                    std::chrono::duration<double>(std::min(last_group_seconds_, max_group_wait_)));
-    p->cv.wait_until(lock, until, [&] { return coming_ == 0; });
+    const auto until = CondVar::After(std::min(last_group_seconds_, max_group_wait_));
+    while (coming_ > 0 && p->cv.WaitUntil(mu_, until)) {
+    }
   }
   std::vector<Pending*> group(queue_.begin(), queue_.end());
-  lock.unlock();
+  lock.Unlock();
   auto started = Clock::now();
   PublishGroup(group);
-  lock.lock();
+  lock.Lock();
   last_group_seconds_ = std::chrono::duration<double>(Clock::now() - started).count();
   // Wake only this group and the next leader: dozens of threads may wait.
   for (Pending* g : group) {
     queue_.pop_front();
     g->done = true;
-    if (g != p) g->cv.notify_one();
+    if (g != p) g->cv.Signal();
   }
-  if (!queue_.empty()) queue_.front()->cv.notify_one();
+  if (!queue_.empty()) queue_.front()->cv.Signal();
   return p->status;
 }
 
@@ -202,7 +202,7 @@ Result<CommitResult> Committer::Publish(const std::string& staging, const std::s
   // stays published and the iteration is reported failed).
   if ((pending.replaced || !published.ok()) && !pending.keep) (void)storage_.RemoveAll(staging);
   if (pending.keep) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     kept_.push_back(staging);
   }
   if (!published.ok()) return published;
@@ -211,13 +211,13 @@ Result<CommitResult> Committer::Publish(const std::string& staging, const std::s
 
 void Committer::Discard(const std::string& staging) {
   (void)storage_.RemoveAll(staging);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   Arrived();
 }
 
 Status Committer::Finish() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (!kept_.empty())
       return Status::Io("kept " + staging_root_ + ": it holds someone else's folder (" + kept_[0] +
                         "); move it back by hand before the next run on this output");

@@ -17,13 +17,12 @@
 // goes through Storage.
 #pragma once
 
-#include <condition_variable>
 #include <deque>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "fanout/record.h"
+#include "mutex.h"
 #include "storage.h"
 
 namespace fanout {
@@ -56,7 +55,7 @@ class Committer {
   Status RemoveStaleStaging();
   // A fresh staging directory for one attempt of `target` (created). Each one
   // is ended by exactly one Publish or Discard.
-  Result<std::string> StagingDir(const std::string& target, int attempt);
+  Result<std::string> StagingDir(const std::string& target, int attempt) EXCLUDES(mu_);
   // Renames part files to part-00000.<ext>..., hashes them, writes `marker`
   // (with the files and their total filled in) as _SUCCESS and publishes atomically and durably to
   // OUT/target, together with the other threads publishing meanwhile. Only
@@ -65,12 +64,12 @@ class Committer {
   // `single`: the name of the one file the engine wrote (no listing needed).
   // On failure the staging directory is removed.
   Result<CommitResult> Publish(const std::string& staging, const std::string& target, Marker marker,
-                               const std::string& single = "");
+                               const std::string& single = "") EXCLUDES(mu_);
   // Removes the staging directory of an attempt that will not be published
   // (best effort).
-  void Discard(const std::string& staging);
+  void Discard(const std::string& staging) EXCLUDES(mu_);
   // Removes the run's staging root, and OUT/.fanout-staging when empty.
-  Status Finish();
+  Status Finish() EXCLUDES(mu_);
 
  private:
   struct Pending {
@@ -78,26 +77,26 @@ class Committer {
     bool replaced = false;  // an old output was exchanged into `staging`
     bool keep = false;      // `staging` holds someone else's folder: never removed
     Status status;
-    bool done = false;            // GUARDED_BY(mu_)
-    std::condition_variable cv;  // done, or this one leads the next group
+    bool done = false;  // guarded by Committer::mu_ (which the analysis cannot name from here)
+    CondVar cv;         // done, or this one leads the next group
   };
   Result<std::vector<PartFile>> SealParts(const std::string& staging, const std::string& single);
   // Queues `p`; the first thread in the queue publishes everything queued.
-  Status PublishInGroup(Pending* p);
+  Status PublishInGroup(Pending* p) EXCLUDES(mu_);
   void PublishGroup(const std::vector<Pending*>& group);
   // Renames (new) or exchanges (an output of fanout) one into place.
   Status PublishOne(Pending* p);
-  // One attempt fewer still to come (queued or discarded). REQUIRES: mu_.
-  void Arrived();
+  // One attempt fewer still to come (queued or discarded).
+  void Arrived() REQUIRES(mu_);
 
   Storage& storage_;
   std::string out_dir_, run_id_, staging_root_;
   const double max_group_wait_;
-  std::mutex mu_;
-  std::deque<Pending*> queue_;  // GUARDED_BY(mu_); front: the group's leader
-  int coming_ = 0;                 // GUARDED_BY(mu_): staged, neither queued nor discarded
-  double last_group_seconds_ = 0;  // GUARDED_BY(mu_): how long the previous group's publish took
-  std::vector<std::string> kept_;  // GUARDED_BY(mu_): staging dirs holding someone else's folder
+  Mutex mu_;
+  std::deque<Pending*> queue_ GUARDED_BY(mu_);  // front: the group's leader
+  int coming_ GUARDED_BY(mu_) = 0;                 // staged, neither queued nor discarded
+  double last_group_seconds_ GUARDED_BY(mu_) = 0;  // how long the previous group's publish took
+  std::vector<std::string> kept_ GUARDED_BY(mu_);  // staging dirs holding someone else's folder
 };
 
 // Writes `data` to `path` atomically and durably (temp, fsync, rename, fsync

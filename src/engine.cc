@@ -5,10 +5,11 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
-#include <mutex>
 #include <string_view>
 #include <thread>
 #include <utility>
+
+#include "mutex.h"
 
 namespace fanout {
 namespace {
@@ -728,8 +729,8 @@ std::string QuoteIdentifier(const std::string& name) {
 
 struct Database::Impl {
   duckdb_database db = nullptr;
-  std::mutex mu;
-  std::vector<std::pair<std::string, Value>> variables;  // GUARDED_BY(mu)
+  Mutex mu;
+  std::vector<std::pair<std::string, Value>> variables GUARDED_BY(mu);
   ~Impl() {
     if (db) duckdb_close(&db);
   }
@@ -812,7 +813,7 @@ Result<std::unique_ptr<Connection>> Database::Connect() {
   std::unique_ptr<Connection> con(new Connection(std::move(impl)));
   std::vector<std::pair<std::string, Value>> variables;
   {
-    std::lock_guard<std::mutex> lock(impl_->mu);
+    MutexLock lock(&impl_->mu);
     variables = impl_->variables;
   }
   for (const auto& [name, value] : variables) FANOUT_RETURN_IF_ERROR(SetVariable(*con, name, value));
@@ -821,7 +822,7 @@ Result<std::unique_ptr<Connection>> Database::Connect() {
 
 Status Database::SetSessionVariable(Connection& con, const std::string& name, const Value& value) {
   FANOUT_RETURN_IF_ERROR(SetVariable(con, name, value));
-  std::lock_guard<std::mutex> lock(impl_->mu);
+  MutexLock lock(&impl_->mu);
   impl_->variables.emplace_back(name, value);
   return Status::Ok();
 }

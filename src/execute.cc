@@ -15,39 +15,39 @@ EngineThreads::EngineThreads(int threads) {
 
 EngineThreads::~EngineThreads() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
-  work_.notify_all();
+  work_.SignalAll();
   for (auto& t : threads_) t.join();
 }
 
 void EngineThreads::Run(const std::function<void()>& fn) {
   Call call;
   call.fn = &fn;
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   queue_.push_back(&call);
-  work_.notify_one();
-  call.cv.wait(lock, [&call] { return call.done; });
+  work_.Signal();
+  while (!call.done) call.cv.Wait(mu_);
   if (call.error) std::rethrow_exception(call.error);
 }
 
 void EngineThreads::Loop() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (;;) {
-    work_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    while (!stopping_ && queue_.empty()) work_.Wait(mu_);
     if (queue_.empty()) return;  // stopping, nothing left
     Call* call = queue_.front();
     queue_.pop_front();
-    lock.unlock();
+    lock.Unlock();
     try {
       (*call->fn)();
     } catch (...) {
       call->error = std::current_exception();
     }
-    lock.lock();
+    lock.Lock();
     call->done = true;
-    call->cv.notify_one();  // under the lock: the caller cannot return (and destroy it) before we let go
+    call->cv.Signal();  // under the lock: the caller cannot return (and destroy it) before we let go
   }
 }
 
@@ -87,7 +87,7 @@ std::string EngineExecutor::CopyTarget(const std::string& staging) const {
 
 Result<std::unique_ptr<EngineExecutor::Session>> EngineExecutor::OpenSession(bool reuse) {
   if (reuse) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (!idle_.empty()) {
       auto session = std::move(idle_.back());
       idle_.pop_back();
@@ -145,7 +145,7 @@ Result<int64_t> EngineExecutor::Compute(const Iteration& it, Interrupter& stop, 
   Result<int64_t> rows = Transform(it, **session, staging);
   stop.Disarm();
   if (reuse && rows.ok() && !stop.fired()) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     idle_.push_back(std::move(session).value());
   }  // otherwise the connection (and its temp tables) is gone before the commit
   if (stop.fired()) return stop.why();

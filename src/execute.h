@@ -9,12 +9,10 @@
 // threads wait to commit.
 #pragma once
 
-#include <condition_variable>
 #include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +20,7 @@
 #include "fanout/store.h"
 #include "engine.h"
 #include "fanout/job_spec.h"
+#include "mutex.h"
 #include "scheduler.h"
 
 namespace fanout {
@@ -46,21 +45,21 @@ class EngineThreads {
   // Runs `fn` on one of the threads; returns once it has returned (an
   // exception it throws is rethrown here). Callers beyond `threads` at once
   // wait their turn, in order.
-  void Run(const std::function<void()>& fn);
+  void Run(const std::function<void()>& fn) EXCLUDES(mu_);
 
  private:
   struct Call {
     const std::function<void()>* fn = nullptr;
-    bool done = false;            // GUARDED_BY(mu_)
-    std::exception_ptr error;     // what fn threw
-    std::condition_variable cv;  // wakes only this call's caller
+    bool done = false;         // guarded by EngineThreads::mu_
+    std::exception_ptr error;  // what fn threw
+    CondVar cv;                // wakes only this call's caller
   };
-  void Loop();
+  void Loop() EXCLUDES(mu_);
 
-  std::mutex mu_;
-  std::condition_variable work_;
-  std::deque<Call*> queue_;  // GUARDED_BY(mu_)
-  bool stopping_ = false;    // GUARDED_BY(mu_)
+  Mutex mu_;
+  CondVar work_;
+  std::deque<Call*> queue_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };
 
@@ -79,10 +78,10 @@ class EngineExecutor : public IterationExecutor {
     std::string sql;  // what `stmt` was prepared from
     std::unique_ptr<PreparedStatement> stmt;
   };
-  Result<std::unique_ptr<Session>> OpenSession(bool reuse);
+  Result<std::unique_ptr<Session>> OpenSession(bool reuse) EXCLUDES(mu_);
   // Everything the engine does for one attempt: a session, the statements,
   // the session back to the idle list. Runs on one of threads_.
-  Result<int64_t> Compute(const Iteration& it, Interrupter& stop, const std::string& staging);
+  Result<int64_t> Compute(const Iteration& it, Interrupter& stop, const std::string& staging) EXCLUDES(mu_);
   Result<int64_t> Transform(const Iteration& it, Session& session, const std::string& staging);
   // The one file the engine writes (part-00000.<ext>); empty for split output.
   std::string SingleFile() const;
@@ -92,8 +91,8 @@ class EngineExecutor : public IterationExecutor {
   OutputStore& store_;
   const OutputSpec& output_;
   std::string run_id_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<Session>> idle_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::vector<std::unique_ptr<Session>> idle_ GUARDED_BY(mu_);
   EngineThreads threads_;  // last: joined before the sessions close
 };
 

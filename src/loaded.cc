@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "mutex.h"
 #include "util.h"
 
 namespace fanout {
@@ -37,15 +38,15 @@ class LoadWatch {
   }
   ~LoadWatch() {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       stop_ = true;
     }
-    cv_.notify_one();
+    cv_.Signal();
     if (thread_.joinable()) thread_.join();
   }
   // The connection to interrupt from now on (null: none).
-  void Watch(Connection* con) {
-    std::lock_guard<std::mutex> lock(mu_);
+  void Watch(Connection* con) EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
     con_ = con;
   }
   bool cancelled() const { return cancel_ && cancel_->load(); }
@@ -54,11 +55,15 @@ class LoadWatch {
   }
 
  private:
-  void Loop() {
+  void Loop() EXCLUDES(mu_) {
     const double started = NowSeconds();
     bool said = false;
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!cv_.wait_for(lock, std::chrono::milliseconds(50), [this] { return stop_; })) {
+    MutexLock lock(&mu_);
+    for (;;) {
+      const auto tick = CondVar::After(0.050);
+      while (!stop_ && cv_.WaitUntil(mu_, tick)) {
+      }
+      if (stop_) return;
       if (con_ && cancelled()) con_->Interrupt();
       if (events_ && !said && NowSeconds() - started >= kSayAfter) {
         said = true;
@@ -69,10 +74,10 @@ class LoadWatch {
   const std::atomic<bool>* cancel_;
   EventSink* events_;
   std::string what_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  Connection* con_ = nullptr;  // GUARDED_BY(mu_)
-  bool stop_ = false;          // GUARDED_BY(mu_)
+  Mutex mu_;
+  CondVar cv_;
+  Connection* con_ GUARDED_BY(mu_) = nullptr;
+  bool stop_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

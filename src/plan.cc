@@ -164,20 +164,92 @@ std::string SettingsFingerprint(const JobSpec& spec) {
   return HashHex("timezone=" + spec.run.timezone + "|duckdb " + Database::Version());
 }
 
+// What planning remembers from one iteration to the next: the names taken,
+// and what is worked out once per transform source.
+struct PlanState {
+  std::map<std::string, size_t> seen;                                  // n (as key) -> position
+  std::map<std::string, std::pair<std::string, std::string>> targets;  // lower-cased target -> n, target
+  std::map<std::string, std::vector<std::string>> statements;          // per transform source
+  std::map<std::string, bool> reusable;                                // per transform source
+  std::map<std::string, std::string> fp_inputs;                        // per transform source
+  std::string fp_output, fp_settings;                                  // the same for every iteration
+};
+
+// Checks the iteration's n, kind and output folder can name folders and are
+// its own, and sets its target.
+Status NameIteration(const JobSpec& spec, size_t i, Iteration& it, PlanState& state) {
+  if (auto [pos, fresh] = state.seen.emplace(it.key, i); !fresh)
+    return Status::Invalid("sequence: n = " + it.key + " appears twice (positions " + std::to_string(pos->second + 1) +
+                           " and " + std::to_string(i + 1) + "): each iteration needs its own n");
+  if (!IsSafePathComponent(it.key))
+    return Status::Invalid("sequence: n = '" + it.key +
+                           "' cannot name an output folder: use letters, digits, '.', '_', '-' only");
+  if (!it.kind.empty() && !IsSafePathComponent(it.kind))
+    return Status::Invalid("sequence: kind '" + it.kind + "' for n = " + it.key + " has unsafe characters");
+  it.target = TargetName(spec.output.name, it.key, it.kind);
+  if (!IsSafePathComponent(it.target) || it.target[0] == '.' || it.target[0] == '_')
+    return Status::Invalid("output.name gives '" + it.target + "' for n = " + it.key +
+                           ": it must be one folder name not starting with . or _");
+  // On a case-insensitive filesystem (or a copy to one) they would be one folder.
+  if (auto [other, fresh_target] = state.targets.emplace(Lower(it.target), std::make_pair(it.key, it.target));
+      !fresh_target)
+    return Status::Invalid("sequence: n = " + other->second.first + " and n = " + it.key + " give the output folders '" +
+                           other->second.second + "' and '" + it.target +
+                           "', which differ only in case: give each iteration a name of its own");
+  return Status::Ok();
+}
+
+// The transform's statements (split once per source) and whether a session
+// running them can serve the next iteration too.
+Status SetStatements(const TransformSpec& t, Iteration& it, PlanState& state) {
+  it.transform_source = t.source;
+  auto [cached, fresh] = state.statements.try_emplace(t.source);
+  if (fresh) cached->second = SplitStatements(t.sql);
+  it.statements = cached->second;
+  auto [r, first_use] = state.reusable.try_emplace(t.source);
+  if (first_use) r->second = it.statements.size() == 1 && !ChangesItsSession(it.statements[0]);
+  it.reusable_session = r->second;
+  if (it.statements.empty()) return Status::Invalid(t.source + ": the transform has no SQL statement");
+  return Status::Ok();
+}
+
+// The job's params, the iteration's overrides, n and kind; every $name the
+// SQL refers to must be among them.
+Status SetParams(const JobSpec& spec, Iteration& it) {
+  it.params = spec.params;
+  if (auto o = spec.overrides.find(it.key); o != spec.overrides.end())
+    for (const auto& [k, v] : o->second) it.params[k] = v;
+  it.params["n"] = it.n;
+  it.params["kind"] = Value(it.kind);
+  return CheckParamRefs(it);
+}
+
+// What the iteration's result depends on (SQL, params, inputs, output
+// options, engine settings), each hashed, and all of them together.
+void SetFingerprints(const JobSpec& spec, const std::vector<std::string>& identities, const TransformSpec& t,
+                     Iteration& it, PlanState& state) {
+  std::string sql_text;
+  for (const auto& s : it.statements) sql_text += s + ";\n";
+  it.fp_sql = HashHex(sql_text);
+  it.fp_params = HashHex(Value(ValueMap(it.params.begin(), it.params.end())).ToJson());
+  auto [fp, new_source] = state.fp_inputs.try_emplace(t.source);
+  if (new_source) fp->second = InputsFingerprint(spec, identities, t.sql);
+  it.fp_inputs = fp->second;
+  it.fp_output = state.fp_output;
+  it.fp_settings = state.fp_settings;
+  it.fingerprint = HashHex(it.fp_sql + it.fp_params + it.fp_inputs + it.fp_output + it.fp_settings);
+}
+
 }  // namespace
 
 Result<std::vector<Iteration>> PlanIterations(const JobSpec& spec, Connection& con,
                                               const std::vector<std::string>& identities) {
   auto seq = ResolveSequence(spec, con);
   if (!seq.ok()) return seq.status();
+  PlanState state;
+  state.fp_output = HashHex(OutputIdentity(spec.output));
+  state.fp_settings = SettingsFingerprint(spec);
   std::vector<Iteration> out;
-  std::map<std::string, size_t> seen;
-  std::map<std::string, std::string> fp_inputs;  // per transform source
-  std::string fp_output = HashHex(OutputIdentity(spec.output));
-  std::string fp_settings = SettingsFingerprint(spec);
-  std::map<std::string, std::vector<std::string>> split_cache;
-  std::map<std::string, bool> reusable;  // per transform source
-  std::map<std::string, std::pair<std::string, std::string>> targets;  // lower-cased target -> n, target
   for (size_t i = 0; i < seq->size(); ++i) {
     auto& [n, kind] = (*seq)[i];
     Iteration it;
@@ -185,55 +257,18 @@ Result<std::vector<Iteration>> PlanIterations(const JobSpec& spec, Connection& c
     it.n = n;
     it.key = KeyOf(n);
     it.kind = kind;
-    if (auto [pos, fresh] = seen.emplace(it.key, i); !fresh)
-      return Status::Invalid("sequence: n = " + it.key + " appears twice (positions " + std::to_string(pos->second + 1) +
-                             " and " + std::to_string(i + 1) + "): each iteration needs its own n");
-    if (!IsSafePathComponent(it.key))
-      return Status::Invalid("sequence: n = '" + it.key +
-                             "' cannot name an output folder: use letters, digits, '.', '_', '-' only");
-    if (!kind.empty() && !IsSafePathComponent(kind))
-      return Status::Invalid("sequence: kind '" + kind + "' for n = " + it.key + " has unsafe characters");
-    it.target = TargetName(spec.output.name, it.key, kind);
-    if (!IsSafePathComponent(it.target) || it.target[0] == '.' || it.target[0] == '_')
-      return Status::Invalid("output.name gives '" + it.target + "' for n = " + it.key +
-                             ": it must be one folder name not starting with . or _");
-    // On a case-insensitive filesystem (or a copy to one) they would be one folder.
-    if (auto [other, fresh_target] = targets.emplace(Lower(it.target), std::make_pair(it.key, it.target)); !fresh_target)
-      return Status::Invalid("sequence: n = " + other->second.first + " and n = " + it.key + " give the output folders '" +
-                             other->second.second + "' and '" + it.target +
-                             "', which differ only in case: give each iteration a name of its own");
+    FANOUT_RETURN_IF_ERROR(NameIteration(spec, i, it, state));
     const TransformSpec* t = TransformFor(spec, kind);
     if (!t)
       return Status::Invalid("no transform for kind '" + kind + "' (n = " + it.key +
                              "): add transforms." + kind + " or a default transform");
-    it.transform_source = t->source;
-    auto [cached, fresh] = split_cache.try_emplace(t->source);
-    if (fresh) cached->second = SplitStatements(t->sql);
-    it.statements = cached->second;
-    auto [r, first_use] = reusable.try_emplace(t->source);
-    if (first_use) r->second = it.statements.size() == 1 && !ChangesItsSession(it.statements[0]);
-    it.reusable_session = r->second;
-    if (it.statements.empty()) return Status::Invalid(t->source + ": the transform has no SQL statement");
-    it.params = spec.params;
-    if (auto o = spec.overrides.find(it.key); o != spec.overrides.end())
-      for (const auto& [k, v] : o->second) it.params[k] = v;
-    it.params["n"] = n;
-    it.params["kind"] = Value(kind);
-    FANOUT_RETURN_IF_ERROR(CheckParamRefs(it));
-    std::string sql_text;
-    for (const auto& s : it.statements) sql_text += s + ";\n";
-    it.fp_sql = HashHex(sql_text);
-    it.fp_params = HashHex(Value(ValueMap(it.params.begin(), it.params.end())).ToJson());
-    auto [fp, new_source] = fp_inputs.try_emplace(t->source);
-    if (new_source) fp->second = InputsFingerprint(spec, identities, t->sql);
-    it.fp_inputs = fp->second;
-    it.fp_output = fp_output;
-    it.fp_settings = fp_settings;
-    it.fingerprint = HashHex(it.fp_sql + it.fp_params + it.fp_inputs + it.fp_output + it.fp_settings);
+    FANOUT_RETURN_IF_ERROR(SetStatements(*t, it, state));
+    FANOUT_RETURN_IF_ERROR(SetParams(spec, it));
+    SetFingerprints(spec, identities, *t, it, state);
     out.push_back(std::move(it));
   }
   for (const auto& [key, params] : spec.overrides)
-    if (!seen.count(key) && spec.sequence.kind != SequenceSpec::Kind::kSql)
+    if (!state.seen.count(key) && spec.sequence.kind != SequenceSpec::Kind::kSql)
       return Status::Invalid("overrides: n = " + key + " is not in the sequence (remove it or add it to the sequence)");
   return out;
 }

@@ -146,7 +146,7 @@ void ConsoleProgress::Redraw() {
 }
 
 void ConsoleProgress::OnPlanned(const std::vector<IterationReport>& its) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   total_ = static_cast<int>(its.size());
   int skipped = 0;
   for (const auto& r : its) skipped += r.status == IterationStatus::kSkipped;
@@ -157,7 +157,7 @@ void ConsoleProgress::OnPlanned(const std::vector<IterationReport>& its) {
 }
 
 void ConsoleProgress::OnStarted(const IterationReport& it) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (it.attempts == 1) {
     ++running_;
     in_flight_.push_back(it.n.ToString());
@@ -167,14 +167,14 @@ void ConsoleProgress::OnStarted(const IterationReport& it) {
 }
 
 void ConsoleProgress::OnRetry(const IterationReport& it, const std::string& error, double delay_s) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   char buf[64];
   snprintf(buf, sizeof buf, " (retry in %.1fs)", delay_s);
   Line("retry  n=" + it.n.ToString() + ": " + FirstLine(error, 160) + buf);
 }
 
 void ConsoleProgress::OnFinished(const IterationReport& it) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto pos = std::find(in_flight_.begin(), in_flight_.end(), it.n.ToString());
   if (pos != in_flight_.end()) {
     in_flight_.erase(pos);
@@ -199,12 +199,12 @@ void ConsoleProgress::OnFinished(const IterationReport& it) {
 }
 
 void ConsoleProgress::OnMessage(const std::string& line) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   Line(line);
 }
 
 void ConsoleProgress::Done() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (smart_) fputs("\r\x1b[K", out_);
   fflush(out_);
 }
@@ -235,10 +235,10 @@ LiveManifest::~LiveManifest() { Stop(); }
 
 void LiveManifest::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -248,19 +248,21 @@ void LiveManifest::Loop() {
   // keeps this thread near 2% of a core on large runs. `fanout status` finds
   // what committed since in the outputs' _SUCCESS.
   double wait = interval_;
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   while (!stop_) {
-    cv_.wait_for(lock, std::chrono::duration<double>(wait), [this] { return stop_; });
+    const auto deadline = CondVar::After(wait);
+    while (!stop_ && cv_.WaitUntil(mu_, deadline)) {
+    }
     if (stop_ || !dirty_) continue;
     dirty_ = false;
     RunReport copy = snapshot_;
-    lock.unlock();
+    lock.Unlock();
     const double started = NowSeconds();
     Status st = write_(ManifestOf(std::move(copy), started).ToJson());
     wait = std::max(interval_, 50 * (NowSeconds() - started));
     if (!st.ok() && !warned_ && next_) next_->OnMessage("warning: cannot update the run manifest: " + st.message());
     warned_ = warned_ || !st.ok();
-    lock.lock();
+    lock.Lock();
   }
 }
 
@@ -279,7 +281,7 @@ void LiveManifest::OnMessage(const std::string& line) {
 
 void LiveManifest::OnFinished(const IterationReport& it) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto pos = index_.find(it.n.ToString());
     if (pos != index_.end()) {
       snapshot_.iterations[pos->second] = it;

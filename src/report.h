@@ -1,15 +1,14 @@
 // report: the run manifest (JSON), the summary table and live progress.
 #pragma once
 
-#include <condition_variable>
 #include <cstdio>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 
 #include "fanout/fanout.h"
+#include "mutex.h"
 
 namespace fanout {
 
@@ -36,16 +35,20 @@ class ConsoleProgress : public EventSink {
   static bool IsSmartTerminal(FILE* f);
 
  private:
-  void Line(const std::string& text);  // REQUIRES: mu_ held
-  void Redraw();                       // REQUIRES: mu_ held
+  void Line(const std::string& text) REQUIRES(mu_);
+  void Redraw() REQUIRES(mu_);
   std::string Stamp() const;
 
-  std::mutex mu_;
+  Mutex mu_;
   FILE* out_;
   bool smart_;
   double t0_;
-  int total_ = 0, running_ = 0, committed_ = 0, failed_ = 0, other_ = 0;  // GUARDED_BY(mu_)
-  std::vector<std::string> in_flight_;                                    // GUARDED_BY(mu_)
+  int total_ GUARDED_BY(mu_) = 0;
+  int running_ GUARDED_BY(mu_) = 0;
+  int committed_ GUARDED_BY(mu_) = 0;
+  int failed_ GUARDED_BY(mu_) = 0;
+  int other_ GUARDED_BY(mu_) = 0;
+  std::vector<std::string> in_flight_ GUARDED_BY(mu_);
 };
 
 // Keeps the run manifest on disk current while iterations run, so that a
@@ -61,7 +64,7 @@ class LiveManifest : public EventSink {
   LiveManifest(const RunReport& report, EventSink* next, Writer write, double interval_seconds = 1.0);
   ~LiveManifest() override;
   // Joins the writing thread (idempotent).
-  void Stop();
+  void Stop() EXCLUDES(mu_);
 
   void OnPlanned(const std::vector<IterationReport>& iterations) override;
   void OnStarted(const IterationReport& it) override;
@@ -70,16 +73,17 @@ class LiveManifest : public EventSink {
   void OnMessage(const std::string& line) override;
 
  private:
-  void Loop();
+  void Loop() EXCLUDES(mu_);
 
   EventSink* next_;
   Writer write_;
   const double interval_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  RunReport snapshot_;                  // GUARDED_BY(mu_)
+  Mutex mu_;
+  CondVar cv_;
+  RunReport snapshot_ GUARDED_BY(mu_);
   std::map<std::string, size_t> index_;  // n as text -> position in snapshot_.iterations
-  bool dirty_ = false, stop_ = false;   // GUARDED_BY(mu_)
+  bool dirty_ GUARDED_BY(mu_) = false;
+  bool stop_ GUARDED_BY(mu_) = false;
   bool warned_ = false;                 // only the writing thread
   std::thread thread_;                  // last: starts once the fields above exist
 };

@@ -1,8 +1,6 @@
 #include "scheduler.h"
 
 #include <algorithm>
-#include <chrono>
-#include <condition_variable>
 #include <random>
 #include <thread>
 
@@ -11,19 +9,19 @@
 namespace fanout {
 
 bool Interrupter::Arm(std::function<void()> fn) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (fired_) return false;
   fn_ = std::move(fn);
   return true;
 }
 
 void Interrupter::Disarm() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   fn_ = nullptr;
 }
 
 void Interrupter::Fire(const std::string& reason, ErrorKind kind) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (fired_) return;
   fired_ = true;
   reason_ = reason;
@@ -32,17 +30,17 @@ void Interrupter::Fire(const std::string& reason, ErrorKind kind) {
 }
 
 bool Interrupter::fired() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return fired_;
 }
 
 std::string Interrupter::reason() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return reason_;
 }
 
 Status Interrupter::why() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return Status::Interrupted(reason_).WithKind(kind_);
 }
 
@@ -64,27 +62,28 @@ class Pool {
         order_(order),
         exec_(exec),
         opt_(opt),
-        slots_(opt.workers + opt.committers),
+        threads_(static_cast<size_t>(opt.workers + opt.committers)),
+        slots_(threads_),
         allowed_(opt.workers) {}
 
   bool Run() {
     std::vector<std::thread> threads;
-    for (size_t t = 0; t < slots_.size(); ++t) threads.emplace_back([this, t] { Work(t); });
+    for (size_t t = 0; t < threads_; ++t) threads.emplace_back([this, t] { Work(t); });
     std::thread watchdog([this] { Watch(); });
     for (auto& t : threads) t.join();
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       done_ = true;
     }
-    cv_.notify_all();
+    cv_.SignalAll();
     watchdog.join();
     return Cancelled();
   }
 
  private:
-  struct Slot {
-    Interrupter* stop = nullptr;  // GUARDED_BY(mu_)
-    double deadline = 0;          // GUARDED_BY(mu_)
+  struct Slot {  // both guarded by mu_, as slots_ is
+    Interrupter* stop = nullptr;
+    double deadline = 0;
   };
 
   bool Cancelled() const { return (opt_.cancel && opt_.cancel->load()) || stopping_.load(); }
@@ -119,31 +118,31 @@ class Pool {
 
   // Admission: at most `allowed_` attempts computing (`workers`, lowered
   // after an out-of-memory error). False when the run was cancelled first.
-  bool WaitForRoom() {
-    std::unique_lock<std::mutex> lock(mu_);
-    room_.wait(lock, [this] { return computing_ < allowed_ || Cancelled(); });
+  bool WaitForRoom() EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
+    while (computing_ >= allowed_ && !Cancelled()) room_.Wait(mu_);
     if (Cancelled()) return false;
     ++computing_;
     return true;
   }
-  void Leave() {
+  void Leave() EXCLUDES(mu_) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       --computing_;
     }
-    room_.notify_one();
+    room_.Signal();
   }
 
   // An iteration that ran out of memory halves the iterations computing at
   // once and gets one more attempt, even with retries: 0.
-  bool BackOffForMemory(const Status& st, int attempt) {
+  bool BackOffForMemory(const Status& st, int attempt) EXCLUDES(mu_) {
     if (st.kind() != ErrorKind::kOutOfMemory || attempt > opt_.retries + 1) return false;
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     allowed_ = std::max(1, allowed_ / 2);
     return true;
   }
 
-  void RunOne(size_t t, size_t i) {
+  void RunOne(size_t t, size_t i) EXCLUDES(mu_) {
     IterationReport& r = reports_[i];
     for (int attempt = 1;; ++attempt) {
       // The first attempt got its compute slot in Work.
@@ -153,7 +152,7 @@ class Pool {
       if (opt_.events) opt_.events->OnStarted(r);
       Interrupter stop;
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(&mu_);
         slots_[t].stop = &stop;
         slots_[t].deadline = opt_.timeout_seconds > 0 ? NowSeconds() + opt_.timeout_seconds : 0;
       }
@@ -166,7 +165,7 @@ class Pool {
       bool memory = !st.ok() && !timed_out && BackOffForMemory(st, attempt);
       compute.Release();
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(&mu_);
         slots_[t].stop = nullptr;
       }
       if (st.ok()) return Finish(i, IterationStatus::kCommitted, "");
@@ -184,16 +183,18 @@ class Pool {
   }
 
   // Exponential backoff with full jitter in [base/2, base].
-  double Backoff(int attempt) {
+  double Backoff(int attempt) EXCLUDES(mu_) {
     double base = opt_.backoff_seconds * static_cast<double>(1 << std::min(attempt - 1, 10));
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     std::uniform_real_distribution<double> jitter(0.5, 1.0);
     return base * jitter(rng_);
   }
 
-  bool SleepUnlessCancelled(double seconds) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, std::chrono::duration<double>(seconds), [this] { return Cancelled(); });
+  bool SleepUnlessCancelled(double seconds) EXCLUDES(mu_) {
+    const auto deadline = CondVar::After(seconds);
+    MutexLock lock(&mu_);
+    while (!Cancelled() && cv_.WaitUntil(mu_, deadline)) {
+    }
     return !Cancelled();
   }
 
@@ -205,20 +206,20 @@ class Pool {
     r.finished_at = NowSeconds();
     if (opt_.events) opt_.events->OnFinished(r);
     if (stopping_) {
-      cv_.notify_all();
-      room_.notify_all();
+      cv_.SignalAll();
+      room_.SignalAll();
     }
   }
 
   // Fires timeouts and cancellation into running attempts.
-  void Watch() {
-    std::unique_lock<std::mutex> lock(mu_);
+  void Watch() EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
     while (!done_) {
-      cv_.wait_for(lock, std::chrono::milliseconds(20));
+      cv_.WaitUntil(mu_, CondVar::After(0.020));
       bool cancel = Cancelled();
       if (cancel) {  // wake sleeping retries and those waiting for room
-        cv_.notify_all();
-        room_.notify_all();
+        cv_.SignalAll();
+        room_.SignalAll();
       }
       double now = NowSeconds();
       for (Slot& s : slots_) {
@@ -239,16 +240,17 @@ class Pool {
   const std::vector<size_t>& order_;
   IterationExecutor& exec_;
   const SchedulerOptions& opt_;
+  const size_t threads_;  // one slot each
   std::atomic<size_t> next_{0};
   std::atomic<bool> stopping_{false};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::condition_variable room_;  // computing_ went down, or the run stops
-  std::vector<Slot> slots_;  // GUARDED_BY(mu_)
-  bool done_ = false;        // GUARDED_BY(mu_)
-  int computing_ = 0;        // GUARDED_BY(mu_)
-  int allowed_;              // GUARDED_BY(mu_)
-  std::mt19937 rng_{std::random_device{}()};  // GUARDED_BY(mu_)
+  Mutex mu_;
+  CondVar cv_;    // the run is done, or cancelled or stopping
+  CondVar room_;  // computing_ went down, or the run stops
+  std::vector<Slot> slots_ GUARDED_BY(mu_);
+  bool done_ GUARDED_BY(mu_) = false;
+  int computing_ GUARDED_BY(mu_) = 0;
+  int allowed_ GUARDED_BY(mu_);
+  std::mt19937 rng_ GUARDED_BY(mu_){std::random_device{}()};
 };
 
 }  // namespace

@@ -7,11 +7,11 @@
 
 #include <atomic>
 #include <functional>
-#include <mutex>
 #include <utility>
 #include <vector>
 
 #include "fanout/fanout.h"
+#include "mutex.h"
 #include "plan.h"
 
 namespace fanout {
@@ -21,22 +21,22 @@ class Interrupter {
  public:
   // Installs `fn` as the way to stop the current step. Returns false (and
   // installs nothing) when the interrupter has already fired.
-  bool Arm(std::function<void()> fn);
-  void Disarm();
+  bool Arm(std::function<void()> fn) EXCLUDES(mu_);
+  void Disarm() EXCLUDES(mu_);
   // Stops the current step (if any) and every later Arm fails. `kind` says
   // why: kInterrupted (cancelled) or kTimeout (run.timeout).
-  void Fire(const std::string& reason, ErrorKind kind = ErrorKind::kInterrupted);
-  bool fired() const;
-  std::string reason() const;
+  void Fire(const std::string& reason, ErrorKind kind = ErrorKind::kInterrupted) EXCLUDES(mu_);
+  bool fired() const EXCLUDES(mu_);
+  std::string reason() const EXCLUDES(mu_);
   // The status of a stopped step: kInterrupted, of the kind it was fired with.
-  Status why() const;
+  Status why() const EXCLUDES(mu_);
 
  private:
-  mutable std::mutex mu_;
-  std::function<void()> fn_;     // GUARDED_BY(mu_)
-  bool fired_ = false;           // GUARDED_BY(mu_)
-  std::string reason_;           // GUARDED_BY(mu_)
-  ErrorKind kind_ = ErrorKind::kInterrupted;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::function<void()> fn_ GUARDED_BY(mu_);
+  bool fired_ GUARDED_BY(mu_) = false;
+  std::string reason_ GUARDED_BY(mu_);
+  ErrorKind kind_ GUARDED_BY(mu_) = ErrorKind::kInterrupted;
 };
 
 // An attempt's claim on one of the `workers` compute slots. The executor

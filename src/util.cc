@@ -29,20 +29,54 @@ Result<std::string> ExpandEnv(const std::string& text) {
   return out;
 }
 
-Value InferScalar(const std::string& s) {
+Value InferScalar(const std::string& text) {
   static const std::regex int_re(R"(^[-+]?[0-9]+$)");
   static const std::regex float_re(R"(^[-+]?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][-+]?[0-9]+)?$)");
-  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return Value();
-  if (s == "true" || s == "True" || s == "TRUE") return Value(true);
-  if (s == "false" || s == "False" || s == "FALSE") return Value(false);
-  if (std::regex_match(s, int_re)) {
+  if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL") return Value();
+  if (text == "true" || text == "True" || text == "TRUE") return Value(true);
+  if (text == "false" || text == "False" || text == "FALSE") return Value(false);
+  if (std::regex_match(text, int_re)) {
     errno = 0;
-    long long v = std::strtoll(s.c_str(), nullptr, 10);
+    long long v = std::strtoll(text.c_str(), nullptr, 10);
     if (errno == 0) return Value(static_cast<int64_t>(v));
   }
-  if (std::regex_match(s, float_re)) return Value(std::strtod(s.c_str(), nullptr));
-  return Value(s);
+  if (std::regex_match(text, float_re)) return Value(std::strtod(text.c_str(), nullptr));
+  return Value(text);
 }
+
+namespace {
+
+// One past the quoted text opening at sql[i] ('...' or "...", where a doubled
+// quote is part of the text), or the end of `sql` when it is not closed.
+size_t QuotedEnd(const std::string& sql, size_t i) {
+  const char quote = sql[i];
+  size_t j = i + 1;
+  while (j < sql.size()) {
+    if (sql[j] == quote && j + 1 < sql.size() && sql[j + 1] == quote) {
+      j += 2;
+      continue;
+    }
+    if (sql[j] == quote) break;
+    ++j;
+  }
+  return std::min(sql.size(), j + 1);
+}
+
+// One past the comment starting at sql[i] (-- to the end of the line, /* to
+// */, or to the end of `sql`), or `i` when no comment starts there.
+size_t CommentEnd(const std::string& sql, size_t i) {
+  if (sql.compare(i, 2, "--") == 0) {
+    size_t j = sql.find('\n', i);
+    return j == std::string::npos ? sql.size() : j;
+  }
+  if (sql.compare(i, 2, "/*") == 0) {
+    size_t j = sql.find("*/", i + 2);
+    return j == std::string::npos ? sql.size() : j + 2;
+  }
+  return i;
+}
+
+}  // namespace
 
 std::vector<std::string> SplitStatements(const std::string& sql, std::vector<std::string>* params) {
   std::vector<std::string> out;
@@ -63,20 +97,10 @@ std::vector<std::string> SplitStatements(const std::string& sql, std::vector<std
   while (i < n) {
     char c = sql[i];
     if (c == '\'' || c == '"') {
-      size_t j = i + 1;
-      while (j < n) {
-        if (sql[j] == c && j + 1 < n && sql[j + 1] == c) { j += 2; continue; }
-        if (sql[j] == c) break;
-        ++j;
-      }
-      copy_until(std::min(n, j + 1));
+      copy_until(QuotedEnd(sql, i));
       has_code = true;
-    } else if (c == '-' && i + 1 < n && sql[i + 1] == '-') {
-      size_t j = sql.find('\n', i);
-      copy_until(j == std::string::npos ? n : j);
-    } else if (c == '/' && i + 1 < n && sql[i + 1] == '*') {
-      size_t j = sql.find("*/", i + 2);
-      copy_until(j == std::string::npos ? n : j + 2);
+    } else if (size_t end = CommentEnd(sql, i); end != i) {
+      copy_until(end);
     } else if (c == '$') {
       size_t j = i + 1;
       while (j < n && (isalnum(static_cast<unsigned char>(sql[j])) || sql[j] == '_')) ++j;
@@ -158,9 +182,9 @@ double NowSeconds() {
   return duration<double>(system_clock::now().time_since_epoch()).count();
 }
 
-std::string FormatUtc(double t) {
-  time_t secs = static_cast<time_t>(t);
-  int millis = static_cast<int>((t - static_cast<double>(secs)) * 1000);
+std::string FormatUtc(double unix_seconds) {
+  time_t secs = static_cast<time_t>(unix_seconds);
+  int millis = static_cast<int>((unix_seconds - static_cast<double>(secs)) * 1000);
   struct tm tm;
   gmtime_r(&secs, &tm);
   char buf[64];
