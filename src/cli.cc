@@ -284,46 +284,61 @@ int StatusCommand(const std::string& out, bool json, bool verify) {
   return 0;
 }
 
+// What the command line says, parsed into these.
+struct Args {
+  std::string job, out;
+  std::vector<std::string> sets, only;
+  std::string max_workers;
+  bool resume = false, json = false, verify = false;
+  CLI::App* run = nullptr;
+  CLI::App* validate = nullptr;
+  CLI::App* plan = nullptr;
+  CLI::Option* run_only = nullptr;
+  CLI::Option* plan_only = nullptr;
+};
+
+void AddRunAndValidate(CLI::App& app, Args& a) {
+  a.run = app.add_subcommand("run", "run every iteration; exit 0 ok, 1 some failed, 2 invalid, 130 interrupted");
+  a.run->add_option("job", a.job, "job file (YAML)")->required();
+  a.run->add_option("--max-workers", a.max_workers,
+                    "iterations in flight at once (1 to " + std::to_string(fanout::kMaxThreads) + ")");
+  a.run_only = a.run->add_option("--only", a.only, "run only these n (comma-separated)");
+  a.run->add_option("--set", a.sets, "param override, name=value (repeatable)");
+  a.run->add_flag("--resume", a.resume, "skip iterations whose _SUCCESS fingerprint matches");
+  a.run->add_flag("--verify", a.verify,
+                  "before skipping an output (--resume, skip_existing), check its xxh3 checksums too");
+  a.run->add_flag("--json", a.json, "print the run manifest as JSON on stdout");
+
+  a.validate = app.add_subcommand("validate", "check the job: parse, load schemas, prepare every transform");
+  a.validate->add_option("job", a.job, "job file (YAML)")->required();
+  a.validate->add_option("--set", a.sets, "param override, name=value (repeatable)");
+}
+
+void AddPlanAndStatus(CLI::App& app, Args& a) {
+  a.plan = app.add_subcommand("plan", "print the resolved iterations, their params and SQL");
+  a.plan->add_option("job", a.job, "job file (YAML)")->required();
+  a.plan_only = a.plan->add_option("--only", a.only, "only these n (comma-separated)");
+  a.plan->add_option("--set", a.sets, "param override, name=value (repeatable)");
+  a.plan->add_flag("--resume", a.resume, "show which iterations would run and why");
+  a.plan->add_flag("--verify", a.verify, "with --resume: check the outputs' xxh3 checksums too");
+  a.plan->add_flag("--json", a.json, "print JSON");
+
+  auto* status =
+      app.add_subcommand("status", "what the last runs wrote (a killed run shows as such), from the manifests");
+  status->add_option("out", a.out, "output folder")->required();
+  status->add_flag("--json", a.json, "print the last manifest as JSON");
+  status->add_flag("--verify", a.verify,
+                   "check every output in OUT against its _SUCCESS (names, sizes, xxh3); exit 1 if any differs");
+}
+
 }  // namespace
 
 int fanout::CliMain(int argc, char** argv, const CliHooks& hooks) {
   CLI::App app{"fanout: run a model sequence in parallel; every iteration committed atomically"};
   app.require_subcommand(1);
-  std::string job, out;
-  std::vector<std::string> sets, only;
-  std::string max_workers;
-  bool resume = false, json = false, verify = false;
-
-  auto* run = app.add_subcommand("run", "run every iteration; exit 0 ok, 1 some failed, 2 invalid, 130 interrupted");
-  run->add_option("job", job, "job file (YAML)")->required();
-  run->add_option("--max-workers", max_workers, "iterations in flight at once (1 to " +
-                                                    std::to_string(fanout::kMaxThreads) + ")");
-  auto* run_only = run->add_option("--only", only, "run only these n (comma-separated)");
-  run->add_option("--set", sets, "param override, name=value (repeatable)");
-  run->add_flag("--resume", resume, "skip iterations whose _SUCCESS fingerprint matches");
-  run->add_flag("--verify", verify,
-                "before skipping an output (--resume, skip_existing), check its xxh3 checksums too");
-  run->add_flag("--json", json, "print the run manifest as JSON on stdout");
-
-  auto* validate = app.add_subcommand("validate", "check the job: parse, load schemas, prepare every transform");
-  validate->add_option("job", job, "job file (YAML)")->required();
-  validate->add_option("--set", sets, "param override, name=value (repeatable)");
-
-  auto* plan = app.add_subcommand("plan", "print the resolved iterations, their params and SQL");
-  plan->add_option("job", job, "job file (YAML)")->required();
-  auto* plan_only = plan->add_option("--only", only, "only these n (comma-separated)");
-  plan->add_option("--set", sets, "param override, name=value (repeatable)");
-  plan->add_flag("--resume", resume, "show which iterations would run and why");
-  plan->add_flag("--verify", verify, "with --resume: check the outputs' xxh3 checksums too");
-  plan->add_flag("--json", json, "print JSON");
-
-  auto* status =
-      app.add_subcommand("status", "what the last runs wrote (a killed run shows as such), from the manifests");
-  status->add_option("out", out, "output folder")->required();
-  status->add_flag("--json", json, "print the last manifest as JSON");
-  status->add_flag("--verify", verify,
-                   "check every output in OUT against its _SUCCESS (names, sizes, xxh3); exit 1 if any differs");
-
+  Args a;
+  AddRunAndValidate(app, a);
+  AddPlanAndStatus(app, a);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -331,20 +346,20 @@ int fanout::CliMain(int argc, char** argv, const CliHooks& hooks) {
     return code == 0 ? 0 : 2;
   }
   fanout::RunOptions options;
-  if (run->count("--max-workers")) {
-    auto workers = ParseMaxWorkers(max_workers);
+  if (a.run->count("--max-workers")) {
+    auto workers = ParseMaxWorkers(a.max_workers);
     if (!workers.ok()) return Fail(workers.status());
     options.max_workers = *workers;
   }
-  if (run_only->count() + plan_only->count() > 0) {
-    auto wanted = ParseOnly(only);
+  if (a.run_only->count() + a.plan_only->count() > 0) {
+    auto wanted = ParseOnly(a.only);
     if (!wanted.ok()) return Fail(wanted.status());
     options.only = std::move(wanted).value();
   }
-  options.resume = resume;
-  options.verify = verify;
-  if (*run) return RunCommand(job, sets, options, json, hooks);
-  if (*validate) return ValidateCommand(job, sets);
-  if (*plan) return PlanCommand(job, sets, options, json);
-  return StatusCommand(out, json, verify);
+  options.resume = a.resume;
+  options.verify = a.verify;
+  if (*a.run) return RunCommand(a.job, a.sets, options, a.json, hooks);
+  if (*a.validate) return ValidateCommand(a.job, a.sets);
+  if (*a.plan) return PlanCommand(a.job, a.sets, options, a.json);
+  return StatusCommand(a.out, a.json, a.verify);
 }
