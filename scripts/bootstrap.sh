@@ -9,7 +9,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 debian_packages=(
-  cmake make g++ pkg-config
+  cmake make g++ pkg-config clang
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libxxhash-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
