@@ -45,7 +45,7 @@ tsan: bootstrap
 # warning fails the build.
 thread-safety: bootstrap
 	@CXX=clang++ cmake -S . -B build-tsa -DCMAKE_BUILD_TYPE=Debug -DFANOUT_THREAD_SAFETY=ON >/dev/null
-	@cmake --build build-tsa -j $(JOBS) --target fanout_lib fanout
+	@cmake --build build-tsa -j $(JOBS) --target fanout_lib fanout fanout_faulty
 
 # libFuzzer on the job-file parser and on the engine's result reader (every
 # DuckDB type), each for FUZZ_SECONDS.

@@ -21,6 +21,7 @@ check_run() {
   local bin=$1 dir=$2
   "$bin" "$dir" > "$tmp/run.log" 2>&1 || fail "$bin exited with status $?"
   grep -q "3 committed, 0 failed" "$tmp/run.log" || fail "$bin: unexpected summary"
+  grep -q "succeeded, 3 committed" "$tmp/run.log" || fail "$bin: the manifest read back through the store is not the run's"
   for n in 1 2 3; do
     [ -f "$dir/out/iter_$n/_SUCCESS" ] || fail "$bin: no $dir/out/iter_$n/_SUCCESS"
     compgen -G "$dir/out/iter_$n/part-*.parquet" > /dev/null || fail "$bin: no part file in $dir/out/iter_$n"
@@ -28,7 +29,7 @@ check_run() {
 }
 
 cmake --install "$build" --prefix "$prefix" > "$tmp/install.log" 2>&1 || fail "cmake --install failed"
-for f in include/fanout/fanout.h include/fanout/status.h include/duckdb.h bin/fanout; do
+for f in include/fanout/fanout.h include/fanout/status.h include/fanout/job.h include/fanout/store.h include/fanout/record.h bin/fanout; do
   [ -e "$prefix/$f" ] || fail "not installed: $f"
 done
 libfanout=$(find "$prefix" -name libfanout.a)

@@ -101,6 +101,12 @@ Status CheckNoOutputExists(OutputStore& store, const OutputSpec& output, const s
                          " (remove them, or use mode: overwrite or skip_existing)");
 }
 
+Status CheckBeforeLoad(OutputStore& store, const JobSpec& spec, const std::vector<std::string>& only) {
+  FANOUT_RETURN_IF_ERROR(store.CheckLocation(spec));
+  FANOUT_RETURN_IF_ERROR(store.CheckLayout());
+  return CheckTargets(store, spec.output, KnownTargets(spec, only));
+}
+
 std::vector<std::string> TargetsOf(const std::vector<Iteration>& iterations) {
   std::vector<std::string> targets;
   for (const Iteration& it : iterations) targets.push_back(it.target);

@@ -56,6 +56,12 @@ Status CheckNoOutputExists(OutputStore& store, const OutputSpec& output, const s
 
 std::vector<std::string> TargetsOf(const std::vector<Iteration>& iterations);
 
+// Everything that can reject a run before its inputs load (which may write
+// the input cache): where the output goes, fanout's bookkeeping names, and
+// the targets of a list or range (known from the job file; limited to
+// `only`). A sequence: {sql} has its targets checked once loaded.
+Status CheckBeforeLoad(OutputStore& store, const JobSpec& spec, const std::vector<std::string>& only);
+
 // Seconds each target took when it last committed, from the newest manifests.
 std::map<std::string, double> PastDurations(OutputStore& store);
 

@@ -22,9 +22,17 @@ struct Job::Impl {
   std::shared_ptr<OutputStore> store;  // outputs, markers, manifests, the lock
   std::shared_ptr<Storage> files;      // the input cache
   BackendFactory backend;              // empty: the local backend
-  std::string run_id = NewRunId();  // of its one run
+  // Where the engine of a Load() before Run() spills: a private temporary
+  // folder, never under OUT (no run holds OUT's lock yet, and another run's
+  // start would clear OUT's staging).
+  std::string spill;
   std::optional<Loaded> loaded;  // full (Load, Run) or schema only (Validate, Plan)
   bool ran = false;
+
+  ~Impl() {
+    loaded.reset();  // the engine first: it may spill there
+    if (!spill.empty()) (void)files->RemoveAll(spill);
+  }
 
   // A load that serves validate and plan: the job's own when it has one,
   // else one of schemas only (writes nothing, not even the input cache).
@@ -38,8 +46,8 @@ struct Job::Impl {
   }
 };
 
-Result<std::unique_ptr<Job>> OpenJob(const JobSpec& spec, const RunOptions& options, std::shared_ptr<Storage> files,
-                                     BackendFactory backend) {
+Result<std::unique_ptr<Job>> internal::JobAccess::Open(const JobSpec& spec, const RunOptions& options,
+                                                       std::shared_ptr<Storage> files, BackendFactory backend) {
   // A spec built in code gets the checks a job file gets.
   FANOUT_RETURN_IF_ERROR(Validate(spec));
   std::shared_ptr<OutputStore> store = options.store ? options.store : NewPosixStore(spec.output.dir, files);
@@ -56,6 +64,11 @@ Result<std::unique_ptr<Job>> OpenJob(const JobSpec& spec, const RunOptions& opti
   return std::unique_ptr<Job>(new Job(std::move(impl)));
 }
 
+Result<std::unique_ptr<Job>> OpenJob(const JobSpec& spec, const RunOptions& options, std::shared_ptr<Storage> files,
+                                     BackendFactory backend) {
+  return internal::JobAccess::Open(spec, options, std::move(files), std::move(backend));
+}
+
 Result<std::unique_ptr<Job>> Job::Open(const JobSpec& spec, const RunOptions& options) {
   return OpenJob(spec, options, NewPosixStorage());
 }
@@ -67,8 +80,17 @@ const JobSpec& Job::spec() const { return impl_->spec; }
 
 Status Job::Load() {
   if (impl_->loaded && !impl_->loaded->schema_only) return Status::Ok();
-  auto l = LoadAndPlan(impl_->files, impl_->spec, impl_->options, /*schema_only=*/false,
-                       impl_->store->ScratchDir(impl_->run_id));
+  if (impl_->ran) return Status::Invalid("this job has already run: open it again to load it again");
+  // What a run would refuse before loading, Load refuses too: the load may
+  // write the input cache.
+  FANOUT_RETURN_IF_ERROR(CheckBeforeLoad(*impl_->store, impl_->spec, impl_->options.only));
+  if (impl_->spill.empty()) {
+    auto dir = impl_->files->MakeTempDir("fanout-spill-");
+    if (!dir.ok()) return dir.status();
+    impl_->spill = *dir;
+  }
+  impl_->loaded.reset();  // a schema-only load goes before the full one opens
+  auto l = LoadAndPlan(impl_->files, impl_->spec, impl_->options, /*schema_only=*/false, impl_->spill);
   if (!l.ok()) return l.status();
   impl_->loaded = std::move(l).value();
   return Status::Ok();
@@ -111,8 +133,11 @@ RunReport Job::Run() {
     return report;
   }
   impl_->ran = true;
+  // A schema-only load (Validate, Plan) cannot run: it closes before the
+  // runner opens a full one.
+  if (impl_->loaded && impl_->loaded->schema_only) impl_->loaded.reset();
   Loaded* loaded = impl_->loaded ? &*impl_->loaded : nullptr;
-  Runner runner(impl_->spec, impl_->options, impl_->store, impl_->files, loaded, impl_->run_id, impl_->backend);
+  Runner runner(impl_->spec, impl_->options, impl_->store, impl_->files, loaded, impl_->backend);
   return runner.Run();
 }
 

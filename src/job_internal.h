@@ -9,6 +9,14 @@
 #include "storage.h"
 
 namespace fanout {
+namespace internal {
+// Opens a Job over another file seam and backend (Job's constructor is
+// private: this is the one way in besides Job::Open).
+struct JobAccess {
+  static Result<std::unique_ptr<Job>> Open(const JobSpec& spec, const RunOptions& options,
+                                           std::shared_ptr<Storage> files, BackendFactory backend);
+};
+}  // namespace internal
 
 // Job::Open with every filesystem call of the input cache and (unless
 // options.store is given) of outputs, manifests and the lock going through

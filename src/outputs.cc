@@ -95,7 +95,11 @@ TargetState InspectTarget(Storage& storage, const std::string& path) {
   // Marker::FromJson takes only fanout's: a run id, a fingerprint, the files.
   auto parsed = Marker::FromJson(*text);
   if (!parsed.ok()) {
-    if (RecordFormatOf(*text) > kRecordFormat) return Foreign("a folder whose " + parsed.status().message());
+    if (RecordFormatOf(*text) > kRecordFormat) {
+      TargetState s = Foreign("a folder whose " + parsed.status().message());
+      s.newer = true;
+      return s;
+    }
     return Foreign("a folder whose _SUCCESS is not fanout's marker");
   }
   TargetState s;
@@ -111,12 +115,16 @@ std::string ForeignTargetMessage(const std::string& path, const std::string& wha
 }
 
 Status RefuseForeignTargets(OutputStore& store, const std::vector<std::string>& targets) {
-  std::vector<std::string> foreign;
+  std::vector<std::string> foreign, newer;
   for (const std::string& target : targets) {
     std::string path = store.location() + "/" + target;
     TargetState s = store.Inspect(target);
-    if (s.kind == TargetState::Kind::kForeign) foreign.push_back(path + " (" + s.what + ")");
+    if (s.kind != TargetState::Kind::kForeign) continue;
+    (s.newer ? newer : foreign).push_back(path + " (" + s.what + ")");
   }
+  if (!newer.empty())
+    return Status::Invalid("these outputs were written by a newer fanout: " + Joined(newer, ", ") +
+                           "; upgrade fanout to run this job on " + store.location() + " (nothing was written)");
   if (foreign.empty()) return Status::Ok();
   return Status::Invalid("these outputs' paths hold something fanout did not write: " + Joined(foreign, ", ") +
                          "; fanout never replaces or deletes them: move them away, or choose another output.dir or "

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "commit.h"
+#include "mutex.h"
 #include "outputs.h"
 #include "util.h"
 
@@ -55,6 +56,7 @@ class PosixStore : public OutputStore {
   }
 
   Result<std::string> ReadRunFile(const std::string& name) override { return files_->ReadFile(runs_ + "/" + name); }
+  std::string RunFileLocation(const std::string& name) const override { return runs_ + "/" + name; }
 
   Result<bool> LockHeld() override { return files_->LockHeld(out_ + "/_fanout/lock"); }
 
@@ -85,9 +87,10 @@ class PosixStore : public OutputStore {
   }
 
   Status BeginRun(const std::string& run_id) override {
-    auto committer = std::make_unique<Committer>(*files_, out_, run_id);
+    auto committer = std::make_shared<Committer>(*files_, out_, run_id);
     FANOUT_RETURN_IF_ERROR(committer->RemoveStaleStaging());
     FANOUT_RETURN_IF_ERROR(committer->Start());
+    MutexLock lock(&mu_);
     committer_ = std::move(committer);
     RemoveStaleRunTemps();
     return Status::Ok();
@@ -98,26 +101,34 @@ class PosixStore : public OutputStore {
   }
 
   Result<StagedAttempt> Stage(const std::string& target, int attempt) override {
-    auto dir = committer_->StagingDir(target, attempt);
+    auto committer = Current();
+    if (!committer) return NoRun();
+    auto dir = committer->StagingDir(target, attempt);
     if (!dir.ok()) return dir.status();
     return StagedAttempt{target, attempt, std::move(dir).value()};
   }
 
   Result<Marker> Publish(const StagedAttempt& staged, Marker marker, const std::string& single) override {
-    auto done = committer_->Publish(staged.dir, staged.target, marker, single);
+    auto committer = Current();
+    if (!committer) return NoRun();
+    auto done = committer->Publish(staged.dir, staged.target, marker, single);
     if (!done.ok()) return done.status();
     marker.files = done->files;
     marker.bytes = done->bytes;
     return marker;
   }
 
-  void Discard(const StagedAttempt& staged) override { committer_->Discard(staged.dir); }
+  void Discard(const StagedAttempt& staged) override {
+    if (auto committer = Current()) committer->Discard(staged.dir);
+  }
 
   Status EndRun() override {
-    if (!committer_) return Status::Ok();
-    Status st = committer_->Finish();
-    committer_.reset();
-    return st;
+    std::shared_ptr<Committer> committer;
+    {
+      MutexLock lock(&mu_);
+      committer = std::move(committer_);
+    }
+    return committer ? committer->Finish() : Status::Ok();
   }
 
  private:
@@ -132,10 +143,17 @@ class PosixStore : public OutputStore {
       if (f.is_file && EndsWith(f.name, ".json.tmp")) (void)files_->RemoveAll(runs_ + "/" + f.name);
   }
 
+  std::shared_ptr<Committer> Current() EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
+    return committer_;
+  }
+  static Status NoRun() { return Status::Failed("the output store has no run begun (BeginRun first)"); }
+
   const std::string out_;
   const std::shared_ptr<Storage> files_;
   const std::string runs_;
-  std::unique_ptr<Committer> committer_;  // between BeginRun and EndRun
+  Mutex mu_;
+  std::shared_ptr<Committer> committer_ GUARDED_BY(mu_);  // between BeginRun and EndRun
 };
 
 }  // namespace

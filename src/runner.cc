@@ -12,14 +12,15 @@
 namespace fanout {
 
 Runner::Runner(const JobSpec& spec, const RunOptions& options, std::shared_ptr<OutputStore> store,
-               std::shared_ptr<Storage> files, Loaded* loaded, std::string run_id, BackendFactory backend)
+               std::shared_ptr<Storage> files, Loaded* loaded, BackendFactory backend)
     : spec_(spec),
       options_(options),
       store_(std::move(store)),
       files_(std::move(files)),
       backend_(backend ? std::move(backend) : BackendFactory(NewLocalBackend)),
       loaded_(loaded) {
-  report_.run_id = std::move(run_id);
+  // Now, not when the job was opened: run ids sort in start order.
+  report_.run_id = NewRunId();
   report_.job_name = spec.name;
   report_.out_dir = spec.output.dir;
   report_.started_at = NowSeconds();
@@ -33,7 +34,7 @@ RunReport Runner::Run() {
   if (st.ok()) st = Own();
   if (st.ok()) st = Decide();
   if (!st.ok()) {
-    if (began_) (void)store_->EndRun();
+    Abandon();
     return Done(st);
   }
   Execute();
@@ -51,13 +52,22 @@ RunReport Runner::Done(Status st) {
   return std::move(report_);
 }
 
-// Everything that can reject the job before anything is written. The targets
-// of a list or range are known before loading (which may write the input
-// cache); a sequence: {sql} needs its inputs first (checked in Own).
-Status Runner::Check() {
-  FANOUT_RETURN_IF_ERROR(store_->CheckLocation(spec_));
-  FANOUT_RETURN_IF_ERROR(store_->CheckLayout());
-  return CheckTargets(*store_, spec_.output, KnownTargets(spec_, options_.only));
+// Everything that can reject the job before anything is written (a job
+// loaded earlier was checked the same way before it loaded).
+Status Runner::Check() { return CheckBeforeLoad(*store_, spec_, options_.only); }
+
+// A run refused after its inputs loaded: the cache files this load wrote go
+// (they would have no sidecar), the engine closes (it spills into the run's
+// staging), then the staging goes.
+void Runner::Abandon() {
+  if (loaded_) {
+    for (auto& undo : loaded_->notes.cache_undos) undo();
+    loaded_->notes.cache_undos.clear();
+    loaded_->con.reset();
+    loaded_->db.reset();
+  }
+  if (began_) (void)store_->EndRun();
+  began_ = false;
 }
 
 Status Runner::Load() {
@@ -130,7 +140,7 @@ Status Runner::Decide() {
 
 Status Runner::WriteManifest() { return store_->WriteRunFile(manifest_name_, report_.ToJson()); }
 
-std::string Runner::ManifestPath() const { return spec_.output.dir + "/_fanout/runs/" + manifest_name_; }
+std::string Runner::ManifestPath() const { return store_->RunFileLocation(manifest_name_); }
 
 // The load ran on every core; the iterations may want fewer engine threads.
 // Only a tuning knob: if the engine refuses, the run goes on as loaded.
@@ -205,8 +215,11 @@ Status Runner::Finish() {
   loaded_->db.reset();
   Status cleanup = store_->EndRun();
   began_ = false;
-  if (!report_.status.ok()) return report_.status;  // the engine could not be locked: nothing ran
   report_.finished_at = NowSeconds();
+  if (!report_.status.ok()) {  // the engine could not be locked: nothing ran
+    (void)WriteManifest();     // no longer "running"
+    return report_.status;
+  }
   report_.manifest_path = ManifestPath();
   Status manifest = WriteManifest();
   if (!manifest.ok()) {

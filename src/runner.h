@@ -33,7 +33,7 @@ class Runner {
   // `backend` (may be empty): makes the backend that runs the iterations;
   // empty: the local one.
   Runner(const JobSpec& spec, const RunOptions& options, std::shared_ptr<OutputStore> store,
-         std::shared_ptr<Storage> files, Loaded* loaded, std::string run_id, BackendFactory backend = nullptr);
+         std::shared_ptr<Storage> files, Loaded* loaded, BackendFactory backend = nullptr);
   ~Runner();
 
   // Runs every phase. Returns when every iteration has an outcome.
@@ -48,6 +48,7 @@ class Runner {
   Status Finish();
 
   RunReport Done(Status st);
+  void Abandon();
   Status WriteManifest();
   std::string ManifestPath() const;
   // The engine's threads while iterations run (may differ from the load's).
@@ -62,9 +63,10 @@ class Runner {
   RunReport report_;
   std::string manifest_name_;  // in the store's runs: <run-id>.json
   bool began_ = false;         // BeginRun succeeded: EndRun is due
-  Loaded* loaded_ = nullptr;      // loaded_here_ or the job's
-  std::optional<Loaded> loaded_here_;
+  // Before the engine: released only once the engine has closed.
   std::unique_ptr<OutputLock> lock_;
+  Loaded* loaded_ = nullptr;  // loaded_here_ or the job's
+  std::optional<Loaded> loaded_here_;
 };
 
 }  // namespace fanout

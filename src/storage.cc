@@ -9,9 +9,11 @@
 #include <xxhash.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <vector>
 
 namespace fanout {
 namespace {
@@ -161,6 +163,15 @@ class PosixStorage : public Storage {
     auto c = std::filesystem::weakly_canonical(std::filesystem::absolute(path, ec), ec);
     if (ec) return Status::Io("cannot resolve " + path + ": " + ec.message());
     return c.lexically_normal().string();
+  }
+
+  Result<std::string> MakeTempDir(const std::string& prefix) override {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/" + prefix + "XXXXXX";
+    std::vector<char> buf(pattern.begin(), pattern.end());
+    buf.push_back('\0');
+    if (!::mkdtemp(buf.data())) return Errno("cannot create a temporary folder", pattern);
+    return std::string(buf.data());
   }
 
   Result<std::string> HashFile(const std::string& path) override {

@@ -63,6 +63,9 @@ class Storage {
   // folded; the part that does not exist yet is kept as written
   // (std::filesystem::weakly_canonical).
   virtual Result<std::string> Canonical(const std::string& path) = 0;
+  // Creates a fresh private folder under $TMPDIR (or /tmp) named
+  // `prefix`XXXXXX; returns its path.
+  virtual Result<std::string> MakeTempDir(const std::string& prefix) = 0;
   // xxh3-128 of the file's bytes, as hex.
   virtual Result<std::string> HashFile(const std::string& path) = 0;
   // An exclusive lock on `path` (created if needed), holding `holder` as text.
@@ -105,6 +108,7 @@ class StorageWrapper : public Storage {
   Status RemoveDir(const std::string& path) override { return base_->RemoveDir(path); }
   Result<std::string> Canonical(const std::string& path) override { return base_->Canonical(path); }
   Result<std::string> HashFile(const std::string& path) override { return base_->HashFile(path); }
+  Result<std::string> MakeTempDir(const std::string& prefix) override { return base_->MakeTempDir(prefix); }
   Result<std::unique_ptr<StorageLock>> Lock(const std::string& path, const std::string& holder) override {
     return base_->Lock(path, holder);
   }

@@ -98,9 +98,9 @@ run: {max_workers: 4, threads: 2}
   }
   int peak = MaxOverlap(manifest["iterations"]);
   EXPECT_EQ(peak, 4) << "never more than max_workers in flight, and all of them used";
-  // A generous bound: 8 x 1 s on 4 workers is ~2 s, serial is 8 s; only
-  // running them (nearly) one at a time reaches 7.5 s.
-  EXPECT_LT(last_end - first_start, 7.5) << "8 x 1 s on 4 workers is ~2 s, far from serial 8 s";
+  // 8 x 1 s on 4 workers is ~2 s, serial is 8 s, two at a time 4 s: 5 s
+  // leaves a loaded machine room and still fails anything near serial.
+  EXPECT_LT(last_end - first_start, 5.0) << "8 x 1 s on 4 workers is ~2 s, far from serial 8 s";
   EXPECT_GE(report.finished_at, last_end) << "RunJob returned before the last iteration finished";
 }
 

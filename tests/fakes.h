@@ -280,6 +280,7 @@ class InMemoryStore : public OutputStore {
     if (f == run_files_.end()) return Status::Io("not found: " + name);
     return f->second;
   }
+  std::string RunFileLocation(const std::string& name) const override { return location_ + " (memory): " + name; }
   Result<bool> LockHeld() override {
     std::lock_guard<std::mutex> lock(mu_);
     return locked_;

@@ -111,6 +111,21 @@ TEST_F(FaultTest, FailedFsyncIsNeverReportedAsSuccess) {
   }
 }
 
+// Fault injection lives in a test binary only: the shipped `fanout` ignores
+// FANOUT_FAULT_AT (a kill at the first storage call would end the run at once).
+TEST_F(FaultTest, TheShippedBinaryInjectsNoFaults) {
+  WriteJob(10);
+  RunResult r = RunProcess({FANOUT_BIN, "run", Path("job.yaml")}, Path() + "/../io", std::chrono::seconds(60),
+                           {"FANOUT_FAULT_AT=1:kill"});
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(r.err.find("injected fault"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::exists(OutPath("iter_2/_SUCCESS")));
+  // The same variable makes the test binary kill itself before its first call.
+  fs::remove_all(OutPath());
+  RunResult killed = Fanout({"run", Path("job.yaml")}, {"FANOUT_FAULT_AT=1:kill"});
+  EXPECT_NE(killed.exit_code, 0) << killed.Describe();
+}
+
 TEST_F(FaultTest, InputDeletedBeforeTheRun) {
   WriteJob(10);
   ASSERT_EQ(Fanout({"validate", Path("job.yaml")}).exit_code, 0);

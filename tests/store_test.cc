@@ -178,3 +178,63 @@ TEST_F(StoreSeamTest, AnOpenedJobLoadsOnceForValidatePlanAndRun) {
 
 }  // namespace
 }  // namespace fanout
+
+namespace fanout {
+namespace {
+
+class JobApiTest : public TempDirTest {
+ protected:
+  void SetUp() override {
+    TempDirTest::SetUp();
+    Write("t.csv", "id\n1\n2\n");
+  }
+  JobSpec Spec(const std::string& out = "out") {
+    auto spec = ParseJobSpec("inputs: {t: t.csv}\nsequence: [1, 2]\ntransform: SELECT id * $n AS x FROM t\n"
+                             "output: {dir: " + out + "}\n",
+                             dir_ + "/job.yaml");
+    EXPECT_TRUE(spec.ok()) << spec.status().message();
+    return *spec;
+  }
+};
+
+// Run ids sort in start order (status and longest-first rely on it): a job
+// opened first and run last gets the newest id.
+TEST_F(JobApiTest, TheRunIdIsTakenWhenTheJobRunsNotWhenItOpens) {
+  auto a = Job::Open(Spec());
+  auto b = Job::Open(Spec());
+  ASSERT_TRUE(a.ok() && b.ok());
+  RunReport rb = (*b)->Run();
+  RunReport ra = (*a)->Run();
+  ASSERT_EQ(rb.ExitCode(), 0) << rb.status.message();
+  ASSERT_EQ(ra.ExitCode(), 0) << ra.status.message();
+  EXPECT_LT(rb.run_id, ra.run_id);
+}
+
+// Load may write the input cache: it refuses first what the run would refuse
+// before loading (a target holding someone else's folder), writing nothing.
+TEST_F(JobApiTest, LoadRefusesForeignTargetsBeforeWritingAnything) {
+  std::filesystem::create_directories(dir_ + "/out/iter_2");
+  Write("out/iter_2/mine.txt", "not fanout's");
+  auto job = Job::Open(Spec());
+  ASSERT_TRUE(job.ok()) << job.status().message();
+  Status st = (*job)->Load();
+  EXPECT_EQ(st.code(), Status::Code::kInvalid);
+  EXPECT_NE(st.message().find("iter_2"), std::string::npos) << st.message();
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/.fanout-cache")) << "the cache was written before the refusal";
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/out/_fanout"));
+}
+
+// A load before the run spills outside OUT (no run holds OUT's lock yet), and
+// its folder goes with the job.
+TEST_F(JobApiTest, AnEarlyLoadKeepsItsSpillOutOfTheOutputFolder) {
+  auto job = Job::Open(Spec());
+  ASSERT_TRUE(job.ok()) << job.status().message();
+  ASSERT_TRUE((*job)->Load().ok());
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/out")) << "Load wrote under OUT";
+  RunReport report = (*job)->Run();
+  EXPECT_EQ(report.ExitCode(), 0) << report.status.message();
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/out/.fanout-staging"));
+}
+
+}  // namespace
+}  // namespace fanout

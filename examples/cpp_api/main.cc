@@ -1,9 +1,14 @@
 // Using fanout from C++: builds a job in code (no job file), checks it with
-// fanout::Validate, runs it with fanout::RunJob into a folder and prints a
-// summary. Built only against an installed fanout (see README.md here).
+// fanout::Validate, opens it once (fanout::Job: one load serves the plan and
+// the run), runs it into a folder, prints a summary, and reads the run's
+// manifest back through the output store as a typed record. Built only
+// against an installed fanout (see README.md here).
 //
 //   cpp_api_example [folder]   (default: a new folder under /tmp)
 #include <fanout/fanout.h>
+#include <fanout/job.h>
+#include <fanout/record.h>
+#include <fanout/store.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -49,7 +54,19 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "invalid job: %s\n", spec.status().message().c_str());
     return 2;
   }
-  fanout::RunReport report = fanout::RunJob(*spec, {});
+  auto job = fanout::Job::Open(*spec);
+  if (!job.ok()) {
+    std::fprintf(stderr, "cannot open the job: %s\n", job.status().message().c_str());
+    return 2;
+  }
+  fanout::Status loaded = (*job)->Load();
+  auto plan = loaded.ok() ? (*job)->Plan() : fanout::Result<std::vector<fanout::PlannedIteration>>(loaded);
+  if (!plan.ok()) {
+    std::fprintf(stderr, "cannot plan: %s\n", plan.status().message().c_str());
+    return 2;
+  }
+  std::printf("planned %zu iterations\n", plan->size());
+  fanout::RunReport report = (*job)->Run();
   if (!report.status.ok()) std::fprintf(stderr, "run failed: %s\n", report.status.ToString().c_str());
   std::printf("%s: %d committed, %d failed, outputs in %s\n", report.job_name.c_str(),
               report.Count(fanout::IterationStatus::kCommitted), report.Count(fanout::IterationStatus::kFailed),
@@ -57,5 +74,15 @@ int main(int argc, char** argv) {
   for (const auto& it : report.iterations)
     std::printf("  %s  %-9s %lld rows  %s\n", it.target.c_str(), fanout::ToString(it.status),
                 static_cast<long long>(it.rows), it.error.c_str());
+  // The manifest, read back through the store as a typed record.
+  auto store = fanout::NewLocalStore(spec->output.dir);
+  auto text = store->ReadRunFile(report.run_id + ".json");
+  auto manifest = text.ok() ? fanout::Manifest::FromJson(*text) : fanout::Result<fanout::Manifest>(text.status());
+  if (!manifest.ok()) {
+    std::fprintf(stderr, "cannot read the manifest: %s\n", manifest.status().message().c_str());
+    return 1;
+  }
+  std::printf("manifest %s: %s, %lld committed\n", manifest->run_id.c_str(), manifest->status.c_str(),
+              static_cast<long long>(manifest->counts.committed));
   return report.ExitCode();
 }

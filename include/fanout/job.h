@@ -19,6 +19,9 @@
 #include "fanout/fanout.h"
 
 namespace fanout {
+namespace internal {
+struct JobAccess;
+}
 
 class Job {
  public:
@@ -43,11 +46,10 @@ class Job {
   // skipped or cancelled. A job runs at most once (a second call fails).
   RunReport Run();
 
-  // fanout's own: opened over another file seam (src/job_internal.h).
+ private:
+  friend struct internal::JobAccess;  // fanout's own (src/job_internal.h)
   struct Impl;
   explicit Job(std::unique_ptr<Impl> impl);
-
- private:
   std::unique_ptr<Impl> impl_;
 };
 

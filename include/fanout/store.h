@@ -36,6 +36,7 @@ struct TargetState {
   enum class Kind { kAbsent, kOurs, kForeign };
   Kind kind = Kind::kAbsent;
   std::string what;  // kForeign: what is there, e.g. "a regular file"
+  bool newer = false;  // kForeign: an output of a newer fanout (its marker's format)
   Marker marker;     // kOurs: its _SUCCESS
 };
 
@@ -74,6 +75,9 @@ class OutputStore {
   virtual Result<std::vector<std::string>> ListRuns() = 0;
   // A run's file, e.g. "<run-id>.json" (its manifest).
   virtual Result<std::string> ReadRunFile(const std::string& name) = 0;
+  // Where a run's file lives, as a user would look for it (messages,
+  // RunReport::manifest_path), e.g. "OUT/_fanout/runs/<run-id>.json".
+  virtual std::string RunFileLocation(const std::string& name) const = 0;
   // Whether a run holds OUT's lock now (false when none ever did).
   virtual Result<bool> LockHeld() = 0;
 
