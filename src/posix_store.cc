@@ -121,7 +121,11 @@ class PosixStore : public OutputStore {
     const std::string key = ShardKey(run_id, shard);
     (void)files_->RemoveAll(out_ + "/.fanout-staging/" + key);  // an earlier copy's
     auto committer = std::make_shared<Committer>(*files_, out_, key);
-    FANOUT_RETURN_IF_ERROR(committer->Start());
+    // Another shard ending removes OUT/.fanout-staging when it finds it empty:
+    // between our mkdir of it and of our folder in it, that fails ours once.
+    Status st = committer->Start();
+    for (int i = 0; i < 3 && !st.ok(); ++i) st = committer->Start();
+    FANOUT_RETURN_IF_ERROR(st);
     MutexLock lock(&mu_);
     committer_ = std::move(committer);
     return Status::Ok();

@@ -223,3 +223,54 @@ TEST_F(ShardTest, ShardsShareTheOutputButExcludeAWholeRunAndTheirOwnCopies) {
 
 }  // namespace
 }  // namespace fanout::test
+
+namespace fanout::test {
+namespace {
+
+// A shard killed mid-run (SIGKILL: no cleanup) leaves what it committed and
+// nothing partial; collect names it; the shard run again completes the run.
+TEST_F(ShardTest, AKilledShardRunAgainCompletesTheRun) {
+  Write("flag.csv", "v\n1\n");
+  JobText job;
+  job.inputs = {"flag: flag.csv"};
+  job.params = {};
+  job.sequence = "[1, 2, 3, 4]";
+  // n = 4 counts for minutes while flag.csv says 1.
+  job.transform =
+      "SELECT count(*) AS c FROM range(CASE WHEN $n = 4 AND (SELECT max(v) FROM flag) = 1 THEN 1000000000000 "
+      "ELSE 1000 END) t(i) WHERE i % 7 = $n";
+  job.extra = "cache: false\n";
+  WriteJob(job);
+  // Without history the share is by target: shard 2 has iter_2 and iter_4.
+  Child one = StartFanout({"run", Path("job.yaml"), "--shard", "1/2", "--run-id", "k"});
+  Child two = StartFanout({"run", Path("job.yaml"), "--shard", "2/2", "--run-id", "k"});
+  EXPECT_EQ(WaitProcess(one).exit_code, 0);
+  auto started = [&] {
+    return fs::exists(OutPath("iter_2/_SUCCESS")) && ReadFile(two.base + ".err").find("start  n=4") != std::string::npos;
+  };
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!started() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(started()) << ReadFile(two.base + ".err");
+  kill(two.pid, SIGKILL);
+  WaitProcess(two);
+  EXPECT_EQ(Targets(), (std::vector<std::string>{"iter_1", "iter_2", "iter_3"}));
+  for (const std::string& t : Targets()) ExpectCommitted(t);
+
+  RunResult c = Fanout({"collect", OutPath(), "--wait", "1"});
+  EXPECT_EQ(c.exit_code, 1) << c.Describe();
+  EXPECT_NE(c.err.find("shard 2/2 is still running"), std::string::npos) << c.err;
+  EXPECT_NE(c.err.find("if it was killed, run it again"), std::string::npos) << c.err;
+
+  Write("flag.csv", "v\n0\n");
+  RunResult again = Run({"--shard", "2/2", "--run-id", "k", "--resume"});
+  EXPECT_EQ(again.exit_code, 0) << again.Describe();
+  RunResult done = Fanout({"collect", OutPath(), "--json"});
+  ASSERT_EQ(done.exit_code, 0) << done.Describe();
+  EXPECT_EQ(nlohmann::json::parse(done.out)["counts"]["committed"], 4);
+  for (const std::string& t : Targets()) ExpectCommitted(t);
+  EXPECT_FALSE(fs::exists(OutPath(".fanout-staging/k.shard-2")));
+}
+
+}  // namespace
+}  // namespace fanout::test
