@@ -1,4 +1,4 @@
-// The `fanout` command: run | validate | plan | status.
+// The `fanout` command: run | validate | plan | status | collect.
 #include "cli.h"
 
 #include <CLI/CLI.hpp>
@@ -16,6 +16,7 @@
 #include "fanout/record.h"
 #include "outputs.h"
 #include "report.h"
+#include "shard.h"
 #include "job_internal.h"
 #include "fanout/store.h"
 #include "storage.h"
@@ -284,15 +285,66 @@ int StatusCommand(const std::string& out, bool json, bool verify) {
   return 0;
 }
 
+// --shard K/N|auto and --run-id into `options`.
+fanout::Status ParseShardOptions(const std::string& shard, const std::string& run_id, fanout::RunOptions* options) {
+  if (shard.empty()) {
+    if (!run_id.empty())
+      return fanout::Status::Invalid("--run-id names the run that shards share: give it with --shard K/N");
+    return fanout::Status::Ok();
+  }
+  auto choice = shard == "auto" ? fanout::ShardFromLauncher([](const char* name) { return std::getenv(name); })
+                                : fanout::ParseShard(shard);
+  if (!choice.ok()) return choice.status();
+  options->shard = choice->shard;
+  options->shards = choice->shards;
+  options->run_id = run_id.empty() ? choice->run_id : run_id;
+  if (options->run_id.empty())
+    return fanout::Status::Invalid("--shard " + shard + ": the shards of one run must agree on its id: give each "
+                                   "the same --run-id ID (no launcher job id found)");
+  return fanout::CheckRunId(options->run_id);
+}
+
+// --wait 90, 90s, 15m, 2h.
+fanout::Result<double> ParseWait(const std::string& text) {
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  double unit = *end == 'h' ? 3600 : *end == 'm' ? 60 : 1;
+  if (*end == 's' || *end == 'm' || *end == 'h') ++end;
+  if (text.empty() || *end != '\0' || !(v >= 0) || v * unit > 1e7)
+    return fanout::Status::Invalid("--wait must be a duration such as 90, 90s, 15m or 2h, got '" + text + "'");
+  return v * unit;
+}
+
+int CollectCommand(const std::string& out, const std::string& run_id, const std::string& wait, bool json) {
+  fanout::CollectOptions co;
+  co.run_id = run_id;
+  if (!wait.empty()) {
+    auto seconds = ParseWait(wait);
+    if (!seconds.ok()) return Fail(seconds.status());
+    co.wait_seconds = *seconds;
+  }
+  co.cancel = &g_cancel;
+  InstallSignalHandlers();
+  auto store = fanout::NewLocalStore(out);
+  auto report = fanout::Collect(*store, co);
+  if (!report.ok()) return Fail(report.status());
+  std::string summary = fanout::FormatSummary(*report);
+  fputs(summary.c_str(), json ? stderr : stdout);
+  if (json) fputs(report->ToJson().c_str(), stdout);
+  if (!report->status.ok()) fprintf(stderr, "fanout: error: %s\n", report->status.message().c_str());
+  return report->ExitCode();
+}
+
 // What the command line says, parsed into these.
 struct Args {
   std::string job, out;
   std::vector<std::string> sets, only;
-  std::string max_workers;
+  std::string max_workers, shard, run_id, wait;
   bool resume = false, json = false, verify = false;
   CLI::App* run = nullptr;
   CLI::App* validate = nullptr;
   CLI::App* plan = nullptr;
+  CLI::App* collect = nullptr;
   CLI::Option* run_only = nullptr;
   CLI::Option* plan_only = nullptr;
 };
@@ -308,6 +360,13 @@ void AddRunAndValidate(CLI::App& app, Args& a) {
   a.run->add_flag("--verify", a.verify,
                   "before skipping an output (--resume, skip_existing), check its xxh3 checksums too");
   a.run->add_flag("--json", a.json, "print the run manifest as JSON on stdout");
+  a.run->add_option("--shard", a.shard,
+                    "K/N: run the K-th of N shares of the iterations (array jobs; `fanout collect` merges the N); "
+                    "auto: K and N from SLURM_ARRAY_TASK_ID/_MIN/_MAX/_COUNT, or JOB_COMPLETION_INDEX (Kubernetes) "
+                    "or AWS_BATCH_JOB_ARRAY_INDEX with FANOUT_SHARDS=N");
+  a.run->add_option("--run-id", a.run_id,
+                    "with --shard: the run's id, the same for every shard (default: SLURM_ARRAY_JOB_ID, the parent "
+                    "of AWS_BATCH_JOB_ID)");
 
   a.validate = app.add_subcommand("validate", "check the job: parse, load schemas, prepare every transform");
   a.validate->add_option("job", a.job, "job file (YAML)")->required();
@@ -329,6 +388,13 @@ void AddPlanAndStatus(CLI::App& app, Args& a) {
   status->add_flag("--json", a.json, "print the last manifest as JSON");
   status->add_flag("--verify", a.verify,
                    "check every output in OUT against its _SUCCESS (names, sizes, xxh3); exit 1 if any differs");
+
+  a.collect = app.add_subcommand(
+      "collect", "the barrier of a sharded run: wait for every shard, merge their manifests into the run's; exit as run");
+  a.collect->add_option("out", a.out, "output folder")->required();
+  a.collect->add_option("--wait", a.wait, "wait this long for shards not finished (90, 90s, 15m, 2h); default: not");
+  a.collect->add_option("--run-id", a.run_id, "the run to collect (default: the only one not collected yet)");
+  a.collect->add_flag("--json", a.json, "print the run manifest as JSON on stdout");
 }
 
 }  // namespace
@@ -358,6 +424,8 @@ int fanout::CliMain(int argc, char** argv, const CliHooks& hooks) {
   }
   options.resume = a.resume;
   options.verify = a.verify;
+  if (*a.collect) return CollectCommand(a.out, a.run_id, a.wait, a.json);
+  if (fanout::Status st = ParseShardOptions(a.shard, a.run_id, &options); !st.ok()) return Fail(st);
   if (*a.run) return RunCommand(a.job, a.sets, options, a.json, hooks);
   if (*a.validate) return ValidateCommand(a.job, a.sets);
   if (*a.plan) return PlanCommand(a.job, a.sets, options, a.json);

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "outputs.h"
+#include "util.h"
 
 namespace fanout {
 
@@ -153,9 +154,7 @@ void DecideSkip(OutputStore& store, const JobSpec& spec, const RunOptions& optio
 
 
 std::string LockHolder(const std::string& run_id) {
-  char host[256] = "?";
-  gethostname(host, sizeof host - 1);
-  return "run " + run_id + ", pid " + std::to_string(getpid()) + " on " + host;
+  return "run " + run_id + ", pid " + std::to_string(getpid()) + " on " + HostName();
 }
 
 }  // namespace fanout

@@ -14,6 +14,15 @@ bool EndsWith(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
+class ShardLock : public OutputLock {
+ public:
+  ShardLock(std::unique_ptr<StorageLock> shared, std::unique_ptr<StorageLock> own)
+      : shared_(std::move(shared)), own_(std::move(own)) {}
+
+ private:
+  std::unique_ptr<StorageLock> shared_, own_;
+};
+
 class PosixLock : public OutputLock {
  public:
   explicit PosixLock(std::unique_ptr<StorageLock> lock) : lock_(std::move(lock)) {}
@@ -50,9 +59,20 @@ class PosixStore : public OutputStore {
     if (!entries.ok()) return entries.status();
     std::vector<std::string> ids;
     for (const FileInfo& e : *entries)
-      if (e.is_file && EndsWith(e.name, ".json")) ids.push_back(e.name.substr(0, e.name.size() - 5));
+      if (e.is_file && EndsWith(e.name, ".json") && e.name.find(".shard-") == std::string::npos)
+        ids.push_back(e.name.substr(0, e.name.size() - 5));
     std::sort(ids.begin(), ids.end());
     return ids;
+  }
+
+  Result<std::vector<std::string>> ListRunFiles() override {
+    auto entries = files_->List(runs_);
+    if (!entries.ok()) return entries.status();
+    std::vector<std::string> names;
+    for (const FileInfo& e : *entries)
+      if (e.is_file && EndsWith(e.name, ".json")) names.push_back(e.name);
+    std::sort(names.begin(), names.end());
+    return names;
   }
 
   Result<std::string> ReadRunFile(const std::string& name) override { return files_->ReadFile(runs_ + "/" + name); }
@@ -80,6 +100,35 @@ class PosixStore : public OutputStore {
     auto lock = files_->Lock(out_ + "/_fanout/lock", holder);
     if (!lock.ok()) return lock.status();
     return std::unique_ptr<OutputLock>(std::make_unique<PosixLock>(std::move(lock).value()));
+  }
+
+  // OUT/_fanout/lock shared by the run's shards, and the shard's own lock
+  // beside it (which a second copy of the shard finds taken).
+  Result<std::unique_ptr<OutputLock>> LockShard(const std::string& run_id, int shard,
+                                                const std::string& holder) override {
+    auto shared = files_->LockShared(out_ + "/_fanout/lock");
+    if (!shared.ok()) return shared.status();
+    auto own = files_->Lock(out_ + "/_fanout/lock." + ShardKey(run_id, shard), holder);
+    if (!own.ok() && own.status().code() == Status::Code::kBusy)
+      return Status::Busy("shard " + std::to_string(shard) + " of run " + run_id +
+                          " is already running: " + own.status().message());
+    if (!own.ok()) return own.status();
+    return std::unique_ptr<OutputLock>(
+        std::make_unique<ShardLock>(std::move(shared).value(), std::move(own).value()));
+  }
+
+  Status BeginShard(const std::string& run_id, int shard) override {
+    const std::string key = ShardKey(run_id, shard);
+    (void)files_->RemoveAll(out_ + "/.fanout-staging/" + key);  // an earlier copy's
+    auto committer = std::make_shared<Committer>(*files_, out_, key);
+    // Another shard ending removes OUT/.fanout-staging when it finds it empty:
+    // between our mkdir of it and of our folder in it, that fails ours once.
+    Status st = committer->Start();
+    for (int i = 0; i < 3 && !st.ok(); ++i) st = committer->Start();
+    FANOUT_RETURN_IF_ERROR(st);
+    MutexLock lock(&mu_);
+    committer_ = std::move(committer);
+    return Status::Ok();
   }
 
   Status WriteRunFile(const std::string& name, const std::string& data) override {

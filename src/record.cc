@@ -276,6 +276,8 @@ Json IterationJson(const IterationReport& r) {
   if (!r.skip_reason.empty()) e["skip_reason"] = r.skip_reason;
   if (!r.run_reason.empty()) e["run_reason"] = r.run_reason;
   e["fingerprint"] = r.fingerprint;
+  if (r.shard > 0) e["shard"] = r.shard;
+  if (!r.host.empty()) e["host"] = r.host;
   return e;
 }
 
@@ -305,6 +307,9 @@ Json ManifestHeader(const Manifest& m) {
                  {"skipped", c.skipped},
                  {"cancelled", c.cancelled}};
   if (c.pending) j["counts"]["pending"] = *c.pending;
+  if (m.shard)
+    j["shard"] = {{"index", m.shard->index}, {"count", m.shard->count}, {"total", m.shard->total},
+                  {"digest", m.shard->digest}, {"host", m.shard->host}};
   if (m.verify) {
     Json a = Json::array();
     for (const ManifestCheck& v : *m.verify)
@@ -341,6 +346,8 @@ Result<IterationReport> ReadIteration(const Json& j, size_t index) {
   f.String("skip_reason", &r.skip_reason);
   f.String("run_reason", &r.run_reason);
   f.String("fingerprint", &r.fingerprint);
+  f.Int("shard", &r.shard);
+  f.String("host", &r.host);
   if (!f.status().ok()) return f.status();
   auto s = IterationStatusOf(status);
   if (!s.ok())
@@ -382,6 +389,25 @@ void ReadChecks(Fields& f, std::optional<std::vector<ManifestCheck>>* out) {
 }
 
 // The top-level keys but counts, verify and the iterations.
+void ReadShard(Fields& f, std::optional<ManifestShard>* shard) {
+  const Json* j = f.Object("shard", false);
+  if (!j) return;
+  Fields k(*j, kManifestWhat, "shard");
+  ManifestShard s;
+  int64_t index = 0, count = 0;
+  k.Int("index", &index, true, 1);
+  k.Int("count", &count, true, 1);
+  k.Int("total", &s.total, true, 0);
+  k.String("digest", &s.digest, true);
+  k.String("host", &s.host);
+  if (k.status().ok() && (index > count || count > 1000000))
+    k.Fail("shard.index", "is " + std::to_string(index) + " of " + std::to_string(count) + ", not 1..count");
+  f.Take(k);
+  s.index = static_cast<int>(index);
+  s.count = static_cast<int>(count);
+  if (f.status().ok()) *shard = s;
+}
+
 void ReadRun(Fields& f, Manifest* m) {
   int64_t version = 1;
   f.Int("fanout_version", &version);
@@ -407,6 +433,10 @@ void ReadRun(Fields& f, Manifest* m) {
 }
 
 }  // namespace
+
+std::string ShardManifestName(const std::string& run_id, int shard, int shards) {
+  return run_id + ".shard-" + std::to_string(shard) + "-of-" + std::to_string(shards) + ".json";
+}
 
 int RecordFormatOf(std::string_view text) {
   Json j = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
@@ -489,6 +519,7 @@ Result<Manifest> Manifest::FromJson(std::string_view text) {
   }
   if (f.status().ok() && !f.Find("counts", false)) m.counts = CountsOf(m.iterations, m.status == "running");
   ReadCounts(f, &m.counts);
+  ReadShard(f, &m.shard);
   ReadChecks(f, &m.verify);
   if (!f.status().ok()) return f.status();
   return m;

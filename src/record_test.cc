@@ -363,3 +363,33 @@ TEST(RecordTest, InvalidUtf8IsReplacedNotThrown) {
 
 }  // namespace
 }  // namespace fanout
+
+namespace fanout {
+namespace {
+
+TEST(RecordTest, ShardManifestRoundTripsAndABadShardIsNamed) {
+  Manifest m;
+  m.run_id = "slurm-77";
+  m.status = "succeeded";
+  m.shard = ManifestShard{2, 3, 9, "d1", "node-b"};
+  IterationReport it;
+  it.n = Value(4);
+  it.target = "iter_4";
+  it.status = IterationStatus::kCommitted;
+  it.shard = 2;
+  it.host = "node-b";
+  m.iterations = {it};
+  m.counts = Manifest::CountsOf(m.iterations, false);
+  auto back = Manifest::FromJson(m.ToJson());
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(*back, m);
+  EXPECT_EQ(ShardManifestName("slurm-77", 2, 3), "slurm-77.shard-2-of-3.json");
+  std::string bad = m.ToJson();
+  bad.replace(bad.find("\"index\": 2"), 10, "\"index\": 4");
+  auto refused = Manifest::FromJson(bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("shard.index"), std::string::npos) << refused.status().message();
+}
+
+}  // namespace
+}  // namespace fanout

@@ -60,6 +60,8 @@ Manifest ManifestOf(RunReport report, double now) {
   m.max_workers = report.workers;
   m.threads = report.threads;
   m.counts = Manifest::CountsOf(report.iterations, report.running);
+  if (report.shards > 0)
+    m.shard = ManifestShard{report.shard, report.shards, report.shard_total, report.shard_digest, HostName()};
   m.iterations = std::move(report.iterations);
   return m;
 }

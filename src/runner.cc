@@ -7,6 +7,7 @@
 #include "outputs.h"
 #include "report.h"
 #include "scheduler.h"
+#include "shard.h"
 #include "util.h"
 
 namespace fanout {
@@ -20,7 +21,9 @@ Runner::Runner(const JobSpec& spec, const RunOptions& options, std::shared_ptr<O
       backend_(backend ? std::move(backend) : BackendFactory(NewLocalBackend)),
       loaded_(loaded) {
   // Now, not when the job was opened: run ids sort in start order.
-  report_.run_id = NewRunId();
+  report_.run_id = options.run_id.empty() ? NewRunId() : options.run_id;
+  report_.shard = options.shard;
+  report_.shards = options.shards;
   report_.job_name = spec.name;
   report_.out_dir = spec.output.dir;
   report_.started_at = NowSeconds();
@@ -54,7 +57,10 @@ RunReport Runner::Done(Status st) {
 
 // Everything that can reject the job before anything is written (a job
 // loaded earlier was checked the same way before it loaded).
-Status Runner::Check() { return CheckBeforeLoad(*store_, spec_, options_.only); }
+Status Runner::Check() {
+  FANOUT_RETURN_IF_ERROR(CheckShardRunId());
+  return CheckBeforeLoad(*store_, spec_, options_.only);
+}
 
 // A run refused after its inputs loaded: the cache files this load wrote go
 // (they would have no sidecar), the engine closes (it spills into the run's
@@ -72,7 +78,7 @@ void Runner::Abandon() {
 
 Status Runner::Load() {
   if (!loaded_ || loaded_->schema_only) {
-    auto loaded = LoadAndPlan(files_, spec_, options_, /*schema_only=*/false, store_->ScratchDir(report_.run_id));
+    auto loaded = LoadAndPlan(files_, spec_, options_, /*schema_only=*/false, store_->ScratchDir(RunKey()));
     if (!loaded.ok()) {
       report_.interrupted = loaded.status().code() == Status::Code::kInterrupted;
       return loaded.status();
@@ -80,8 +86,11 @@ Status Runner::Load() {
     loaded_here_ = std::move(loaded).value();
     loaded_ = &*loaded_here_;
   }
+  if (options_.shards > 0) KeepShare();
   for (const Iteration& it : loaded_->iterations) {
     IterationReport r;
+    r.shard = options_.shard;
+    if (options_.shards > 0) r.host = HostName();
     r.n = it.n;
     r.kind = it.kind;
     r.target = it.target;
@@ -105,14 +114,15 @@ Status Runner::Own() {
   if (!st.ok())
     return Status::Invalid("cannot create the output folder " + out + ": " + st.message() +
                            " (check output.dir and its permissions)");
-  auto lock = store_->Lock(LockHolder(report_.run_id));
+  auto lock = options_.shards > 0 ? store_->LockShard(report_.run_id, options_.shard, LockHolder(report_.run_id))
+                                  : store_->Lock(LockHolder(report_.run_id));
   if (!lock.ok() && lock.status().code() == Status::Code::kBusy) return lock.status();
   if (!lock.ok())  // e.g. a read-only OUT: nothing can be written, nothing was
     return Status::Invalid("cannot write to the output folder " + out + ": " + lock.status().message() +
                            " (check that output.dir is writable)");
   lock_ = std::move(lock).value();
   FANOUT_RETURN_IF_ERROR(CheckNoOutputExists(*store_, spec_.output, targets));
-  st = store_->BeginRun(report_.run_id);
+  st = options_.shards > 0 ? store_->BeginShard(report_.run_id, options_.shard) : store_->BeginRun(report_.run_id);
   if (!st.ok()) return Status::Invalid("cannot prepare staging under " + out + ": " + st.message());
   began_ = true;
   return Status::Ok();
@@ -128,7 +138,8 @@ Status Runner::Decide() {
     for (size_t i = 0; i < loaded_->iterations.size(); ++i)
       DecideSkip(*store_, spec_, options_, loaded_->iterations[i], report_.iterations[i]);
   if (options_.events) options_.events->OnPlanned(report_.iterations);
-  manifest_name_ = report_.run_id + ".json";
+  manifest_name_ = options_.shards > 0 ? ShardManifestName(report_.run_id, options_.shard, options_.shards)
+                                       : report_.run_id + ".json";
   report_.running = true;
   Status st = WriteManifest();
   report_.running = false;
@@ -136,6 +147,33 @@ Status Runner::Decide() {
     return Status::Invalid("cannot write the run manifest " + ManifestPath() + ": " + st.message() +
                            " (check the free space and permissions of output.dir; nothing was run)");
   return Status::Ok();
+}
+
+// A shard runs only its share of the plan (shard.h: the same in every
+// shard of the run, computed before anything is skipped).
+void Runner::KeepShare() {
+  std::vector<Iteration>& all = loaded_->iterations;
+  ShardShare share = AssignShards(all, PastDurations(*store_), options_.shards);
+  report_.shard_total = static_cast<int64_t>(all.size());
+  report_.shard_digest = share.digest;
+  std::vector<Iteration> mine;
+  for (size_t i = 0; i < all.size(); ++i)
+    if (share.owner[i] == options_.shard) mine.push_back(std::move(all[i]));
+  all = std::move(mine);
+}
+
+// A shard's run id names the run all its shards share: once collected, it
+// is a finished run, not one to add to.
+Status Runner::CheckShardRunId() {
+  if (options_.shards == 0) return Status::Ok();
+  if (!store_->ReadRunFile(report_.run_id + ".json").ok()) return Status::Ok();
+  return Status::Invalid("run " + report_.run_id + " was already collected (" +
+                         store_->RunFileLocation(report_.run_id + ".json") +
+                         "): give the shards of a new run another --run-id (nothing was written)");
+}
+
+std::string Runner::RunKey() const {
+  return options_.shards > 0 ? OutputStore::ShardKey(report_.run_id, options_.shard) : report_.run_id;
 }
 
 Status Runner::WriteManifest() { return store_->WriteRunFile(manifest_name_, report_.ToJson()); }

@@ -48,6 +48,9 @@ class Runner {
   Status Finish();
 
   RunReport Done(Status st);
+  void KeepShare();
+  Status CheckShardRunId();
+  std::string RunKey() const;  // the run's id, or its shard's key
   void Abandon();
   Status WriteManifest();
   std::string ManifestPath() const;

@@ -225,6 +225,24 @@ class PosixStorage : public Storage {
     return std::unique_ptr<StorageLock>(new PosixLock(fd));
   }
 
+  Result<std::unique_ptr<StorageLock>> LockShared(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) return Errno("cannot open lock file", path);
+    if (::flock(fd, LOCK_SH | LOCK_NB) != 0) {
+      int err = errno;
+      std::string current;
+      char buf[512];
+      ssize_t n = ::pread(fd, buf, sizeof buf, 0);
+      if (n > 0) current.assign(buf, static_cast<size_t>(n));
+      ::close(fd);
+      if (err == EWOULDBLOCK)
+        return Status::Busy("another fanout run is writing to this output (" + current +
+                            "); wait for it to finish or use another output.dir");
+      return Errno("cannot lock", path, err);
+    }
+    return std::unique_ptr<StorageLock>(new PosixLock(fd));
+  }
+
   Result<bool> LockHeld(const std::string& path) override {
     Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (f.fd < 0 && errno == ENOENT) return false;

@@ -76,6 +76,9 @@ class Storage {
   // such file). Takes and drops a shared lock: writes nothing (a run that
   // starts in that instant is refused as busy, and can be started again).
   virtual Result<bool> LockHeld(const std::string& path) = 0;
+  // A shared lock on `path` (created when absent): any number of holders,
+  // none while Lock's holder has it. kBusy when it does.
+  virtual Result<std::unique_ptr<StorageLock>> LockShared(const std::string& path) = 0;
 
   bool Exists(const std::string& path) { return Stat(path).ok(); }
 };
@@ -113,6 +116,9 @@ class StorageWrapper : public Storage {
     return base_->Lock(path, holder);
   }
   Result<bool> LockHeld(const std::string& path) override { return base_->LockHeld(path); }
+  Result<std::unique_ptr<StorageLock>> LockShared(const std::string& path) override {
+    return base_->LockShared(path);
+  }
 
  protected:
   std::shared_ptr<Storage> base_;

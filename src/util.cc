@@ -1,5 +1,7 @@
 #include "util.h"
 
+#include <unistd.h>
+
 #include <xxhash.h>
 
 #include <chrono>
@@ -199,6 +201,12 @@ std::string HashHex(const std::string& data) {
   snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(h.high64),
            static_cast<unsigned long long>(h.low64));
   return buf;
+}
+
+std::string HostName() {
+  char host[256] = "?";
+  gethostname(host, sizeof host - 1);
+  return host;
 }
 
 }  // namespace fanout

@@ -34,6 +34,8 @@ bool IsSafePathComponent(const std::string& name);
 // first where they matter).
 bool IsInsideOrSame(const std::string& path, const std::string& dir);
 
+// This machine's name ("?" when it has none).
+std::string HostName();
 double NowSeconds();                     // unix time, sub-second
 std::string FormatUtc(double unix_seconds);  // 2026-11-23T05:22:16.123Z
 

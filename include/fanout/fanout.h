@@ -46,6 +46,10 @@ struct IterationReport {
   double commit_seconds = 0;
   std::string error;
   std::string fingerprint;
+  // Of a sharded run (--shard K/N): the shard (1..N) and host that ran it;
+  // 0 and "" otherwise.
+  int shard = 0;
+  std::string host;
   double seconds() const { return finished_at > started_at ? finished_at - started_at : 0; }
   bool operator==(const IterationReport&) const = default;
 };
@@ -64,6 +68,11 @@ struct RunReport {
   // The manifest of a run still going: written at the start and while the
   // iterations finish, so that a killed run is visible (status "running").
   bool running = false;
+  // A shard of a run (--shard K/N): K, N, how many iterations the whole run
+  // planned and a digest of who runs which (every shard of one run agrees).
+  int shard = 0, shards = 0;
+  int64_t shard_total = 0;
+  std::string shard_digest;
 
   int Count(IterationStatus s) const;
   // 0 all ok, 1 some iteration failed, 2 invalid job / inputs, 130 interrupted.
@@ -101,6 +110,12 @@ struct RunOptions {
   // Called once with the engine after inputs load, before anything runs (tests
   // use it to register UDFs).
   std::function<Status(Engine&)> on_engine_ready;
+  // One shard of a run started N times at once (array jobs): runs shard K of
+  // `shards` (1 <= shard <= shards), a deterministic share of the plan, and
+  // writes a shard manifest; `fanout collect` merges them. 0: the whole run.
+  int shard = 0, shards = 0;
+  // The run's id ("": a new one). Shards of one run must be given the same.
+  std::string run_id;
 };
 
 // Loads inputs once, plans, runs every iteration with at most max_workers in

@@ -90,6 +90,19 @@ struct ManifestCheck {
   bool operator==(const ManifestCheck&) const = default;
 };
 
+// A shard's part of a run (fanout run --shard K/N): its manifest is
+// <run-id>.shard-K-of-N.json beside the run manifests (not a run of its own:
+// ListRuns leaves it out); `fanout collect` merges the N into <run-id>.json.
+struct ManifestShard {
+  int index = 0;      // K, 1..count
+  int count = 0;      // N
+  int64_t total = 0;  // iterations the whole run planned (every shard's)
+  std::string digest;  // of the plan and who runs which: equal in every shard of a run
+  std::string host;
+  bool operator==(const ManifestShard&) const = default;
+};
+std::string ShardManifestName(const std::string& run_id, int shard, int shards);
+
 // A run manifest. Each iteration is an IterationReport: its times are the
 // unix seconds "start_unix"/"end_unix" (the UTC "started_at"/"finished_at"
 // and "seconds" of an entry are written from them).
@@ -110,6 +123,7 @@ struct Manifest {
   int max_workers = 0;           // 0: not written
   int threads = 0;               // 0: not written
   ManifestCounts counts;
+  std::optional<ManifestShard> shard;  // a shard's manifest
   std::vector<IterationReport> iterations;
   // Only in what `fanout status --json` prints, never in a file it writes:
   std::string note;                                  // why the run shows killed ("": none)

@@ -71,13 +71,18 @@ class OutputStore {
   // names starting with '.' or '_'), sorted.
   virtual Result<std::vector<std::string>> ListTargets() = 0;
   // The ids of the runs with a manifest, sorted (oldest first: run ids sort
-  // by start time).
+  // by start time). A shard's manifest (<run-id>.shard-K-of-N.json) is not a
+  // run.
   virtual Result<std::vector<std::string>> ListRuns() = 0;
   // A run's file, e.g. "<run-id>.json" (its manifest).
   virtual Result<std::string> ReadRunFile(const std::string& name) = 0;
   // Where a run's file lives, as a user would look for it (messages,
   // RunReport::manifest_path), e.g. "OUT/_fanout/runs/<run-id>.json".
   virtual std::string RunFileLocation(const std::string& name) const = 0;
+  // The names of every run file (run manifests, shard manifests), sorted.
+  virtual Result<std::vector<std::string>> ListRunFiles() {
+    return Status::Failed("this output store cannot list its run files (fanout collect needs it)");
+  }
   // Whether a run holds OUT's lock now (false when none ever did).
   virtual Result<bool> LockHeld() = 0;
 
@@ -95,6 +100,24 @@ class OutputStore {
   // OUT's run lock, holding `holder` as text. kBusy naming the current
   // holder when another run has it.
   virtual Result<std::unique_ptr<OutputLock>> Lock(const std::string& holder) = 0;
+  // --- Shards: parts of one run on several hosts at once (--shard K/N) ------
+  // Shares OUT with the other shards of `run_id`: excluded by a whole run's
+  // Lock (and excluding it), and a second copy of the same shard is kBusy.
+  virtual Result<std::unique_ptr<OutputLock>> LockShard(const std::string& run_id, int shard,
+                                                        const std::string& holder) {
+    (void)run_id, (void)shard, (void)holder;
+    return Status::Invalid("this output store cannot run shards (--shard)");
+  }
+  // BeginRun for one shard: clears only what an earlier copy of this shard
+  // left (the other shards are running) and opens its staging; ScratchDir
+  // and Stage then use `ShardKey(run_id, shard)` as the run id.
+  virtual Status BeginShard(const std::string& run_id, int shard) {
+    (void)run_id, (void)shard;
+    return Status::Invalid("this output store cannot run shards (--shard)");
+  }
+  static std::string ShardKey(const std::string& run_id, int shard) {
+    return run_id + ".shard-" + std::to_string(shard);
+  }
   // Writes a run's file atomically and durably (a reader sees the old
   // content or the new, never a mix).
   virtual Status WriteRunFile(const std::string& name, const std::string& data) = 0;
