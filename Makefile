@@ -31,7 +31,7 @@ check: thread-safety asan tsan fuzz
 asan: bootstrap
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFANOUT_SANITIZE=address,undefined >/dev/null
 	@cmake --build build-asan -j $(JOBS)
-	cd build-asan && $(SAN_ENV) ctest --output-on-failure -j $(JOBS) -LE bench
+	cd build-asan && $(SAN_ENV) ctest --output-on-failure -j $(JOBS) -LE 'bench|install'
 
 # The concurrency-heavy tests under ThreadSanitizer.
 TSAN_FILTER ?= Scheduler.*:ConcurrencyTest.*:EngineThreads*:Stress*:GroupCommitTest.*
