@@ -36,7 +36,9 @@ class ApiTest : public TempDirTest {
     JobSpec spec = Valid();
     change(spec);
     Status st = Validate(spec);
-    if (!st.ok()) EXPECT_EQ(st.code(), Status::Code::kInvalid);
+    if (!st.ok()) {
+      EXPECT_EQ(st.code(), Status::Code::kInvalid);
+    }
     return st.message();
   }
 };

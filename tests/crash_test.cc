@@ -73,7 +73,9 @@ class CrashTest : public FanoutTest {
     RunResult status = Fanout({"status", OutPath(), "--json"});
     EXPECT_EQ(status.exit_code, 0) << status.Describe();
     auto last = nlohmann::json::parse(status.out, nullptr, false);
-    if (!last.is_discarded()) EXPECT_NE(last.value("status", ""), "running") << status.out;
+    if (!last.is_discarded()) {
+      EXPECT_NE(last.value("status", ""), "running") << status.out;
+    }
     RunResult resumed = Run({"--resume"});
     ASSERT_EQ(resumed.exit_code, 0) << resumed.Describe();
     for (int n = 1; n <= 6; ++n) {
