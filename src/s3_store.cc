@@ -1,7 +1,10 @@
 // s3_store: the OutputStore on S3 (see s3_store.h).
 #include "s3_store.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <atomic>
 #include <map>
 #include <set>
@@ -184,7 +187,9 @@ class S3Store : public OutputStore {
 
  private:
   std::string StagingRoot(const std::string& run_id) const {
-    return "/tmp/fanout-s3-staging-" + HashHex(location_).substr(0, 12) + "-" + run_id;
+    // Local, under TMPDIR; the process id keeps two processes' runs apart.
+    return std::filesystem::temp_directory_path().string() + "/fanout-s3-staging-" +
+           HashHex(location_).substr(0, 12) + "-" + run_id + "-" + std::to_string(getpid());
   }
   Result<std::vector<MarkerFile>> Upload(const StagedAttempt& staged, const std::string& single);
 

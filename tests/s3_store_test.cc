@@ -74,6 +74,7 @@ TEST_F(S3StoreTest, ReplaceDeletesTheOldObjectsOnlyAfterTheNewMarker) {
   EXPECT_TRUE(s3->Head("bkt", first->files[0].key)->key.empty());  // superseded: gone
   EXPECT_EQ(*s3->Get("bkt", second->files[0].key), "new!\n");
   EXPECT_EQ(store->Inspect("iter_1").marker.files, second->files);
+  EXPECT_TRUE(store->EndRun().ok());
 }
 
 TEST_F(S3StoreTest, AReplaceFailingMidwayLeavesTheOldOutputComplete) {
@@ -99,6 +100,8 @@ TEST_F(S3StoreTest, AReplaceFailingMidwayLeavesTheOldOutputComplete) {
   ASSERT_TRUE(collected.ok()) << collected.status().ToString();
   EXPECT_GE(collected->objects, 1);
   EXPECT_EQ(store->Verify("iter_1", state.marker, true), "");
+  EXPECT_TRUE(store->EndRun().ok());
+  EXPECT_TRUE(failing->EndRun().ok());
 }
 
 TEST_F(S3StoreTest, TheLockIsExclusiveAndTakenOverOnlyOnceExpired) {
@@ -140,6 +143,7 @@ TEST_F(S3StoreTest, GcAbortsStaleUploadsAndRemovesUnreferencedAttemptsOnly) {
   EXPECT_EQ(store->Verify("iter_1", store->Inspect("iter_1").marker, true), "");
   EXPECT_EQ(*s3->Get("bkt", "out/run/notes.txt"), "not fanout's");
   EXPECT_TRUE(s3->ListMultipart("bkt", "out/run/")->empty());
+  EXPECT_TRUE(store->EndRun().ok());
 }
 
 TEST_F(S3StoreTest, WrongSecretIsRefusedBeforeAnythingIsWritten) {
