@@ -10,7 +10,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 debian_packages=(
   cmake make g++ pkg-config clang
-  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libxxhash-dev libjemalloc-dev
+  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libxxhash-dev libjemalloc-dev libssl-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
 )

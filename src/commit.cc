@@ -88,7 +88,7 @@ Result<std::vector<PartFile>> Committer::SealParts(const std::string& staging, c
     if (name != files[i].name) FANOUT_RETURN_IF_ERROR(storage_.Rename(staging + "/" + files[i].name, path, false));
     auto hash = storage_.HashFile(path);
     if (!hash.ok()) return hash.status();
-    parts.push_back(PartFile{name, files[i].size, *hash});
+    parts.push_back(PartFile{name, files[i].size, *hash, "", ""});
   }
   if (parts.empty()) return Status::Io("the engine wrote no file into " + staging);
   return parts;

@@ -206,7 +206,12 @@ Json MarkerJson(const Marker& m) {
   j["engine"] = m.engine;
   j["bytes"] = m.bytes;
   Json files = Json::array();
-  for (const MarkerFile& f : m.files) files.push_back({{"name", f.name}, {"bytes", f.bytes}, {"xxh3", f.xxh3}});
+  for (const MarkerFile& f : m.files) {
+    Json file = {{"name", f.name}, {"bytes", f.bytes}, {"xxh3", f.xxh3}};
+    if (!f.key.empty()) file["key"] = f.key;  // an object store's file: its key and ETag
+    if (!f.etag.empty()) file["etag"] = f.etag;
+    files.push_back(std::move(file));
+  }
   j["files"] = std::move(files);
   return j;
 }
@@ -223,6 +228,8 @@ void ReadMarkerFiles(Fields& f, std::vector<MarkerFile>* out) {
     e.String("name", &file.name, true);
     e.Int("bytes", &file.bytes, true, 0);
     e.String("xxh3", &file.xxh3, true);
+    e.String("key", &file.key);
+    e.String("etag", &file.etag);
     if (e.status().ok() && (!IsSafePathComponent(file.name) || file.name == "_SUCCESS"))
       e.Fail(e.Name("name"), "\"" + file.name + "\" is not a part file's name");
     if (!e.status().ok()) return f.Take(e);

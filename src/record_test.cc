@@ -33,7 +33,8 @@ Marker FullMarker() {
               {"map", Value(ValueMap{{"z", Value(1)}, {"a", Value(ValueList{})}})}};
   m.engine = "duckdb v1.4.4";
   m.bytes = 1234 + 5;
-  m.files = {{"part-00000.parquet", 1234, std::string(32, 'a')}, {"part-00001.parquet", 5, std::string(32, 'b')}};
+  m.files = {{"part-00000.parquet", 1234, std::string(32, 'a'), "", ""},
+             {"part-00001.parquet", 5, std::string(32, 'b'), "", ""}};
   return m;
 }
 
@@ -149,6 +150,18 @@ TEST(RecordTest, MarkerRoundTripsEveryField) {
   EXPECT_EQ(j["params"]["map"].dump(), R"({"z":1,"a":[]})");
 }
 
+// An object store's marker lists each file's key and ETag; a filesystem's
+// marker has neither field (its JSON is unchanged).
+TEST(RecordTest, MarkerFileKeyAndEtagRoundTripOnlyWhenSet) {
+  Marker m = FullMarker();
+  EXPECT_EQ(Json::parse(m.ToJson())["files"][0].count("key"), 0u);
+  m.files[0].key = "out/iter_1/.a-run-1/part-00000.parquet";
+  m.files[0].etag = "\"9b2cf535f27731c974343645a3985328\"";
+  auto back = Marker::FromJson(m.ToJson());
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(*back, m);
+}
+
 TEST(RecordTest, MarkerNOfEveryScalarKindRoundTrips) {
   for (const Value& n : {Value(0), Value(-12), Value(2.0), Value(0.1), Value("007"), Value(""), Value(true),
                          Value(ValueMap{{"k", Value("v")}})}) {
@@ -228,7 +241,7 @@ TEST(RecordTest, FilesWithoutFormatAreFormatOne) {
   ASSERT_TRUE(marker.ok()) << marker.status().message();
   EXPECT_EQ(marker->n, Value(3));
   EXPECT_EQ(marker->fingerprint_parts.settings, "e");
-  EXPECT_EQ(marker->files, (std::vector<MarkerFile>{{"part-00000.parquet", 300, "x"}}));
+  EXPECT_EQ(marker->files, (std::vector<MarkerFile>{{"part-00000.parquet", 300, "x", "", ""}}));
   EXPECT_EQ(marker->params.at("scale"), Value(1.5));
 
   auto manifest = Manifest::FromJson(kManifestWithoutFormat);

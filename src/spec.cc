@@ -142,6 +142,15 @@ class Parser {
     return p.lexically_normal().string();
   }
 
+  // A path (as Path), or an s3:// URL kept as written (after ${VAR}).
+  std::string Location(const YAML::Node& node, const std::string& what) const {
+    std::string raw = Str(node, what);
+    if (raw.rfind("s3://", 0) != 0) return Path(node, what);
+    auto expanded = ExpandEnv(raw);
+    if (!expanded.ok()) Fail(node, what + ": " + expanded.status().message());
+    return *expanded;
+  }
+
   static std::string Dump(const YAML::Node& node) {
     if (node.IsScalar()) return node.as<std::string>();
     YAML::Emitter e;
@@ -487,7 +496,7 @@ void ParseSequence(const Parser& p, const YAML::Node& node, JobSpec& spec) {
 void ParseOutput(const Parser& p, const YAML::Node& node, JobSpec& spec) {
   p.CheckKeys(node, "output", {"dir", "name", "format", "compression", "mode", "max_file_size"});
   OutputSpec& o = spec.output;
-  if (node["dir"]) o.dir = p.Path(node["dir"], "output.dir");
+  if (node["dir"]) o.dir = p.Location(node["dir"], "output.dir");
   if (node["name"]) {
     o.name = p.Str(node["name"], "output.name");
     p.Check(node["name"], OutputName(o.name));

@@ -5,6 +5,7 @@
 #include <regex>
 #include <vector>
 
+#include "s3_client.h"
 #include "util.h"
 
 namespace fanout {
@@ -211,7 +212,14 @@ std::string CheckOutput(const OutputSpec& o) {
               : std::vector<std::string>{"none", "gzip", "zstd"};
   bool mode_known = o.mode == OutputSpec::Mode::kOverwrite || o.mode == OutputSpec::Mode::kErrorIfExists ||
                     o.mode == OutputSpec::Mode::kSkipExisting;
-  return First({o.dir.empty() ? "output.dir is empty: give the folder the outputs go to" : "", OutputName(o.name),
+  std::string s3_problem;
+  if (o.dir.rfind("s3://", 0) == 0) {
+    std::string bucket, key;
+    Status url = ParseS3Url(o.dir, &bucket, &key);
+    s3_problem = url.ok() ? "" : "output.dir: " + url.message();
+  }
+  return First({o.dir.empty() ? "output.dir is empty: give the folder the outputs go to" : "", s3_problem,
+                OutputName(o.name),
                 OneOf("output.format", o.format, {"parquet", "csv", "json"}),
                 OneOf("output.compression for " + o.format, o.compression, compressions),
                 mode_known ? "" : "output.mode must be overwrite, error_if_exists or skip_existing",

@@ -321,7 +321,7 @@ class InMemoryStore : public OutputStore {
       std::ifstream in(staged.dir + "/" + names[i], std::ios::binary);
       std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
       std::string name = "part-0000" + std::to_string(i) + names[i].substr(names[i].find('.'));
-      marker.files.push_back(MarkerFile{name, static_cast<int64_t>(bytes.size()), "0"});
+      marker.files.push_back(MarkerFile{name, static_cast<int64_t>(bytes.size()), "0", "", ""});
       marker.bytes += static_cast<int64_t>(bytes.size());
       out.files[name] = std::move(bytes);
     }

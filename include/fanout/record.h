@@ -42,6 +42,10 @@ struct MarkerFile {
   std::string name;  // part-00000.parquet
   int64_t bytes = 0;
   std::string xxh3;  // 32 hex digits
+  // On an object store (S3): the object's full key (attempt-unique, not
+  // derived from `name`) and its ETag. Empty on a filesystem.
+  std::string key;
+  std::string etag;
   bool operator==(const MarkerFile&) const = default;
 };
 

@@ -1,0 +1,404 @@
+// s3_store: the OutputStore on S3 (see s3_store.h).
+#include "s3_store.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <atomic>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "commit.h"
+#include "mutex.h"
+#include "storage.h"
+#include "util.h"
+
+namespace fanout {
+
+bool IsS3Location(const std::string& location) { return location.rfind("s3://", 0) == 0; }
+
+namespace {
+
+// The lock object's body: who holds it and until when (unix seconds).
+std::string LockBody(const std::string& holder, double expires) {
+  return "{\"holder\": \"" + HashHex(holder) + "\", \"expires\": " + std::to_string(expires) + "}";
+}
+
+double ExpiresOf(const std::string& body) {
+  size_t at = body.find("\"expires\": ");
+  return at == std::string::npos ? 0 : std::atof(body.c_str() + at + 11);
+}
+
+// The lock, renewed by a thread while held; deleted when released.
+class S3Lock : public OutputLock {
+ public:
+  S3Lock(std::shared_ptr<S3Client> s3, std::string bucket, std::string key, std::string holder, std::string etag,
+         double ttl)
+      : s3_(std::move(s3)), bucket_(std::move(bucket)), key_(std::move(key)), holder_(std::move(holder)),
+        etag_(std::move(etag)), ttl_(ttl), renewer_([this] { Renew(); }) {}
+  ~S3Lock() override {
+    {
+      MutexLock lock(&mu_);
+      stop_ = true;
+    }
+    wake_.SignalAll();
+    renewer_.join();
+    (void)s3_->Delete(bucket_, key_);
+  }
+
+ private:
+  void Renew() {
+    MutexLock lock(&mu_);
+    while (!stop_) {
+      wake_.WaitUntil(mu_, CondVar::After(ttl_ / 3));
+      if (stop_) break;
+      bool lost = false;
+      auto etag = s3_->Put(bucket_, key_, LockBody(holder_, NowSeconds() + ttl_), S3Condition{false, etag_}, &lost);
+      if (etag.ok()) etag_ = *etag;
+    }
+  }
+  std::shared_ptr<S3Client> s3_;
+  const std::string bucket_, key_, holder_;
+  Mutex mu_;
+  CondVar wake_;
+  std::string etag_ GUARDED_BY(mu_);
+  bool stop_ GUARDED_BY(mu_) = false;
+  const double ttl_;
+  std::thread renewer_;
+};
+
+class S3Store : public OutputStore {
+ public:
+  S3Store(std::string location, std::shared_ptr<S3Client> s3, S3StoreOptions options)
+      : location_(std::move(location)), s3_(std::move(s3)), options_(options), files_(NewPosixStorage()) {
+    (void)ParseS3Url(location_, &bucket_, &prefix_);
+    while (!prefix_.empty() && prefix_.back() == '/') prefix_.pop_back();
+    if (!prefix_.empty()) prefix_ += '/';
+  }
+
+  const std::string& location() const override { return location_; }
+
+  TargetState Inspect(const std::string& target) override {
+    TargetState state;
+    bool missing = false;
+    auto text = s3_->Get(bucket_, Key(target + "/_SUCCESS"), &missing);
+    if (!text.ok() && missing) {
+      auto listed = s3_->List(bucket_, Key(target + "/"));
+      if (listed.ok())
+        for (const S3Object& o : *listed)
+          if (o.key.find("/.a-") == std::string::npos) {
+            state.kind = TargetState::Kind::kForeign;
+            state.what = "objects without fanout's marker (" + o.key + ")";
+            return state;
+          }
+      return state;
+    }
+    auto marker = text.ok() ? Marker::FromJson(*text) : Result<Marker>(text.status());
+    if (!marker.ok()) {
+      state.kind = TargetState::Kind::kForeign;
+      state.what = "a _SUCCESS fanout cannot read: " + marker.status().message();
+      return state;
+    }
+    state.kind = TargetState::Kind::kOurs;
+    state.marker = std::move(marker).value();
+    return state;
+  }
+
+  std::string Verify(const std::string& target, const Marker& marker, bool checksums) override {
+    (void)checksums;  // the ETag stands for the content on S3
+    for (const MarkerFile& f : marker.files) {
+      auto head = s3_->Head(bucket_, f.key.empty() ? Key(target + "/" + f.name) : f.key);
+      if (!head.ok()) return f.name + ": " + head.status().message();
+      if (head->key.empty()) return f.name + ": missing";
+      if (head->size != f.bytes)
+        return f.name + ": size " + std::to_string(head->size) + " in the store, " + std::to_string(f.bytes) +
+               " in _SUCCESS";
+      if (!f.etag.empty() && head->etag != f.etag) return f.name + ": ETag " + head->etag + ", " + f.etag + " in _SUCCESS";
+    }
+    return "";
+  }
+
+  Result<std::vector<std::string>> ListTargets() override {
+    FANOUT_ASSIGN_OR_RETURN(std::vector<S3Object> all, s3_->List(bucket_, prefix_));
+    std::vector<std::string> names;
+    for (const S3Object& o : all) {
+      std::string rest = o.key.substr(prefix_.size());
+      std::string first = rest.substr(0, rest.find('/'));
+      if (!first.empty() && first[0] != '.' && first[0] != '_' && rest.size() > first.size() &&
+          (names.empty() || names.back() != first))
+        names.push_back(first);
+    }
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    return names;
+  }
+
+  Result<std::vector<std::string>> ListRuns() override {
+    FANOUT_ASSIGN_OR_RETURN(std::vector<S3Object> all, s3_->List(bucket_, Key("_fanout/runs/")));
+    std::vector<std::string> ids;
+    for (const S3Object& o : all) {
+      std::string name = o.key.substr(Key("_fanout/runs/").size());
+      if (name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0) ids.push_back(name.substr(0, name.size() - 5));
+    }
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
+
+  Result<std::string> ReadRunFile(const std::string& name) override { return s3_->Get(bucket_, Key("_fanout/runs/" + name)); }
+  std::string RunFileLocation(const std::string& name) const override {
+    return "s3://" + bucket_ + "/" + Key("_fanout/runs/" + name);
+  }
+
+  Result<bool> LockHeld() override {
+    bool missing = false;
+    auto body = s3_->Get(bucket_, Key("_fanout/lock"), &missing);
+    if (!body.ok()) return missing ? Result<bool>(false) : Result<bool>(body.status());
+    return ExpiresOf(*body) > NowSeconds();
+  }
+
+  // Wrong credentials, no such bucket, no access: found here, before anything runs.
+  Status CheckLocation(const JobSpec&) override {
+    auto probe = s3_->List(bucket_, Key("_fanout/runs/"));
+    if (!probe.ok())
+      return Status::Invalid("output.dir " + location_ + " cannot be used: " + probe.status().message() +
+                             " (nothing was written)");
+    return Status::Ok();
+  }
+  Status CheckLayout() override { return Status::Ok(); }
+  Status CreateLayout() override { return Status::Ok(); }  // S3 has no folders
+
+  Result<std::unique_ptr<OutputLock>> Lock(const std::string& holder) override;
+  Status WriteRunFile(const std::string& name, const std::string& data) override {
+    return s3_->Put(bucket_, Key("_fanout/runs/" + name), data).status();
+  }
+  Status BeginRun(const std::string& run_id) override;
+  std::string ScratchDir(const std::string& run_id) const override { return StagingRoot(run_id) + "/spill"; }
+  Result<StagedAttempt> Stage(const std::string& target, int attempt) override;
+  Result<Marker> Publish(const StagedAttempt& staged, Marker marker, const std::string& single) override;
+  void Discard(const StagedAttempt& staged) override { (void)files_->RemoveAll(staged.dir); }
+  Status EndRun() override;
+
+  std::shared_ptr<S3Client> client() const { return s3_; }
+  const std::string& bucket() const { return bucket_; }
+  const std::string& prefix() const { return prefix_; }
+  std::string Key(const std::string& rest) const { return prefix_ + rest; }
+
+ private:
+  std::string StagingRoot(const std::string& run_id) const {
+    // Local, under TMPDIR; the process id keeps two processes' runs apart.
+    return std::filesystem::temp_directory_path().string() + "/fanout-s3-staging-" +
+           HashHex(location_).substr(0, 12) + "-" + run_id + "-" + std::to_string(getpid());
+  }
+  Result<std::vector<MarkerFile>> Upload(const StagedAttempt& staged, const std::string& single);
+
+  const std::string location_;
+  std::shared_ptr<S3Client> s3_;
+  const S3StoreOptions options_;
+  std::shared_ptr<Storage> files_;  // the local staging
+  std::string bucket_, prefix_;
+  Mutex mu_;
+  std::string run_id_ GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+Result<std::unique_ptr<OutputLock>> S3Store::Lock(const std::string& holder) {
+  const std::string key = Key("_fanout/lock");
+  const double ttl = options_.lock_ttl_seconds;
+  bool lost = false;
+  auto etag = s3_->Put(bucket_, key, LockBody(holder, NowSeconds() + ttl), S3Condition{true, ""}, &lost);
+  if (!etag.ok() && lost) {
+    // Held, or left by a run that died: taken over only once expired, and
+    // only if nobody renewed or took it since we read it (If-Match).
+    auto head = s3_->Head(bucket_, key);
+    auto body = s3_->Get(bucket_, key);
+    if (head.ok() && body.ok() && !head->key.empty() && ExpiresOf(*body) < NowSeconds())
+      etag = s3_->Put(bucket_, key, LockBody(holder, NowSeconds() + ttl), S3Condition{false, head->etag}, &lost);
+    if (!etag.ok() && lost)
+      return Status::Busy("another run holds the lock of " + location_ + " (s3://" + bucket_ + "/" + key +
+                          "; it expires " + std::to_string(static_cast<int>(ttl)) +
+                          " s after its holder stops renewing it)");
+  }
+  if (!etag.ok()) return etag.status();
+  return std::unique_ptr<OutputLock>(std::make_unique<S3Lock>(s3_, bucket_, key, holder, *etag, ttl));
+}
+
+Status S3Store::BeginRun(const std::string& run_id) {
+  {
+    MutexLock lock(&mu_);
+    run_id_ = run_id;
+  }
+  FANOUT_RETURN_IF_ERROR(files_->RemoveAll(StagingRoot(run_id)));
+  FANOUT_RETURN_IF_ERROR(files_->CreateDirs(StagingRoot(run_id)));
+  auto collected = CollectGarbage(*this);
+  return collected.ok() ? Status::Ok() : collected.status();
+}
+
+Result<StagedAttempt> S3Store::Stage(const std::string& target, int attempt) {
+  std::string run_id;
+  {
+    MutexLock lock(&mu_);
+    run_id = run_id_;
+  }
+  if (run_id.empty()) return Status::Failed("the output store has no run begun (BeginRun first)");
+  std::string dir = StagingRoot(run_id) + "/" + target + "." + std::to_string(attempt);
+  FANOUT_RETURN_IF_ERROR(files_->RemoveAll(dir));
+  FANOUT_RETURN_IF_ERROR(files_->CreateDirs(dir));
+  return StagedAttempt{target, attempt, dir};
+}
+
+Status S3Store::EndRun() {
+  std::string run_id;
+  {
+    MutexLock lock(&mu_);
+    run_id = std::move(run_id_);
+    run_id_.clear();
+  }
+  return run_id.empty() ? Status::Ok() : files_->RemoveAll(StagingRoot(run_id));
+}
+
+namespace {
+
+// The engine's files in a staging folder, in part order (part-0, part-1, ...).
+Result<std::vector<FileInfo>> StagedFiles(Storage& files, const std::string& dir, const std::string& single) {
+  std::vector<FileInfo> out;
+  if (!single.empty()) {
+    FANOUT_ASSIGN_OR_RETURN(FileInfo info, files.Stat(dir + "/" + single));
+    out.push_back(info);
+    return out;
+  }
+  FANOUT_ASSIGN_OR_RETURN(std::vector<FileInfo> entries, files.List(dir));
+  for (const FileInfo& e : entries)
+    if (!e.is_dir) out.push_back(e);
+  std::sort(out.begin(), out.end(), [](const FileInfo& a, const FileInfo& b) {
+    auto num = [](const std::string& s) { return std::atoll(s.c_str() + s.find('-') + 1); };
+    return num(a.name) != num(b.name) ? num(a.name) < num(b.name) : a.name < b.name;
+  });
+  if (out.empty()) return Status::Io("the engine wrote no file into " + dir);
+  return out;
+}
+
+std::string PartName(size_t i, const std::string& engine_name) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "part-%05zu", i);
+  auto dot = engine_name.find('.');
+  return buf + (dot == std::string::npos ? "" : engine_name.substr(dot));
+}
+
+}  // namespace
+
+Result<std::vector<MarkerFile>> S3Store::Upload(const StagedAttempt& staged, const std::string& single) {
+  std::string run_id;
+  {
+    MutexLock lock(&mu_);
+    run_id = run_id_;
+  }
+  FANOUT_ASSIGN_OR_RETURN(std::vector<FileInfo> staged_files, StagedFiles(*files_, staged.dir, single));
+  const std::string attempt_prefix =
+      Key(staged.target + "/.a-" + run_id + "-" + std::to_string(staged.attempt) + "/");
+  std::vector<MarkerFile> out;
+  for (size_t i = 0; i < staged_files.size(); ++i) {
+    std::string path = staged.dir + "/" + staged_files[i].name;
+    MarkerFile f;
+    f.name = PartName(i, staged_files[i].name);
+    f.bytes = staged_files[i].size;
+    FANOUT_ASSIGN_OR_RETURN(f.xxh3, files_->HashFile(path));
+    f.key = attempt_prefix + f.name;
+    FANOUT_ASSIGN_OR_RETURN(f.etag, s3_->UploadFile(bucket_, f.key, path, options_.part_size));
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+Result<Marker> S3Store::Publish(const StagedAttempt& staged, Marker marker, const std::string& single) {
+  auto uploaded = Upload(staged, single);
+  (void)files_->RemoveAll(staged.dir);
+  auto drop_new = [&](const std::vector<MarkerFile>& files) {
+    for (const MarkerFile& f : files) (void)s3_->Delete(bucket_, f.key);
+  };
+  if (!uploaded.ok()) return uploaded.status();  // BeginRun/gc removes what was sent
+  marker.files = *uploaded;
+  marker.bytes = 0;
+  for (const MarkerFile& f : marker.files) marker.bytes += f.bytes;
+  // What is there now: replaced only if it is ours, and only that version.
+  TargetState now = Inspect(staged.target);
+  if (now.kind == TargetState::Kind::kForeign) {
+    drop_new(marker.files);
+    return Status::Failed(location_ + "/" + staged.target + " holds " + now.what +
+                          ": fanout replaces only its own outputs (nothing was changed)");
+  }
+  S3Condition condition;
+  condition.if_none_match = now.kind == TargetState::Kind::kAbsent;
+  if (!condition.if_none_match) {
+    auto head = s3_->Head(bucket_, Key(staged.target + "/_SUCCESS"));
+    if (!head.ok()) return head.status();
+    condition.if_match = head->etag;
+  }
+  bool lost = false;
+  auto put = s3_->Put(bucket_, Key(staged.target + "/_SUCCESS"), marker.ToJson(), condition, &lost);
+  if (!put.ok()) {
+    drop_new(marker.files);
+    return lost ? Status::Failed(location_ + "/" + staged.target + ": another writer published it first") : put.status();
+  }
+  // The new marker is in place: the old output's objects go now.
+  for (const MarkerFile& old : now.marker.files)
+    if (!old.key.empty()) (void)s3_->Delete(bucket_, old.key);
+  return marker;
+}
+
+Result<CollectReport> CollectGarbage(OutputStore& out) {
+  auto* store = dynamic_cast<S3Store*>(&out);
+  if (!store) return Status::Invalid(out.location() + " is not on S3: fanout gc is for s3:// outputs");
+  CollectReport report;
+  auto s3 = store->client();
+  FANOUT_ASSIGN_OR_RETURN(std::vector<S3Upload> uploads, s3->ListMultipart(store->bucket(), store->prefix()));
+  for (const S3Upload& u : uploads) {
+    FANOUT_RETURN_IF_ERROR(s3->AbortMultipart(store->bucket(), u.key, u.upload_id));
+    ++report.uploads;
+  }
+  FANOUT_ASSIGN_OR_RETURN(std::vector<S3Object> all, s3->List(store->bucket(), store->prefix()));
+  std::map<std::string, std::set<std::string>> referenced;  // target -> keys its marker lists
+  std::set<std::string> untouchable;
+  for (const S3Object& o : all) {
+    std::string rest = o.key.substr(store->prefix().size());
+    size_t cut = rest.find("/.a-");
+    if (cut == std::string::npos) continue;  // not an attempt's object
+    std::string target = rest.substr(0, cut);
+    if (!referenced.count(target)) {
+      // Read here, not through Inspect: an error must stop the collection,
+      // never pass for "no marker" (which would delete a live output).
+      bool missing = false;
+      auto text = s3->Get(store->bucket(), store->Key(target + "/_SUCCESS"), &missing);
+      if (!text.ok() && !missing) return text.status();
+      auto& keys = referenced[target];
+      if (text.ok()) {
+        auto marker = Marker::FromJson(*text);
+        if (!marker.ok()) untouchable.insert(target);  // unreadable marker: touch nothing of it
+        else
+          for (const MarkerFile& f : marker->files) keys.insert(f.key);
+      }
+    }
+    if (!untouchable.count(target) && !referenced[target].count(o.key)) {
+      FANOUT_RETURN_IF_ERROR(s3->Delete(store->bucket(), o.key));
+      ++report.objects;
+    }
+  }
+  return report;
+}
+
+std::shared_ptr<OutputStore> NewS3Store(const std::string& location, std::shared_ptr<S3Client> client,
+                                        S3StoreOptions options) {
+  return std::make_shared<S3Store>(location, std::move(client), options);
+}
+
+Result<std::shared_ptr<OutputStore>> OpenS3Store(const std::string& location) {
+  std::string bucket, key;
+  FANOUT_RETURN_IF_ERROR(ParseS3Url(location, &bucket, &key));
+  auto config = S3ConfigFromEnvironment();
+  if (!config.ok()) return config.status().WithPrefix("output.dir " + location);
+  return NewS3Store(location, std::make_shared<S3Client>(std::move(config).value()));
+}
+
+}  // namespace fanout
