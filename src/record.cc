@@ -256,6 +256,51 @@ void ReadFingerprintParts(Fields& f, FingerprintParts* out) {
 
 constexpr char kManifestWhat[] = "run manifest";
 
+Json AttemptJson(const AttemptTrace& a) {
+  Json t;
+  t["attempt"] = a.attempt;
+  t["status"] = a.status;
+  t["worker"] = a.worker;
+  t["queued"] = a.queued;
+  t["started"] = a.started;
+  t["staged"] = a.staged;
+  t["engine_done"] = a.engine_done;
+  t["published"] = a.published;
+  t["finished"] = a.finished;
+  t["rows"] = a.rows;
+  t["bytes"] = a.bytes;
+  t["files"] = a.files;
+  t["cpu_seconds"] = a.cpu_seconds;
+  if (!a.error.empty()) t["error"] = a.error;
+  if (!a.retry_reason.empty()) t["retry_reason"] = a.retry_reason;
+  if (!a.sql.empty()) t["sql"] = a.sql;
+  return t;
+}
+
+// Keeps the first problem in `f`.
+void ReadTrace(Fields& f, std::vector<AttemptTrace>* out) {
+  const Json* trace = f.Array("trace", false);
+  for (size_t i = 0; trace && i < trace->size() && f.status().ok(); ++i) {
+    Fields e((*trace)[i], kManifestWhat, f.Name("trace[" + std::to_string(i) + "]"));
+    AttemptTrace a;
+    e.Int("attempt", &a.attempt);
+    e.String("status", &a.status);
+    e.Int("worker", &a.worker);
+    for (auto [key, field] : {std::pair{"queued", &a.queued}, {"started", &a.started}, {"staged", &a.staged},
+                              {"engine_done", &a.engine_done}, {"published", &a.published},
+                              {"finished", &a.finished}, {"cpu_seconds", &a.cpu_seconds}})
+      e.Number(key, field);
+    e.Int("rows", &a.rows);
+    e.Int("bytes", &a.bytes);
+    e.Int("files", &a.files);
+    e.String("error", &a.error);
+    e.String("retry_reason", &a.retry_reason);
+    e.String("sql", &a.sql);
+    if (!e.status().ok()) return f.Take(e);
+    out->push_back(std::move(a));
+  }
+}
+
 Json IterationJson(const IterationReport& r) {
   Json e;
   e["n"] = ToJsonValue(r.n);
@@ -276,6 +321,11 @@ Json IterationJson(const IterationReport& r) {
   if (!r.skip_reason.empty()) e["skip_reason"] = r.skip_reason;
   if (!r.run_reason.empty()) e["run_reason"] = r.run_reason;
   e["fingerprint"] = r.fingerprint;
+  if (!r.trace.empty()) {
+    Json t = Json::array();
+    for (const AttemptTrace& a : r.trace) t.push_back(AttemptJson(a));
+    e["trace"] = std::move(t);
+  }
   return e;
 }
 
@@ -298,6 +348,9 @@ Json ManifestHeader(const Manifest& m) {
   if (!m.error.empty()) j["error"] = m.error;
   if (m.max_workers > 0) j["max_workers"] = m.max_workers;
   if (m.threads > 0) j["threads"] = m.threads;
+  if (!m.memory_limit.empty()) j["memory_limit"] = m.memory_limit;
+  if (!m.host.empty()) j["host"] = m.host;
+  if (!m.release.empty()) j["release"] = m.release;
   const ManifestCounts& c = m.counts;
   j["counts"] = {{"total", c.total},
                  {"committed", c.committed},
@@ -341,6 +394,7 @@ Result<IterationReport> ReadIteration(const Json& j, size_t index) {
   f.String("skip_reason", &r.skip_reason);
   f.String("run_reason", &r.run_reason);
   f.String("fingerprint", &r.fingerprint);
+  ReadTrace(f, &r.trace);
   if (!f.status().ok()) return f.status();
   auto s = IterationStatusOf(status);
   if (!s.ok())
@@ -404,6 +458,9 @@ void ReadRun(Fields& f, Manifest* m) {
   f.String("error", &m->error);
   f.Int("max_workers", &m->max_workers);
   f.Int("threads", &m->threads);
+  f.String("memory_limit", &m->memory_limit);
+  f.String("host", &m->host);
+  f.String("release", &m->release);
 }
 
 }  // namespace

@@ -92,7 +92,9 @@ struct ManifestCheck {
 
 // A run manifest. Each iteration is an IterationReport: its times are the
 // unix seconds "start_unix"/"end_unix" (the UTC "started_at"/"finished_at"
-// and "seconds" of an entry are written from them).
+// and "seconds" of an entry are written from them). An iteration that ran has
+// "trace": one object per attempt (AttemptTrace; its times unix seconds).
+// Manifests written before the trace have none: readers get an empty one.
 struct Manifest {
   std::string run_id;
   std::string job;
@@ -109,6 +111,9 @@ struct Manifest {
   std::string error;             // why the run did not run ("": none)
   int max_workers = 0;           // 0: not written
   int threads = 0;               // 0: not written
+  std::string memory_limit;      // run.memory_limit ("": not written)
+  std::string host;              // "": not written
+  std::string release;           // fanout's version, e.g. "0.1.0" ("": not written)
   ManifestCounts counts;
   std::vector<IterationReport> iterations;
   // Only in what `fanout status --json` prints, never in a file it writes:
