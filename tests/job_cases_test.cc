@@ -249,34 +249,6 @@ class JobCase : public FanoutTest, public ::testing::WithParamInterface<std::str
     std::string file = m.value("out_dir", "?") + "/_fanout/runs/" + m.value("run_id", "?") + ".json";
     EXPECT_EQ(ReadJson(file), m);
   }
-
-  // Runs SQL on a private DuckDB, keeping the column names.
-  Table QueryTable(const std::string& sql) {
-    if (!con_) {
-      auto db = Database::Open({});
-      if (!db.ok()) {
-        ADD_FAILURE() << db.status().message();
-        return {};
-      }
-      db_ = std::move(db).value();
-      auto con = db_->Connect();
-      if (!con.ok()) {
-        ADD_FAILURE() << con.status().message();
-        return {};
-      }
-      con_ = std::move(con).value();
-    }
-    auto t = con_->Query(sql);
-    if (!t.ok()) {
-      ADD_FAILURE() << t.status().message() << "\nin: " << sql;
-      return {};
-    }
-    return std::move(t).value();
-  }
-
- private:
-  std::unique_ptr<Database> db_;
-  std::unique_ptr<Connection> con_;
 };
 
 TEST_P(JobCase, Runs) {

@@ -364,8 +364,9 @@ class FanoutTest : public ::testing::Test {
     return Fanout(args);
   }
 
-  // Runs SQL on a private DuckDB (for reading outputs back).
-  Rows Query(const std::string& sql) {
+  // Runs SQL on a private DuckDB (for reading outputs back), keeping the
+  // column names.
+  Table QueryTable(const std::string& sql) {
     if (!con_) {
       auto db = Database::Open({});
       if (!db.ok()) {
@@ -385,8 +386,11 @@ class FanoutTest : public ::testing::Test {
       ADD_FAILURE() << t.status().message() << "\nin: " << sql;
       return {};
     }
-    return t->rows;
+    return std::move(t).value();
   }
+  // The same, rows only.
+  Rows Query(const std::string& sql) { return QueryTable(sql).rows; }
+
 
   // kTotalsSql's result as committed in out/<target> ({region, cnt, total}).
   Rows ReadTotals(const std::string& target, const std::string& reader = "read_parquet") {
