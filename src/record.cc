@@ -2,6 +2,7 @@
 // only module that reads or writes either; nlohmann/json stays in here.
 #include "fanout/record.h"
 
+#include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -256,21 +257,24 @@ void ReadFingerprintParts(Fields& f, FingerprintParts* out) {
 
 constexpr char kManifestWhat[] = "run manifest";
 
+// Unix seconds to the microsecond (the clock's useful precision).
+double Micros(double t) { return std::round(t * 1e6) / 1e6; }
+
 Json AttemptJson(const AttemptTrace& a) {
   Json t;
   t["attempt"] = a.attempt;
   t["status"] = a.status;
   t["worker"] = a.worker;
-  t["queued"] = a.queued;
-  t["started"] = a.started;
-  t["staged"] = a.staged;
-  t["engine_done"] = a.engine_done;
-  t["published"] = a.published;
-  t["finished"] = a.finished;
+  t["queued"] = Micros(a.queued);
+  t["started"] = Micros(a.started);
+  t["staged"] = Micros(a.staged);
+  t["engine_done"] = Micros(a.engine_done);
+  t["published"] = Micros(a.published);
+  t["finished"] = Micros(a.finished);
   t["rows"] = a.rows;
   t["bytes"] = a.bytes;
   t["files"] = a.files;
-  t["cpu_seconds"] = a.cpu_seconds;
+  t["cpu_seconds"] = Micros(a.cpu_seconds);
   if (!a.error.empty()) t["error"] = a.error;
   if (!a.retry_reason.empty()) t["retry_reason"] = a.retry_reason;
   if (!a.sql.empty()) t["sql"] = a.sql;
@@ -321,12 +325,18 @@ Json IterationJson(const IterationReport& r) {
   if (!r.skip_reason.empty()) e["skip_reason"] = r.skip_reason;
   if (!r.run_reason.empty()) e["run_reason"] = r.run_reason;
   e["fingerprint"] = r.fingerprint;
-  if (!r.trace.empty()) {
-    Json t = Json::array();
-    for (const AttemptTrace& a : r.trace) t.push_back(AttemptJson(a));
-    e["trace"] = std::move(t);
-  }
   return e;
+}
+
+// An iteration's entry, indented by 2; its trace (when it has one) one
+// attempt a line: a large run's manifest stays about as long as without it.
+std::string IterationText(const IterationReport& r) {
+  std::string e = Dump(IterationJson(r), 2);
+  if (r.trace.empty()) return e;
+  e.resize(e.size() - 2);  // "\n}"
+  e += ",\n  \"trace\": [";
+  for (size_t i = 0; i < r.trace.size(); ++i) e += (i ? ",\n    " : "\n    ") + Dump(AttemptJson(r.trace[i]), -1);
+  return e + "\n  ]\n}";
 }
 
 // Everything but the iterations, which ToJson writes one at a time.
@@ -521,7 +531,7 @@ std::string Manifest::ToJson() const {
   text.resize(text.size() - std::string("[]\n}").size());  // ends with "iterations": []\n}
   text += "[\n";
   for (size_t i = 0; i < iterations.size(); ++i) {
-    std::string e = Dump(IterationJson(iterations[i]), 2);
+    std::string e = IterationText(iterations[i]);
     text += "    ";
     for (char c : e) {
       text += c;

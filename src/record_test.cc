@@ -226,8 +226,18 @@ TEST(RecordTest, StatusFieldsAndAnEmptyRunRoundTrip) {
 // would give (it is written one iteration at a time).
 TEST(RecordTest, ManifestTextIsOneIndentedDocument) {
   Manifest m = FullManifest();
+  for (IterationReport& it : m.iterations) it.trace.clear();
   std::string text = m.ToJson();
   EXPECT_EQ(text, Json::parse(text).dump(2, ' ', false) + "\n");
+}
+
+TEST(RecordTest, EachAttemptOfATraceIsOneLine) {
+  Manifest m = FullManifest();
+  std::string text = m.ToJson();
+  EXPECT_NE(text.find("\n        {\"attempt\":1,\"status\":\"retried\",\"worker\":0,\"queued\":1.0,"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("\"retry_reason\":\"transient I/O\"},\n        {\"attempt\":2,"), std::string::npos) << text;
+  EXPECT_EQ(Json::parse(text).dump(2), Json::parse(Json::parse(text).dump()).dump(2)) << "still one JSON document";
 }
 
 TEST(RecordTest, FilesWithoutFormatAreFormatOne) {
