@@ -13,6 +13,7 @@ debian_packages=(
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libxxhash-dev libjemalloc-dev libssl-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
+  chromium  # renders the HTML run report headless in the tests (tests/report_test.cc)
 )
 
 missing=()

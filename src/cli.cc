@@ -1,4 +1,4 @@
-// The `fanout` command: run | validate | plan | status | collect.
+// The `fanout` command: run | validate | plan | status | collect | report.
 #include "cli.h"
 
 #include <CLI/CLI.hpp>
@@ -14,6 +14,7 @@
 
 #include "fanout/fanout.h"
 #include "fanout/record.h"
+#include "html_report.h"
 #include "outputs.h"
 #include "report.h"
 #include "shard.h"
@@ -83,11 +84,18 @@ fanout::Result<int> ParseMaxWorkers(const std::string& text) {
   return static_cast<int>(v);
 }
 
+// FANOUT_STATUS (as NINJA_STATUS) or the default status line.
+std::string StatusFormat() {
+  const char* format = std::getenv("FANOUT_STATUS");
+  return format && *format ? format : fanout::kDefaultStatus;
+}
+
 int RunCommand(const std::string& job, const std::vector<std::string>& sets, fanout::RunOptions options, bool json,
-        const fanout::CliHooks& hooks) {
+               fanout::ConsoleProgress::Verbosity verbosity, const fanout::CliHooks& hooks) {
   auto spec = fanout::LoadJobSpec(job, sets);
   if (!spec.ok()) return Fail(spec.status());
-  fanout::ConsoleProgress progress(stderr, fanout::ConsoleProgress::IsSmartTerminal(stderr));
+  fanout::ConsoleProgress progress(stderr, fanout::ConsoleProgress::IsSmartTerminal(stderr), verbosity,
+                                   StatusFormat());
   options.events = &progress;
   options.cancel = &g_cancel;
   std::shared_ptr<fanout::Storage> storage = fanout::NewPosixStorage();
@@ -104,6 +112,7 @@ int RunCommand(const std::string& job, const std::vector<std::string>& sets, fan
   } else {
     fputs(summary.c_str(), stdout);
   }
+  if (!report.report_path.empty()) fprintf(stderr, "fanout: report: %s\n", report.report_path.c_str());
   if (!report.status.ok()) fprintf(stderr, "fanout: error: %s\n", report.status.message().c_str());
   return report.ExitCode();
 }
@@ -220,12 +229,12 @@ fanout::Result<fanout::Manifest> ReadManifest(fanout::OutputStore& store, const 
   return fanout::Manifest::FromJson(*text);
 }
 
-// The last runs, one line each (oldest first).
+// The last runs, newest first, one line each: outcome, counts, wall time.
 void PrintRuns(fanout::OutputStore& store, const std::string& out, const std::vector<std::string>& runs,
                const fanout::Manifest& last) {
-  printf("%zu runs in %s/_fanout/runs\n", runs.size(), out.c_str());
-  size_t first = runs.size() > 10 ? runs.size() - 10 : 0;
-  for (size_t i = first; i < runs.size(); ++i) {
+  printf("%zu runs in %s/_fanout/runs (newest first)\n", runs.size(), out.c_str());
+  size_t shown = 0;
+  for (size_t i = runs.size(); i-- > 0 && shown < 10; ++shown) {
     const bool newest = i + 1 == runs.size();
     auto read = newest ? fanout::Result<fanout::Manifest>(last) : ReadManifest(store, runs[i]);
     if (!read.ok()) continue;
@@ -238,7 +247,37 @@ void PrintRuns(fanout::OutputStore& store, const std::string& out, const std::ve
   }
 }
 
-int StatusCommand(const std::string& out, bool json, bool verify) {
+// One run's state and iterations.
+void PrintRun(const fanout::Manifest& m, const std::string& state, const std::string& out, bool last) {
+  printf("%s %s: %s, %.1fs\n", last ? "last run" : "run", m.run_id.c_str(), state.c_str(), m.seconds);
+  if (state == "killed")
+    printf("  it did not finish: no process holds %s/_fanout/lock (killed, or its machine went down);\n"
+           "  the iterations it committed stay, the pending ones never ran: rerun with --resume\n",
+           out.c_str());
+  else if (state == "running")
+    printf("  still running (pid %lld): the iterations below are as of %s\n", static_cast<long long>(m.pid),
+           m.updated_at.empty() ? "?" : m.updated_at.c_str());
+  for (const auto& it : m.iterations) {
+    printf("  %-12s %-10s %10lld rows %8.2fs  %s\n", it.target.c_str(), fanout::ToString(it.status),
+           static_cast<long long>(it.rows), it.seconds(), it.error.substr(0, it.error.find('\n')).c_str());
+  }
+}
+
+// The run `run_id` ("": the last one) of `runs`, read; exits 2 when absent.
+fanout::Result<fanout::Manifest> ChosenRun(fanout::OutputStore& store, const std::string& out,
+                                           const std::vector<std::string>& runs, const std::string& run_id) {
+  const std::string id = run_id.empty() ? runs.back() : run_id;
+  if (std::find(runs.begin(), runs.end(), id) == runs.end())
+    return fanout::Status::Invalid("no run " + id + " in " + out + "/_fanout/runs (fanout status " + out +
+                                   " lists the runs)");
+  auto read = ReadManifest(store, id);
+  if (!read.ok())
+    return fanout::Status::Invalid("cannot read the manifest " + out + "/_fanout/runs/" + id +
+                                   ".json: " + read.status().message());
+  return read;
+}
+
+int StatusCommand(const std::string& out, const std::string& run_id, bool json, bool verify) {
   auto store = fanout::NewLocalStore(out);
   auto listing = store->ListRuns();  // sorted: run ids sort by start time
   std::vector<std::string> runs = listing.ok() ? *listing : std::vector<std::string>{};
@@ -247,15 +286,11 @@ int StatusCommand(const std::string& out, bool json, bool verify) {
             out.c_str());
     return 2;
   }
-  auto read = ReadManifest(*store, runs.back());
-  if (!read.ok()) {
-    fprintf(stderr, "fanout: error: cannot read the manifest %s/_fanout/runs/%s.json: %s\n", out.c_str(),
-            runs.back().c_str(),
-            read.status().message().c_str());
-    return 2;
-  }
+  auto read = ChosenRun(*store, out, runs, run_id);
+  if (!read.ok()) return Fail(read.status());
   fanout::Manifest& last = *read;
-  const std::string last_state = RunState(last, true, *store);
+  const bool newest = last.run_id == runs.back();
+  const std::string last_state = RunState(last, newest, *store);
   if (last_state == "killed") ReconcileKilled(*store, last);
   if (json) {
     if (last_state == "killed") {
@@ -268,19 +303,8 @@ int StatusCommand(const std::string& out, bool json, bool verify) {
     fputs(last.ToJson().c_str(), stdout);
     return all_ok ? 0 : 1;
   }
-  PrintRuns(*store, out, runs, last);
-  printf("last run %s: %s\n", last.run_id.c_str(), last_state.c_str());
-  if (last_state == "killed")
-    printf("  it did not finish: no process holds %s/_fanout/lock (killed, or its machine went down);\n"
-           "  the iterations it committed stay, the pending ones never ran: rerun with --resume\n",
-           out.c_str());
-  else if (last_state == "running")
-    printf("  still running (pid %lld): the iterations below are as of %s\n", static_cast<long long>(last.pid),
-           last.updated_at.empty() ? "?" : last.updated_at.c_str());
-  for (const auto& it : last.iterations) {
-    printf("  %-12s %-10s %10lld rows  %s\n", it.target.c_str(), fanout::ToString(it.status),
-           static_cast<long long>(it.rows), it.error.substr(0, it.error.find('\n')).c_str());
-  }
+  if (run_id.empty()) PrintRuns(*store, out, runs, last);
+  PrintRun(last, last_state, out, run_id.empty());
   if (verify && !PrintVerify(*store, last, true)) return 1;
   return 0;
 }
@@ -333,6 +357,29 @@ int CollectCommand(const std::string& out, const std::string& run_id, const std:
   if (json) fputs(report->ToJson().c_str(), stdout);
   if (!report->status.ok()) fprintf(stderr, "fanout: error: %s\n", report->status.message().c_str());
   return report->ExitCode();
+
+// `fanout report OUT [--run ID] [-o FILE]`: the HTML report redrawn from the
+// manifests (the run's and the one before it), into FILE or beside the
+// manifest.
+int ReportCommand(const std::string& out, std::string run_id, const std::string& file) {
+  auto store = fanout::NewLocalStore(out);
+  auto runs = store->ListRuns();
+  if (!runs.ok() || runs->empty())
+    return Fail(fanout::Status::Invalid("no run manifests under " + out +
+                                        "/_fanout/runs (is this a fanout output folder?)"));
+  if (run_id.empty()) run_id = runs->back();
+  auto m = ReadManifest(*store, run_id);
+  if (!m.ok())
+    return Fail(fanout::Status::Invalid("cannot read the manifest " + store->RunFileLocation(run_id + ".json") +
+                                        ": " + m.status().message() + " (fanout status " + out + " lists the runs)"));
+  auto previous = fanout::PreviousManifest(*store, run_id);
+  std::string html = fanout::RenderHtmlReport(*m, previous ? &*previous : nullptr);
+  std::string where = file.empty() ? store->RunFileLocation(run_id + ".html") : file;
+  fanout::Status st = file.empty() ? store->WriteRunFile(run_id + ".html", html)
+                                   : fanout::NewPosixStorage()->WriteFile(file, html);
+  if (!st.ok()) return Fail(fanout::Status::Io("cannot write " + where + ": " + st.message()));
+  printf("%s\n", where.c_str());
+  return 0;
 }
 
 // What the command line says, parsed into these.
@@ -340,6 +387,9 @@ struct Args {
   std::string job, out;
   std::vector<std::string> sets, only;
   std::string max_workers, shard, run_id, wait;
+  std::string report_file, log_format = "text";
+  bool quiet = false, verbose = false;
+  CLI::App* report = nullptr;
   bool resume = false, json = false, verify = false;
   CLI::App* run = nullptr;
   CLI::App* validate = nullptr;
@@ -367,6 +417,10 @@ void AddRunAndValidate(CLI::App& app, Args& a) {
   a.run->add_option("--run-id", a.run_id,
                     "with --shard: the run's id, the same for every shard (default: SLURM_ARRAY_JOB_ID, the parent "
                     "of AWS_BATCH_JOB_ID)");
+  a.run->add_flag("-q,--quiet", a.quiet, "show only failures and warnings while it runs (no status line)");
+  a.run->add_flag("-v,--verbose", a.verbose, "show every start too, and whole errors");
+  a.run->add_option("--log-format", a.log_format, "the run log OUT/_fanout/runs/<run-id>.log: text or json")
+      ->check(CLI::IsMember({"text", "json"}));
 
   a.validate = app.add_subcommand("validate", "check the job: parse, load schemas, prepare every transform");
   a.validate->add_option("job", a.job, "job file (YAML)")->required();
@@ -385,7 +439,8 @@ void AddPlanAndStatus(CLI::App& app, Args& a) {
   auto* status =
       app.add_subcommand("status", "what the last runs wrote (a killed run shows as such), from the manifests");
   status->add_option("out", a.out, "output folder")->required();
-  status->add_flag("--json", a.json, "print the last manifest as JSON");
+  status->add_flag("--json", a.json, "print the last manifest (with --run, that run's) as JSON");
+  status->add_option("--run", a.run_id, "one run's iterations (its id, as listed)");
   status->add_flag("--verify", a.verify,
                    "check every output in OUT against its _SUCCESS (names, sizes, xxh3); exit 1 if any differs");
 
@@ -395,6 +450,10 @@ void AddPlanAndStatus(CLI::App& app, Args& a) {
   a.collect->add_option("--wait", a.wait, "wait this long for shards not finished (90, 90s, 15m, 2h); default: not");
   a.collect->add_option("--run-id", a.run_id, "the run to collect (default: the only one not collected yet)");
   a.collect->add_flag("--json", a.json, "print the run manifest as JSON on stdout");
+  a.report = app.add_subcommand("report", "(re)draw a run's HTML report from its manifest; prints where it is");
+  a.report->add_option("out", a.out, "output folder")->required();
+  a.report->add_option("--run", a.run_id, "the run (default: the last one)");
+  a.report->add_option("-o,--output", a.report_file, "write it here instead of OUT/_fanout/runs/<run-id>.html");
 }
 
 }  // namespace
@@ -425,9 +484,16 @@ int fanout::CliMain(int argc, char** argv, const CliHooks& hooks) {
   options.resume = a.resume;
   options.verify = a.verify;
   if (*a.collect) return CollectCommand(a.out, a.run_id, a.wait, a.json);
-  if (fanout::Status st = ParseShardOptions(a.shard, a.run_id, &options); !st.ok()) return Fail(st);
-  if (*a.run) return RunCommand(a.job, a.sets, options, a.json, hooks);
+  options.log_format = a.log_format == "json" ? fanout::RunOptions::LogFormat::kJson : fanout::RunOptions::LogFormat::kText;
+  if (a.quiet && a.verbose) return Fail(fanout::Status::Invalid("--quiet and --verbose: give one of them"));
+  using Verbosity = fanout::ConsoleProgress::Verbosity;
+  const Verbosity verbosity = a.quiet ? Verbosity::kQuiet : a.verbose ? Verbosity::kVerbose : Verbosity::kNormal;
+  if (*a.run) {
+    if (fanout::Status st = ParseShardOptions(a.shard, a.run_id, &options); !st.ok()) return Fail(st);
+    return RunCommand(a.job, a.sets, options, a.json, verbosity, hooks);
+  }
   if (*a.validate) return ValidateCommand(a.job, a.sets);
   if (*a.plan) return PlanCommand(a.job, a.sets, options, a.json);
-  return StatusCommand(a.out, a.json, a.verify);
+  if (*a.report) return ReportCommand(a.out, a.run_id, a.report_file);
+  return StatusCommand(a.out, a.run_id, a.json, a.verify);
 }

@@ -101,7 +101,8 @@ Result<std::unique_ptr<EngineExecutor::Session>> EngineExecutor::OpenSession(boo
   return session;
 }
 
-Result<int64_t> EngineExecutor::Transform(const Iteration& it, Session& session, const std::string& staging) {
+Result<int64_t> EngineExecutor::Transform(const Iteration& it, Session& session, const std::string& staging,
+                                          std::string* failed_sql) {
   int64_t rows = 0;
   for (size_t i = 0; i < it.statements.size(); ++i) {
     bool last = i + 1 == it.statements.size();
@@ -126,6 +127,7 @@ Result<int64_t> EngineExecutor::Transform(const Iteration& it, Session& session,
     }
     if (!result.ok()) {
       Status s = result.status();
+      if (failed_sql) *failed_sql = it.statements[i];
       if (s.code() == Status::Code::kInterrupted || it.statements.size() == 1) return s;
       return s.WithPrefix("statement " + std::to_string(i + 1) + " of " + std::to_string(it.statements.size()));
     }
@@ -136,13 +138,14 @@ Result<int64_t> EngineExecutor::Transform(const Iteration& it, Session& session,
   return rows;
 }
 
-Result<int64_t> EngineExecutor::Compute(const Iteration& it, Interrupter& stop, const std::string& staging) {
+Result<int64_t> EngineExecutor::Compute(const Iteration& it, Interrupter& stop, const std::string& staging,
+                                        std::string* failed_sql) {
   const bool reuse = it.reusable_session;
   auto session = OpenSession(reuse);
   if (!session.ok()) return session.status();
   Connection* c = (*session)->con.get();
   if (!stop.Arm([c] { c->Interrupt(); })) return stop.why();
-  Result<int64_t> rows = Transform(it, **session, staging);
+  Result<int64_t> rows = Transform(it, **session, staging, failed_sql);
   stop.Disarm();
   if (reuse && rows.ok() && !stop.fired()) {
     MutexLock lock(&mu_);
@@ -160,15 +163,23 @@ Status EngineExecutor::RunAttempt(const Iteration& it, int attempt, Interrupter&
   // Creating the folder is commit work: it can wait on a directory a sync is
   // writing, and longest-first must not take that for engine time.
   const double staged = NowSeconds();
+  AttemptTrace scratch;  // an executor called without a trace entry
+  AttemptTrace& trace = report.trace.empty() ? scratch : report.trace.back();
+  trace.staged = staged;
   Result<int64_t> rows = int64_t{0};  // set on an engine thread
-  threads_.Run([&] { rows = Compute(it, stop, staging->dir); });
+  threads_.Run([&] {
+    const double cpu = ThreadCpuSeconds();
+    rows = Compute(it, stop, staging->dir, &trace.sql);
+    trace.cpu_seconds = ThreadCpuSeconds() - cpu;
+  });
+  double computed = NowSeconds();
+  trace.engine_done = computed;
   if (!rows.ok()) {
     store_.Discard(*staging);
     return rows.status();
   }
   // The engine's work is done: the next iteration may compute while this one
   // commits.
-  double computed = NowSeconds();
   slot.Release();
   Marker marker;
   marker.run_id = run_id_;
@@ -185,7 +196,8 @@ Status EngineExecutor::RunAttempt(const Iteration& it, int attempt, Interrupter&
   marker.engine = "duckdb " + Database::Version();
   auto commit = store_.Publish(*staging, std::move(marker), SingleFile());
   if (!commit.ok()) return commit.status().WithPrefix("commit");  // staging removed
-  report.commit_seconds = (staged - started) + (NowSeconds() - computed);
+  trace.published = NowSeconds();
+  report.commit_seconds = (staged - started) + (trace.published - computed);
   report.rows = *rows;
   report.bytes = commit->bytes;
   report.files = static_cast<int>(commit->files.size());

@@ -81,8 +81,11 @@ class EngineExecutor : public IterationExecutor {
   Result<std::unique_ptr<Session>> OpenSession(bool reuse) EXCLUDES(mu_);
   // Everything the engine does for one attempt: a session, the statements,
   // the session back to the idle list. Runs on one of threads_.
-  Result<int64_t> Compute(const Iteration& it, Interrupter& stop, const std::string& staging) EXCLUDES(mu_);
-  Result<int64_t> Transform(const Iteration& it, Session& session, const std::string& staging);
+  // `failed_sql` gets the statement that failed (as the transform has it).
+  Result<int64_t> Compute(const Iteration& it, Interrupter& stop, const std::string& staging, std::string* failed_sql)
+      EXCLUDES(mu_);
+  Result<int64_t> Transform(const Iteration& it, Session& session, const std::string& staging,
+                            std::string* failed_sql);
   // The one file the engine writes (part-00000.<ext>); empty for split output.
   std::string SingleFile() const;
   std::string CopyTarget(const std::string& staging) const;

@@ -189,7 +189,7 @@ class PosixStore : public OutputStore {
     auto entries = files_->List(runs_);
     if (!entries.ok()) return;
     for (const FileInfo& f : *entries)
-      if (f.is_file && EndsWith(f.name, ".json.tmp")) (void)files_->RemoveAll(runs_ + "/" + f.name);
+      if (f.is_file && EndsWith(f.name, ".tmp")) (void)files_->RemoveAll(runs_ + "/" + f.name);
   }
 
   std::shared_ptr<Committer> Current() EXCLUDES(mu_) {

@@ -2,6 +2,7 @@
 // only module that reads or writes either; nlohmann/json stays in here.
 #include "fanout/record.h"
 
+#include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -263,6 +264,54 @@ void ReadFingerprintParts(Fields& f, FingerprintParts* out) {
 
 constexpr char kManifestWhat[] = "run manifest";
 
+// Unix seconds to the microsecond (the clock's useful precision).
+double Micros(double t) { return std::round(t * 1e6) / 1e6; }
+
+Json AttemptJson(const AttemptTrace& a) {
+  Json t;
+  t["attempt"] = a.attempt;
+  t["status"] = a.status;
+  t["worker"] = a.worker;
+  t["queued"] = Micros(a.queued);
+  t["started"] = Micros(a.started);
+  t["staged"] = Micros(a.staged);
+  t["engine_done"] = Micros(a.engine_done);
+  t["published"] = Micros(a.published);
+  t["finished"] = Micros(a.finished);
+  t["rows"] = a.rows;
+  t["bytes"] = a.bytes;
+  t["files"] = a.files;
+  t["cpu_seconds"] = Micros(a.cpu_seconds);
+  if (!a.error.empty()) t["error"] = a.error;
+  if (!a.retry_reason.empty()) t["retry_reason"] = a.retry_reason;
+  if (!a.sql.empty()) t["sql"] = a.sql;
+  return t;
+}
+
+// Keeps the first problem in `f`.
+void ReadTrace(Fields& f, std::vector<AttemptTrace>* out) {
+  const Json* trace = f.Array("trace", false);
+  for (size_t i = 0; trace && i < trace->size() && f.status().ok(); ++i) {
+    Fields e((*trace)[i], kManifestWhat, f.Name("trace[" + std::to_string(i) + "]"));
+    AttemptTrace a;
+    e.Int("attempt", &a.attempt);
+    e.String("status", &a.status);
+    e.Int("worker", &a.worker);
+    for (auto [key, field] : {std::pair{"queued", &a.queued}, {"started", &a.started}, {"staged", &a.staged},
+                              {"engine_done", &a.engine_done}, {"published", &a.published},
+                              {"finished", &a.finished}, {"cpu_seconds", &a.cpu_seconds}})
+      e.Number(key, field);
+    e.Int("rows", &a.rows);
+    e.Int("bytes", &a.bytes);
+    e.Int("files", &a.files);
+    e.String("error", &a.error);
+    e.String("retry_reason", &a.retry_reason);
+    e.String("sql", &a.sql);
+    if (!e.status().ok()) return f.Take(e);
+    out->push_back(std::move(a));
+  }
+}
+
 Json IterationJson(const IterationReport& r) {
   Json e;
   e["n"] = ToJsonValue(r.n);
@@ -288,6 +337,17 @@ Json IterationJson(const IterationReport& r) {
   return e;
 }
 
+// An iteration's entry, indented by 2; its trace (when it has one) one
+// attempt a line: a large run's manifest stays about as long as without it.
+std::string IterationText(const IterationReport& r) {
+  std::string e = Dump(IterationJson(r), 2);
+  if (r.trace.empty()) return e;
+  e.resize(e.size() - 2);  // "\n}"
+  e += ",\n  \"trace\": [";
+  for (size_t i = 0; i < r.trace.size(); ++i) e += (i ? ",\n    " : "\n    ") + Dump(AttemptJson(r.trace[i]), -1);
+  return e + "\n  ]\n}";
+}
+
 // Everything but the iterations, which ToJson writes one at a time.
 Json ManifestHeader(const Manifest& m) {
   Json j;
@@ -307,6 +367,9 @@ Json ManifestHeader(const Manifest& m) {
   if (!m.error.empty()) j["error"] = m.error;
   if (m.max_workers > 0) j["max_workers"] = m.max_workers;
   if (m.threads > 0) j["threads"] = m.threads;
+  if (!m.memory_limit.empty()) j["memory_limit"] = m.memory_limit;
+  if (!m.host.empty()) j["host"] = m.host;
+  if (!m.release.empty()) j["release"] = m.release;
   const ManifestCounts& c = m.counts;
   j["counts"] = {{"total", c.total},
                  {"committed", c.committed},
@@ -355,6 +418,7 @@ Result<IterationReport> ReadIteration(const Json& j, size_t index) {
   f.String("fingerprint", &r.fingerprint);
   f.Int("shard", &r.shard);
   f.String("host", &r.host);
+  ReadTrace(f, &r.trace);
   if (!f.status().ok()) return f.status();
   auto s = IterationStatusOf(status);
   if (!s.ok())
@@ -437,6 +501,9 @@ void ReadRun(Fields& f, Manifest* m) {
   f.String("error", &m->error);
   f.Int("max_workers", &m->max_workers);
   f.Int("threads", &m->threads);
+  f.String("memory_limit", &m->memory_limit);
+  f.String("host", &m->host);
+  f.String("release", &m->release);
 }
 
 }  // namespace
@@ -501,7 +568,7 @@ std::string Manifest::ToJson() const {
   text.resize(text.size() - std::string("[]\n}").size());  // ends with "iterations": []\n}
   text += "[\n";
   for (size_t i = 0; i < iterations.size(); ++i) {
-    std::string e = Dump(IterationJson(iterations[i]), 2);
+    std::string e = IterationText(iterations[i]);
     text += "    ";
     for (char c : e) {
       text += c;

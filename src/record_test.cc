@@ -68,9 +68,16 @@ Manifest FullManifest() {
   m.error = "engine: Binder Error: 列 \"x\" not found\nLINE 1: SELECT x\n               ^";
   m.max_workers = 4;
   m.threads = 2;
+  m.memory_limit = "75%";
+  m.host = "node-1";
+  m.release = "0.1.0";
   m.iterations.push_back(Iteration(Value(2), IterationStatus::kCommitted));
+  m.iterations.back().trace = {AttemptTrace{1, "committed", 3, 10.5, 10.75, 10.8, 11.25, 11.5, 11.6, 42, 1024, 1,
+                                            0.125, "", "", ""}};
   IterationReport failed = Iteration(Value("β-7"), IterationStatus::kFailed);
   failed.error = "Conversion Error: «Could not convert» \x01 \"quoted\" \\ ✗";
+  failed.trace = {AttemptTrace{1, "retried", 0, 1, 2, 3, 4, 0, 4.5, 0, 0, 0, 0.5, "IO Error: x", "transient I/O", ""},
+                  AttemptTrace{2, "failed", 1, 5, 6, 7, 8, 0, 8.5, 0, 0, 0, 0.25, failed.error, "", "SELECT\n\t1"}};
   failed.run_reason = "changed: params, inputs";
   m.iterations.push_back(failed);
   IterationReport skipped = Iteration(Value(2.5), IterationStatus::kSkipped);
@@ -232,8 +239,18 @@ TEST(RecordTest, StatusFieldsAndAnEmptyRunRoundTrip) {
 // would give (it is written one iteration at a time).
 TEST(RecordTest, ManifestTextIsOneIndentedDocument) {
   Manifest m = FullManifest();
+  for (IterationReport& it : m.iterations) it.trace.clear();
   std::string text = m.ToJson();
   EXPECT_EQ(text, Json::parse(text).dump(2, ' ', false) + "\n");
+}
+
+TEST(RecordTest, EachAttemptOfATraceIsOneLine) {
+  Manifest m = FullManifest();
+  std::string text = m.ToJson();
+  EXPECT_NE(text.find("\n        {\"attempt\":1,\"status\":\"retried\",\"worker\":0,\"queued\":1.0,"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("\"retry_reason\":\"transient I/O\"},\n        {\"attempt\":2,"), std::string::npos) << text;
+  EXPECT_EQ(Json::parse(text).dump(2), Json::parse(Json::parse(text).dump()).dump(2)) << "still one JSON document";
 }
 
 TEST(RecordTest, FilesWithoutFormatAreFormatOne) {

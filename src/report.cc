@@ -34,7 +34,7 @@ int RunReport::ExitCode() const {
   return 0;
 }
 
-namespace {
+const char* FanoutRelease() { return FANOUT_RELEASE; }
 
 // What the manifest says of `report`; `now` is when a running one is written.
 Manifest ManifestOf(RunReport report, double now) {
@@ -59,14 +59,15 @@ Manifest ManifestOf(RunReport report, double now) {
   if (!report.status.ok()) m.error = report.status.message();
   m.max_workers = report.workers;
   m.threads = report.threads;
+  m.memory_limit = report.memory_limit;
+  m.host = report.host;
+  m.release = FANOUT_RELEASE;
   m.counts = Manifest::CountsOf(report.iterations, report.running);
   if (report.shards > 0)
     m.shard = ManifestShard{report.shard, report.shards, report.shard_total, report.shard_digest, HostName()};
   m.iterations = std::move(report.iterations);
   return m;
 }
-
-}  // namespace
 
 std::string RunReport::ToJson() const { return ManifestOf(*this, NowSeconds()).ToJson(); }
 
@@ -116,9 +117,85 @@ std::string FormatSummary(const RunReport& report) {
   return out;
 }
 
+// ----- the status line -----------------------------------------------------------
+
+namespace {
+std::string Clock(double seconds) {
+  if (seconds < 0) return "?";
+  long s = static_cast<long>(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600) snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+  else snprintf(buf, sizeof buf, "%ld:%02ld", s / 60, s % 60);
+  return buf;
+}
+
+std::string Bar(int done, int total) {
+  const int cells = 20;
+  int full = total > 0 ? done * cells / total : 0;
+  return "[" + std::string(static_cast<size_t>(full), '#') + std::string(static_cast<size_t>(cells - full), '.') + "]";
+}
+}  // namespace
+
+std::string FormatStatusLine(const std::string& format, const ProgressCounts& c) {
+  std::string out;
+  for (size_t i = 0; i < format.size(); ++i) {
+    if (format[i] != '%' || i + 1 == format.size()) {
+      out += format[i];
+      continue;
+    }
+    switch (format[++i]) {
+      case 'f': out += std::to_string(c.done); break;
+      case 't': out += std::to_string(c.total); break;
+      case 'r': out += std::to_string(c.running); break;
+      case 'F': out += std::to_string(c.failed); break;
+      case 'p': out += std::to_string(c.total > 0 ? c.done * 100 / c.total : 100) + "%"; break;
+      case 'e': out += Clock(c.elapsed); break;
+      case 'E': out += Clock(c.eta); break;
+      case 'b': out += Bar(c.done, c.total); break;
+      case '%': out += '%'; break;
+      default: out += '%', out += format[i];
+    }
+  }
+  return out;
+}
+
+void EtaEstimator::Plan(const std::vector<IterationReport>& its) {
+  left_.clear();
+  for (const IterationReport& r : its)
+    if (r.status == IterationStatus::kPending) left_[r.target] = 0;
+}
+
+void EtaEstimator::Started(const std::string& target, double now) {
+  auto it = left_.find(target);
+  if (it != left_.end() && it->second == 0) it->second = now;
+}
+
+void EtaEstimator::Finished(const std::string& target, double seconds) {
+  if (left_.erase(target) == 0) return;
+  finished_seconds_ += seconds;
+  ++finished_;
+}
+
+double EtaEstimator::Eta(double now, int running) const {
+  const double mean = finished_ > 0 ? finished_seconds_ / finished_ : -1;
+  double work = 0;
+  for (const auto& [target, started] : left_) {
+    auto p = past_.find(target);
+    double estimate = p != past_.end() ? p->second : mean;
+    if (estimate < 0) return -1;
+    work += std::max(0.0, estimate - (started > 0 ? now - started : 0));
+  }
+  return work / std::max(1, running);
+}
+
 // ----- ConsoleProgress --------------------------------------------------------
 
-ConsoleProgress::ConsoleProgress(FILE* out, bool smart) : out_(out), smart_(smart), t0_(NowSeconds()) {}
+ConsoleProgress::ConsoleProgress(FILE* out, bool smart, Verbosity verbosity, std::string format)
+    : out_(out), smart_(smart), verbosity_(verbosity), format_(std::move(format)), t0_(NowSeconds()) {
+  if (smart_ && verbosity_ != Verbosity::kQuiet) ticker_ = std::thread([this] { Tick(); });
+}
+
+ConsoleProgress::~ConsoleProgress() { Done(); }
 
 bool ConsoleProgress::IsSmartTerminal(FILE* f) {
   const char* term = std::getenv("TERM");
@@ -131,20 +208,39 @@ std::string ConsoleProgress::Stamp() const {
   return buf;
 }
 
+std::string ConsoleProgress::Error(const std::string& error, size_t max) const {
+  return verbosity_ == Verbosity::kVerbose ? error : FirstLine(error, max);
+}
+
+// A line that scrolls: above the status line on a terminal.
 void ConsoleProgress::Line(const std::string& text) {
-  if (smart_) fputs("\r\x1b[K", out_);
+  if (smart_ && shown_) fputs("\r\x1b[K", out_);
+  shown_ = false;
   fputs((Stamp() + text + "\n").c_str(), out_);
-  if (smart_) Redraw();
   fflush(out_);
 }
 
 void ConsoleProgress::Redraw() {
-  std::string flying;
-  for (const auto& n : in_flight_) flying += (flying.empty() ? "" : " ") + n;
-  if (flying.size() > 60) flying = flying.substr(0, 57) + "...";
-  fprintf(out_, "\r\x1b[K[%d/%d] running %d: %s  (ok %d, failed %d)", committed_ + failed_ + other_, total_, running_,
-          flying.c_str(), committed_, failed_);
+  ProgressCounts c;
+  c.total = total_;
+  c.done = committed_ + failed_ + other_;
+  c.running = running_;
+  c.failed = failed_;
+  const double now = NowSeconds();
+  c.elapsed = now - t0_;
+  c.eta = c.done == c.total ? 0 : eta_.Eta(now, std::max(running_, most_running_));
+  fprintf(out_, "\r\x1b[K%s", FormatStatusLine(format_, c).c_str());
   fflush(out_);
+  shown_ = true;
+}
+
+// Redraws the status line ten times a second until Done.
+void ConsoleProgress::Tick() {
+  MutexLock lock(&mu_);
+  while (!done_) {
+    cv_.WaitUntil(mu_, CondVar::After(0.1));
+    if (!done_ && total_ > 0) Redraw();
+  }
 }
 
 void ConsoleProgress::OnPlanned(const std::vector<IterationReport>& its) {
@@ -153,62 +249,74 @@ void ConsoleProgress::OnPlanned(const std::vector<IterationReport>& its) {
   int skipped = 0;
   for (const auto& r : its) skipped += r.status == IterationStatus::kSkipped;
   other_ = skipped;
+  eta_.Plan(its);
   std::string msg = "planned " + std::to_string(total_) + " iterations";
   if (skipped) msg += " (" + std::to_string(skipped) + " skipped: up to date or existing)";
-  Line(msg);
+  if (verbosity_ != Verbosity::kQuiet) Line(msg);
+}
+
+void ConsoleProgress::OnEstimates(const std::map<std::string, double>& past_seconds) {
+  MutexLock lock(&mu_);
+  eta_.SetPast(past_seconds);
 }
 
 void ConsoleProgress::OnStarted(const IterationReport& it) {
   MutexLock lock(&mu_);
   if (it.attempts == 1) {
     ++running_;
-    in_flight_.push_back(it.n.ToString());
+    most_running_ = std::max(most_running_, running_);
+    eta_.Started(it.target, NowSeconds());
   }
-  if (!smart_) Line("start  n=" + it.n.ToString() + (it.attempts > 1 ? " attempt " + std::to_string(it.attempts) : ""));
-  else Redraw();
+  bool show = smart_ ? verbosity_ == Verbosity::kVerbose : verbosity_ != Verbosity::kQuiet;
+  if (show) Line("start  n=" + it.n.ToString() + (it.attempts > 1 ? " attempt " + std::to_string(it.attempts) : ""));
 }
 
 void ConsoleProgress::OnRetry(const IterationReport& it, const std::string& error, double delay_s) {
   MutexLock lock(&mu_);
   char buf[64];
   snprintf(buf, sizeof buf, " (retry in %.1fs)", delay_s);
-  Line("retry  n=" + it.n.ToString() + ": " + FirstLine(error, 160) + buf);
+  if (verbosity_ != Verbosity::kQuiet) Line("retry  n=" + it.n.ToString() + ": " + Error(error, 160) + buf);
 }
 
 void ConsoleProgress::OnFinished(const IterationReport& it) {
   MutexLock lock(&mu_);
-  auto pos = std::find(in_flight_.begin(), in_flight_.end(), it.n.ToString());
-  if (pos != in_flight_.end()) {
-    in_flight_.erase(pos);
-    --running_;
-  }
+  if (it.attempts > 0) --running_;
+  eta_.Finished(it.target, it.seconds());
   char buf[128];
   switch (it.status) {
     case IterationStatus::kCommitted:
       ++committed_;
       snprintf(buf, sizeof buf, "ok     n=%s  %lld rows  %s  %.2fs", it.n.ToString().c_str(),
                static_cast<long long>(it.rows), FormatBytes(it.bytes).c_str(), it.seconds());
-      Line(buf);
+      if (verbosity_ != Verbosity::kQuiet) Line(buf);
       break;
     case IterationStatus::kFailed:
       ++failed_;
-      Line("FAILED n=" + it.n.ToString() + ": " + FirstLine(it.error, 300));
+      Line("FAILED n=" + it.n.ToString() + ": " + Error(it.error, 300));
       break;
     default:
       ++other_;
-      Line(std::string(ToString(it.status)) + " n=" + it.n.ToString() + (it.error.empty() ? "" : ": " + it.error));
+      if (verbosity_ != Verbosity::kQuiet)
+        Line(std::string(ToString(it.status)) + " n=" + it.n.ToString() + (it.error.empty() ? "" : ": " + it.error));
   }
 }
 
 void ConsoleProgress::OnMessage(const std::string& line) {
   MutexLock lock(&mu_);
-  Line(line);
+  if (verbosity_ != Verbosity::kQuiet || line.rfind("warning", 0) == 0) Line(line);
 }
 
 void ConsoleProgress::Done() {
-  MutexLock lock(&mu_);
-  if (smart_) fputs("\r\x1b[K", out_);
-  fflush(out_);
+  {
+    MutexLock lock(&mu_);
+    if (done_) return;
+    done_ = true;
+    if (smart_ && shown_) fputs("\r\x1b[K", out_);
+    shown_ = false;
+    fflush(out_);
+  }
+  cv_.SignalAll();
+  if (ticker_.joinable()) ticker_.join();
 }
 
 // ----- LiveManifest ------------------------------------------------------------

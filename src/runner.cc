@@ -1,13 +1,18 @@
 #include "runner.h"
 
+#include <unistd.h>
+
 #include <thread>
 
 #include "backend.h"
 #include "decide.h"
+#include "html_report.h"
+#include "run_log.h"
 #include "outputs.h"
 #include "report.h"
 #include "scheduler.h"
 #include "shard.h"
+#include "trace.h"
 #include "util.h"
 
 namespace fanout {
@@ -19,7 +24,8 @@ Runner::Runner(const JobSpec& spec, const RunOptions& options, std::shared_ptr<O
       store_(std::move(store)),
       files_(std::move(files)),
       backend_(backend ? std::move(backend) : BackendFactory(NewLocalBackend)),
-      loaded_(loaded) {
+      loaded_(loaded),
+      log_(options.events, options.log_format) {
   // Now, not when the job was opened: run ids sort in start order.
   report_.run_id = options.run_id.empty() ? NewRunId() : options.run_id;
   report_.shard = options.shard;
@@ -27,6 +33,9 @@ Runner::Runner(const JobSpec& spec, const RunOptions& options, std::shared_ptr<O
   report_.job_name = spec.name;
   report_.out_dir = spec.output.dir;
   report_.started_at = NowSeconds();
+  report_.memory_limit = spec.run.memory_limit;
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) == 0) report_.host = host;
 }
 
 Runner::~Runner() = default;
@@ -77,7 +86,9 @@ void Runner::Abandon() {
 }
 
 Status Runner::Load() {
+  log_.Log(RunLog::Level::kInfo, "run " + report_.run_id + " of " + spec_.name + " (fanout " + std::string(FanoutRelease()) + ")");
   if (!loaded_ || loaded_->schema_only) {
+    log_.Log(RunLog::Level::kInfo, "loading inputs");
     auto loaded = LoadAndPlan(files_, spec_, options_, /*schema_only=*/false, store_->ScratchDir(RunKey()));
     if (!loaded.ok()) {
       report_.interrupted = loaded.status().code() == Status::Code::kInterrupted;
@@ -132,12 +143,12 @@ Status Runner::Own() {
 // "running", so a run killed from now is visible to `fanout status`. A run
 // that cannot write it runs nothing.
 Status Runner::Decide() {
-  if (options_.events)
-    for (const std::string& line : loaded_->notes.lines) options_.events->OnMessage(line);
+  if (events_)
+    for (const std::string& line : loaded_->notes.lines) events_->OnMessage(line);
   if (spec_.output.mode == OutputSpec::Mode::kSkipExisting || options_.resume)
     for (size_t i = 0; i < loaded_->iterations.size(); ++i)
       DecideSkip(*store_, spec_, options_, loaded_->iterations[i], report_.iterations[i]);
-  if (options_.events) options_.events->OnPlanned(report_.iterations);
+  if (events_) events_->OnPlanned(report_.iterations);
   manifest_name_ = options_.shards > 0 ? ShardManifestName(report_.run_id, options_.shard, options_.shards)
                                        : report_.run_id + ".json";
   report_.running = true;
@@ -188,8 +199,8 @@ void Runner::SetRunThreads(int pending) {
   if (report_.threads == load_threads) return;
   Status set = loaded_->db->SetThreads(*loaded_->con, report_.threads);
   if (set.ok()) return;
-  if (options_.events)
-    options_.events->OnMessage("warning: kept " + std::to_string(load_threads) + " engine threads: " + set.message());
+  if (events_)
+    events_->OnMessage("warning: kept " + std::to_string(load_threads) + " engine threads: " + set.message());
   report_.threads = load_threads;
 }
 
@@ -225,11 +236,12 @@ void Runner::Execute() {
     return;
   }
   SchedulerOptions so = Scheduling();
-  LiveManifest live(report_, options_.events,
+  LiveManifest live(report_, events_,
                     [this](const std::string& json) { return store_->WriteRunFile(manifest_name_, json); });
   so.events = &live;
-  std::vector<size_t> order =
-      RunOrder(loaded_->iterations, PastDurations(*store_), spec_.run.order);
+  const std::map<std::string, double> past = PastDurations(*store_);
+  std::vector<size_t> order = RunOrder(loaded_->iterations, past, spec_.run.order);
+  if (events_) events_->OnEstimates(past);
   std::vector<std::string> cache_notes;
   std::thread cache_writer([&] {
     for (auto& seal : loaded_->notes.cache_seals) seal(&cache_notes);
@@ -241,8 +253,8 @@ void Runner::Execute() {
   }
   live.Stop();  // the final manifest is written by Finish
   cache_writer.join();
-  if (options_.events)
-    for (const std::string& line : cache_notes) options_.events->OnMessage(line);
+  if (events_)
+    for (const std::string& line : cache_notes) events_->OnMessage(line);
   report_.interrupted = options_.cancel && options_.cancel->load();
 }
 
@@ -264,8 +276,37 @@ Status Runner::Finish() {
     report_.manifest_path.clear();
     return Status::Io("cannot write the run manifest: " + manifest.message());
   }
-  if (!cleanup.ok() && options_.events) options_.events->OnMessage("warning: " + cleanup.message());
+  if (!cleanup.ok() && events_) events_->OnMessage("warning: " + cleanup.message());
+  WriteRunReports();
   return Status::Ok();
+}
+
+// Beside the manifest: the trace (one row per attempt), the HTML report and
+// the run log. None is needed to resume or verify, so failing to write one is
+// a warning.
+void Runner::WriteRunReports() {
+  const double t0 = NowSeconds();
+  const Manifest m = ManifestOf(report_, report_.finished_at);
+  std::optional<Manifest> previous = PreviousManifest(*store_, report_.run_id);
+  const std::string html = report_.run_id + ".html";
+  auto write = [this](const std::string& name, const std::string& text) {
+    Status st = store_->WriteRunFile(name, text);
+    if (!st.ok())
+      events_->OnMessage("warning: cannot write " + store_->RunFileLocation(name) + ": " + st.message());
+    return st.ok();
+  };
+  write(report_.run_id + ".trace.tsv", TraceTsv(m));
+  const std::string page = RenderHtmlReport(m, previous ? &*previous : nullptr);
+  if (write(html, page)) report_.report_path = store_->RunFileLocation(html);
+  char took[128];
+  snprintf(took, sizeof took, "wrote the trace and the report (%zu bytes) in %.3fs", page.size(), NowSeconds() - t0);
+  log_.Log(RunLog::Level::kDebug, took);
+  const ManifestCounts& c = m.counts;
+  log_.Log(c.failed || c.cancelled ? RunLog::Level::kWarn : RunLog::Level::kInfo,
+           "summary: " + m.status + ", " + std::to_string(c.committed) + " committed, " + std::to_string(c.failed) +
+               " failed, " + std::to_string(c.skipped) + " skipped, " + std::to_string(c.cancelled) +
+               " cancelled of " + std::to_string(c.total) + " in " + std::to_string(m.seconds) + "s");
+  write(report_.run_id + ".log", log_.Text());
 }
 
 }  // namespace fanout

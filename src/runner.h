@@ -20,6 +20,7 @@
 #include "fanout/store.h"
 #include "fanout/fanout.h"
 #include "loaded.h"
+#include "run_log.h"
 #include "scheduler.h"
 #include "storage.h"
 
@@ -53,6 +54,7 @@ class Runner {
   std::string RunKey() const;  // the run's id, or its shard's key
   void Abandon();
   Status WriteManifest();
+  void WriteRunReports();
   std::string ManifestPath() const;
   // The engine's threads while iterations run (may differ from the load's).
   void SetRunThreads(int pending);
@@ -70,6 +72,8 @@ class Runner {
   std::unique_ptr<OutputLock> lock_;
   Loaded* loaded_ = nullptr;  // loaded_here_ or the job's
   std::optional<Loaded> loaded_here_;
+  RunLog log_;                 // in front of options_.events: the run log
+  EventSink* events_ = &log_;  // every event goes here
 };
 
 }  // namespace fanout

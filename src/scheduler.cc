@@ -96,6 +96,7 @@ class Pool {
   // other threads commit what they computed or wait for a slot.
   void Work(size_t t) {
     for (;;) {
+      const double queued = NowSeconds();
       bool room = WaitForRoom();  // false: cancelled
       size_t i = 0;
       for (;;) {
@@ -112,7 +113,7 @@ class Pool {
         Finish(i, IterationStatus::kCancelled, NotStarted());
         continue;
       }
-      RunOne(t, i);
+      RunOne(t, i, queued);
     }
   }
 
@@ -142,43 +143,74 @@ class Pool {
     return true;
   }
 
-  void RunOne(size_t t, size_t i) EXCLUDES(mu_) {
+  // One attempt's trace entry, opened when it gets its compute slot.
+  AttemptTrace& Open(IterationReport& r, size_t t, int attempt, double queued) {
+    AttemptTrace a;
+    a.attempt = attempt;
+    a.worker = static_cast<int>(t);
+    a.queued = queued;
+    a.started = NowSeconds();
+    r.trace.push_back(std::move(a));
+    return r.trace.back();
+  }
+
+  // Runs one attempt under a stop that the watchdog can fire.
+  struct Outcome {
+    Status st;
+    bool timed_out = false, memory = false, cancelled = false;
+    std::string error;  // timed out: the scheduler's reason; else st's message
+  };
+  Outcome Attempt(size_t t, size_t i, int attempt) EXCLUDES(mu_) {
+    Outcome o;
+    Interrupter stop;
+    {
+      MutexLock lock(&mu_);
+      slots_[t].stop = &stop;
+      slots_[t].deadline = opt_.timeout_seconds > 0 ? NowSeconds() + opt_.timeout_seconds : 0;
+    }
+    if (Cancelled()) stop.Fire("cancelled");
+    ComputeSlot compute([this] { Leave(); });
+    o.st = exec_.RunAttempt(its_[i], attempt, stop, compute, reports_[i]);
+    // The scheduler's own timer says whether it timed out, whatever the executor returned.
+    o.timed_out = stop.fired() && stop.why().kind() == ErrorKind::kTimeout;
+    // Lowered before this slot frees up, so nothing new starts at the old limit.
+    o.memory = !o.st.ok() && !o.timed_out && BackOffForMemory(o.st, attempt);
+    compute.Release();
+    {
+      MutexLock lock(&mu_);
+      slots_[t].stop = nullptr;
+    }
+    o.cancelled = stop.fired() && !o.timed_out;
+    o.error = o.timed_out ? stop.reason() : o.st.message();
+    return o;
+  }
+
+  void RunOne(size_t t, size_t i, double queued) EXCLUDES(mu_) {
     IterationReport& r = reports_[i];
     for (int attempt = 1;; ++attempt) {
       // The first attempt got its compute slot in Work.
       if (attempt > 1 && !WaitForRoom()) return Finish(i, IterationStatus::kCancelled, "cancelled before retry");
       if (attempt == 1) r.started_at = NowSeconds();
       r.attempts = attempt;
+      Open(r, t, attempt, queued);
       if (opt_.events) opt_.events->OnStarted(r);
-      Interrupter stop;
-      {
-        MutexLock lock(&mu_);
-        slots_[t].stop = &stop;
-        slots_[t].deadline = opt_.timeout_seconds > 0 ? NowSeconds() + opt_.timeout_seconds : 0;
-      }
-      if (Cancelled()) stop.Fire("cancelled");
-      ComputeSlot compute([this] { Leave(); });
-      Status st = exec_.RunAttempt(its_[i], attempt, stop, compute, r);
-      // The scheduler's own timer says whether it timed out, whatever the executor returned.
-      bool timed_out = stop.fired() && stop.why().kind() == ErrorKind::kTimeout;
-      // Lowered before this slot frees up, so nothing new starts at the old limit.
-      bool memory = !st.ok() && !timed_out && BackOffForMemory(st, attempt);
-      compute.Release();
-      {
-        MutexLock lock(&mu_);
-        slots_[t].stop = nullptr;
-      }
-      if (st.ok()) return Finish(i, IterationStatus::kCommitted, "");
-      if (stop.fired() && !timed_out) return Finish(i, IterationStatus::kCancelled, "cancelled while running");
-      std::string error = timed_out ? stop.reason() : st.message();
-      bool transient = timed_out || st.kind() == ErrorKind::kTransientIo;
-      if (!memory && (!transient || attempt > opt_.retries || Cancelled())) {
+      Outcome o = Attempt(t, i, attempt);
+      AttemptTrace& a = r.trace.back();
+      a.finished = NowSeconds();
+      if (o.st.ok()) return Finish(i, IterationStatus::kCommitted, "");
+      a.error = o.cancelled ? "cancelled while running" : o.error;
+      if (o.cancelled) return Finish(i, IterationStatus::kCancelled, "cancelled while running");
+      bool transient = o.timed_out || o.st.kind() == ErrorKind::kTransientIo;
+      if (!o.memory && (!transient || attempt > opt_.retries || Cancelled())) {
         if (opt_.stop_on_failure) stopping_ = true;
-        return Finish(i, IterationStatus::kFailed, error);
+        return Finish(i, IterationStatus::kFailed, o.error);
       }
+      a.status = "retried";
+      a.retry_reason = o.memory ? "out of memory" : o.timed_out ? "timeout" : "transient I/O";
       double delay = Backoff(attempt);
-      if (opt_.events) opt_.events->OnRetry(r, error, delay);
+      if (opt_.events) opt_.events->OnRetry(r, o.error, delay);
       if (!SleepUnlessCancelled(delay)) return Finish(i, IterationStatus::kCancelled, "cancelled before retry");
+      queued = NowSeconds();
     }
   }
 
@@ -202,6 +234,11 @@ class Pool {
     IterationReport& r = reports_[i];
     r.status = status;
     r.error = error;
+    if (!r.trace.empty() && r.trace.back().status.empty()) {
+      AttemptTrace& a = r.trace.back();
+      a.status = ToString(status);
+      if (status == IterationStatus::kCommitted) a.rows = r.rows, a.bytes = r.bytes, a.files = r.files;
+    }
     if (r.started_at == 0) r.started_at = NowSeconds();
     r.finished_at = NowSeconds();
     if (opt_.events) opt_.events->OnFinished(r);

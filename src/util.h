@@ -37,6 +37,7 @@ bool IsInsideOrSame(const std::string& path, const std::string& dir);
 // This machine's name ("?" when it has none).
 std::string HostName();
 double NowSeconds();                     // unix time, sub-second
+double ThreadCpuSeconds();               // CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID)
 std::string FormatUtc(double unix_seconds);  // 2026-11-23T05:22:16.123Z
 
 // 128-bit xxh3 as 32 hex characters.

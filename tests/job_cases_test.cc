@@ -206,7 +206,9 @@ class JobCase : public FanoutTest, public ::testing::WithParamInterface<std::str
       return j;
     }
     if (file == "last_manifest") {
-      auto runs = ListDir(OutPath("_fanout/runs"));
+      std::vector<std::string> runs;  // the manifests, not the trace, report or log beside them
+      for (const std::string& name : ListDir(OutPath("_fanout/runs")))
+        if (name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0) runs.push_back(name);
       if (runs.empty()) {
         ADD_FAILURE() << "no run manifest";
         return nullptr;

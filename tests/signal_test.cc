@@ -65,9 +65,9 @@ TEST_F(SignalTest, FirstSigintCancelsWithin2sAndKeepsCommitted) {
   ExpectCommitted("iter_2");
   EXPECT_FALSE(fs::exists(OutPath("iter_3")));
   EXPECT_FALSE(fs::exists(OutPath(".fanout-staging")) && !fs::is_empty(OutPath(".fanout-staging")));
-  auto runs = ListDir(OutPath("_fanout/runs"));
-  ASSERT_EQ(runs.size(), 1u);
-  nlohmann::json m = ReadJson(OutPath("_fanout/runs/" + runs[0]));
+  auto runs = ListDir(OutPath("_fanout/runs"));  // the manifest, then its trace, report and log
+  ASSERT_EQ(runs.size(), 4u);
+  nlohmann::json m = ReadJson(OutPath("_fanout/runs/" + runs[1]));
   EXPECT_EQ(m["status"], "interrupted");
   EXPECT_EQ(m["counts"]["committed"], 2);
   EXPECT_EQ(m["counts"]["cancelled"], 2);
@@ -79,7 +79,7 @@ TEST_F(SignalTest, SigtermBehavesLikeSigint) {
   EXPECT_EQ(r.exit_code, 130) << r.Describe();
   EXPECT_LT(seconds, 2.0);
   ExpectNothingPartial();
-  EXPECT_EQ(ListDir(OutPath("_fanout/runs")).size(), 1u);
+  EXPECT_EQ(ListDir(OutPath("_fanout/runs")).size(), 4u) << "one run: its manifest, trace, report and log";
 }
 
 TEST_F(SignalTest, SecondSigintExitsAtOnceLeavingNothingPartial) {

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,28 @@ class OutputStore;  // fanout/store.h
 
 enum class IterationStatus { kPending, kCommitted, kFailed, kSkipped, kCancelled };
 const char* ToString(IterationStatus s);
+
+// One attempt of one iteration, as it happened: the trace. Times are unix
+// seconds taken where each step happens (the scheduler, the executor); 0 when
+// the attempt never reached that step.
+struct AttemptTrace {
+  int attempt = 0;
+  std::string status;   // committed | failed | retried | cancelled
+  int worker = 0;       // the scheduler thread that ran it (0-based)
+  double queued = 0;    // began waiting for a compute slot (a retry: after its backoff)
+  double started = 0;   // got one; the attempt begins (creating its staging folder)
+  double staged = 0;    // its staging folder exists: the engine's work begins
+  double engine_done = 0;  // the engine's statements returned (the output written, in staging)
+  double published = 0;    // the store published it (group commit included)
+  double finished = 0;     // the scheduler has its outcome
+  int64_t rows = 0, bytes = 0;
+  int files = 0;
+  double cpu_seconds = 0;  // CPU time of the thread that ran its statements (not DuckDB's helper threads)
+  std::string error;         // the whole error text
+  std::string retry_reason;  // why another attempt follows: "transient I/O", "timeout", "out of memory"
+  std::string sql;           // the statement that failed, when one did
+  bool operator==(const AttemptTrace&) const = default;
+};
 
 struct IterationReport {
   Value n;
@@ -50,6 +73,7 @@ struct IterationReport {
   // 0 and "" otherwise.
   int shard = 0;
   std::string host;
+  std::vector<AttemptTrace> trace;  // every attempt, oldest first
   double seconds() const { return finished_at > started_at ? finished_at - started_at : 0; }
   bool operator==(const IterationReport&) const = default;
 };
@@ -63,8 +87,11 @@ struct RunReport {
   bool interrupted = false;
   std::vector<IterationReport> iterations;
   std::string manifest_path;  // empty when no manifest was written
+  std::string report_path;    // the HTML report (beside the manifest); empty when none
   int workers = 0;            // at most this many iterations computed at once (max_workers, resolved)
   int threads = 0;            // the engine's threads while they ran (run.threads, resolved)
+  std::string memory_limit;   // engine.memory_limit as the job set it
+  std::string host;           // where it ran
   // The manifest of a run still going: written at the start and while the
   // iterations finish, so that a killed run is visible (status "running").
   bool running = false;
@@ -91,6 +118,9 @@ class EventSink {
   }
   virtual void OnFinished(const IterationReport& it) { (void)it; }
   virtual void OnMessage(const std::string& line) { (void)line; }
+  // Before the first iteration starts: what each target's engine work took in
+  // earlier runs on this output, when known (by target; for an ETA).
+  virtual void OnEstimates(const std::map<std::string, double>& past_seconds) { (void)past_seconds; }
 };
 
 struct RunOptions {
@@ -102,6 +132,10 @@ struct RunOptions {
   // xxh3 checksums too.
   bool verify = false;
   EventSink* events = nullptr;       // may be null
+  // The run log, OUT/_fanout/runs/<run-id>.log: one line per event, as text
+  // ("2026-11-23T05:49:17.123Z INFO  message") or one JSON object a line.
+  enum class LogFormat { kText, kJson };
+  LogFormat log_format = LogFormat::kText;
   const std::atomic<bool>* cancel = nullptr;  // set to true to cancel the run
   // Where outputs, markers, manifests and the lock live: null for the local
   // filesystem at output.dir (NewLocalStore); a store given must be of

@@ -109,7 +109,9 @@ std::string ShardManifestName(const std::string& run_id, int shard, int shards);
 
 // A run manifest. Each iteration is an IterationReport: its times are the
 // unix seconds "start_unix"/"end_unix" (the UTC "started_at"/"finished_at"
-// and "seconds" of an entry are written from them).
+// and "seconds" of an entry are written from them). An iteration that ran has
+// "trace": one object per attempt (AttemptTrace; its times unix seconds).
+// Manifests written before the trace have none: readers get an empty one.
 struct Manifest {
   std::string run_id;
   std::string job;
@@ -126,6 +128,9 @@ struct Manifest {
   std::string error;             // why the run did not run ("": none)
   int max_workers = 0;           // 0: not written
   int threads = 0;               // 0: not written
+  std::string memory_limit;      // run.memory_limit ("": not written)
+  std::string host;              // "": not written
+  std::string release;           // fanout's version, e.g. "0.1.0" ("": not written)
   ManifestCounts counts;
   std::optional<ManifestShard> shard;  // a shard's manifest
   std::vector<IterationReport> iterations;
