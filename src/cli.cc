@@ -357,6 +357,7 @@ int CollectCommand(const std::string& out, const std::string& run_id, const std:
   if (json) fputs(report->ToJson().c_str(), stdout);
   if (!report->status.ok()) fprintf(stderr, "fanout: error: %s\n", report->status.message().c_str());
   return report->ExitCode();
+}
 
 // `fanout report OUT [--run ID] [-o FILE]`: the HTML report redrawn from the
 // manifests (the run's and the one before it), into FILE or beside the

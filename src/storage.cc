@@ -199,48 +199,42 @@ class PosixStorage : public Storage {
   }
 
   Result<std::unique_ptr<StorageLock>> Lock(const std::string& path, const std::string& holder) override {
+    auto fd = OpenLocked(path, LOCK_EX);
+    if (!fd.ok()) return fd.status();
+    // The kernel drops a flock when its holder dies: a killed run's lock is
+    // taken over here without any stale-lock guessing.
+    if (::ftruncate(*fd, 0) != 0 || ::pwrite(*fd, holder.data(), holder.size(), 0) < 0) {
+      int err = errno;
+      ::close(*fd);
+      return Errno("cannot write lock file", path, err);
+    }
+    return std::unique_ptr<StorageLock>(new PosixLock(*fd));
+  }
+
+  Result<std::unique_ptr<StorageLock>> LockShared(const std::string& path) override {
+    auto fd = OpenLocked(path, LOCK_SH);
+    if (!fd.ok()) return fd.status();
+    return std::unique_ptr<StorageLock>(new PosixLock(*fd));
+  }
+
+  // `path` opened (created if needed) and flock'ed with `op` (LOCK_EX or
+  // LOCK_SH), without waiting. kBusy naming the holder when another has it.
+  static Result<int> OpenLocked(const std::string& path, int op) {
     // O_NOFOLLOW: a link planted at the lock's path would have us truncate
     // whatever file it points to.
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) return Errno("cannot open lock file", path);
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      int err = errno;
-      std::string current;
-      char buf[512];
-      ssize_t n = ::pread(fd, buf, sizeof buf, 0);
-      if (n > 0) current.assign(buf, static_cast<size_t>(n));
-      ::close(fd);
-      if (err == EWOULDBLOCK)
-        return Status::Busy("another fanout run is writing to this output (" + current +
-                            "); wait for it to finish or use another output.dir");
-      return Errno("cannot lock", path, err);
-    }
-    // The kernel drops a flock when its holder dies: a killed run's lock is
-    // taken over here without any stale-lock guessing.
-    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, holder.data(), holder.size(), 0) < 0) {
-      int err = errno;
-      ::close(fd);
-      return Errno("cannot write lock file", path, err);
-    }
-    return std::unique_ptr<StorageLock>(new PosixLock(fd));
-  }
-
-  Result<std::unique_ptr<StorageLock>> LockShared(const std::string& path) override {
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0) return Errno("cannot open lock file", path);
-    if (::flock(fd, LOCK_SH | LOCK_NB) != 0) {
-      int err = errno;
-      std::string current;
-      char buf[512];
-      ssize_t n = ::pread(fd, buf, sizeof buf, 0);
-      if (n > 0) current.assign(buf, static_cast<size_t>(n));
-      ::close(fd);
-      if (err == EWOULDBLOCK)
-        return Status::Busy("another fanout run is writing to this output (" + current +
-                            "); wait for it to finish or use another output.dir");
-      return Errno("cannot lock", path, err);
-    }
-    return std::unique_ptr<StorageLock>(new PosixLock(fd));
+    if (::flock(fd, op | LOCK_NB) == 0) return fd;
+    int err = errno;
+    std::string current;
+    char buf[512];
+    ssize_t n = ::pread(fd, buf, sizeof buf, 0);
+    if (n > 0) current.assign(buf, static_cast<size_t>(n));
+    ::close(fd);
+    if (err == EWOULDBLOCK)
+      return Status::Busy("another fanout run is writing to this output (" + current +
+                          "); wait for it to finish or use another output.dir");
+    return Errno("cannot lock", path, err);
   }
 
   Result<bool> LockHeld(const std::string& path) override {
