@@ -54,14 +54,13 @@ class PosixStore : public OutputStore {
     return names;
   }
 
+  // A run's manifest is <run-id>.json; shard manifests (<run-id>.shard-K-of-N.json)
+  // are not runs of their own.
   Result<std::vector<std::string>> ListRuns() override {
-    auto entries = files_->List(runs_);
-    if (!entries.ok()) return entries.status();
+    FANOUT_ASSIGN_OR_RETURN(std::vector<std::string> files, ListRunFiles());
     std::vector<std::string> ids;
-    for (const FileInfo& e : *entries)
-      if (e.is_file && EndsWith(e.name, ".json") && e.name.find(".shard-") == std::string::npos)
-        ids.push_back(e.name.substr(0, e.name.size() - 5));
-    std::sort(ids.begin(), ids.end());
+    for (const std::string& name : files)
+      if (name.find(".shard-") == std::string::npos) ids.push_back(name.substr(0, name.size() - 5));
     return ids;
   }
 
