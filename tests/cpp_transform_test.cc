@@ -164,12 +164,18 @@ TEST_F(CppTransformTest, ATransientErrorIsRetried) {
 }
 
 TEST_F(CppTransformTest, ATimeoutInterruptsItsSql) {
-  WriteJob("{cpp: slow}", "run: {timeout: 0.5s, max_workers: 2}");
+  WriteJob("{cpp: slow}", "run: {timeout: 0.5s, max_workers: 2}", "[1, 2, 3, 4]");
   RunOptions options;
   options.transforms["slow"] = {[](TransformContext& ctx) -> Status {
-                                  if (ctx.n() == Value(int64_t{2}))  // minutes of work unless interrupted
-                                    FANOUT_RETURN_IF_ERROR(ctx.Execute(
-                                        "SELECT count(*) FROM range(100000000000) a WHERE a.range % 7 = 3"));
+                                  const std::string minutes =  // of work unless interrupted
+                                      "SELECT count(*) FROM range(100000000000) a WHERE a.range % 7 = 3";
+                                  if (ctx.n() == Value(int64_t{2})) FANOUT_RETURN_IF_ERROR(ctx.Execute(minutes));
+                                  if (ctx.n() == Value(int64_t{3})) {
+                                    // Ignores the interruption and returns a result: still a timeout.
+                                    Status ignored = ctx.Execute(minutes);
+                                    EXPECT_FALSE(ignored.ok());
+                                    EXPECT_FALSE(ctx.Execute("SELECT 1").ok());  // nothing more runs
+                                  }
                                   return ctx.SetResultQuery("SELECT $n AS n");
                                 },
                                 "1"};
@@ -178,8 +184,11 @@ TEST_F(CppTransformTest, ATimeoutInterruptsItsSql) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(60));
   EXPECT_EQ(Find(report, 2)->status, IterationStatus::kFailed);
   EXPECT_NE(Find(report, 2)->error.find("timeout"), std::string::npos) << Find(report, 2)->error;
+  EXPECT_EQ(Find(report, 3)->status, IterationStatus::kFailed);
+  EXPECT_NE(Find(report, 3)->error.find("timeout"), std::string::npos) << Find(report, 3)->error;
   EXPECT_EQ(Find(report, 1)->status, IterationStatus::kCommitted);
-  EXPECT_EQ(Find(report, 3)->status, IterationStatus::kCommitted);
+  EXPECT_EQ(Find(report, 4)->status, IterationStatus::kCommitted);
+  EXPECT_EQ(Targets(), (std::vector<std::string>{"iter_1", "iter_4"}));
 }
 
 TEST_F(CppTransformTest, ACancelReachesALoopThatPolls) {
@@ -234,6 +243,44 @@ TEST_F(CppTransformTest, NoResultOrTwoResultsFail) {
   RunReport report = RunWith(options);
   EXPECT_NE(Find(report, 1)->error.find("set no result"), std::string::npos) << Find(report, 1)->error;
   EXPECT_NE(Find(report, 2)->error.find("once"), std::string::npos) << Find(report, 2)->error;
+}
+
+TEST_F(CppTransformTest, HostileColumnNamesAndRowsAreRefusedOrQuoted) {
+  WriteJob("{cpp: odd}", "", "[1, 2, 3]");
+  const std::string hostile = "x\" BIGINT); DROP VIEW sales; --";
+  RunOptions options;
+  options.transforms["odd"] = {[hostile](TransformContext& ctx) -> Status {
+                                 auto out = ctx.ResultTable({{hostile, SqlType::kBigint}, {"s", SqlType::kVarchar}});
+                                 if (!out.ok()) return out.status();
+                                 if (ctx.n() == Value(int64_t{2})) return (*out)->Append({Value("not a number"), Value("a")});
+                                 if (ctx.n() == Value(int64_t{3})) return (*out)->Append({Value(int64_t{1})});
+                                 FANOUT_RETURN_IF_ERROR((*out)->Append({Value(int64_t{7}), Value()}));
+                                 return (*out)->Append({Value(), Value("'; DROP VIEW sales; --")});
+                               },
+                               "1"};
+  RunReport report = RunWith(options);
+  ASSERT_EQ(Find(report, 1)->status, IterationStatus::kCommitted) << Find(report, 1)->error;
+  Table t = QueryTable("SELECT * FROM read_parquet(" + test::SqlQuote(OutPath("iter_1/part-*.parquet")) + ") ORDER BY 1");
+  EXPECT_EQ(t.columns, (std::vector<std::string>{hostile, "s"}));
+  EXPECT_EQ(t.rows, (Rows{{int64_t{7}, Value()}, {Value(), "'; DROP VIEW sales; --"}}));
+  EXPECT_NE(Find(report, 2)->error.find("expected a BIGINT value"), std::string::npos) << Find(report, 2)->error;
+  EXPECT_NE(Find(report, 3)->error.find("a row of 1 values for 2 columns"), std::string::npos) << Find(report, 3)->error;
+}
+
+TEST_F(CppTransformTest, PlanShowsItWithoutRunningIt) {
+  WriteJob("{cpp: score}");
+  std::atomic<int> calls{0};
+  RunOptions options;
+  options.transforms["score"] = AppendingScore(&calls);
+  auto spec = LoadJobSpec(Path("job.yaml"));
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  auto plan = PlanJob(*spec, options);
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  ASSERT_EQ(plan->size(), 3u);
+  EXPECT_EQ((*plan)[0].sql, "-- C++ transform score (version v1)\n");
+  EXPECT_FALSE(ValidateJob(*spec).ok());  // without the registration: refused
+  EXPECT_EQ(calls.load(), 0);
+  EXPECT_FALSE(fs::exists(OutPath()));
 }
 
 TEST_F(CppTransformTest, AnUnknownNameIsRefusedWhereTheJobNamesIt) {
