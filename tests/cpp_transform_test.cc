@@ -108,6 +108,39 @@ TEST_F(CppTransformTest, ItsVersionIsPartOfTheFingerprint) {
   EXPECT_NE(changed.iterations[0].run_reason.find("sql"), std::string::npos) << changed.iterations[0].run_reason;
 }
 
+TEST_F(CppTransformTest, ItReadsAnyInputSoTouchingOneRerunsIt) {
+  WriteJob("{cpp: score}");
+  RunOptions options;
+  options.transforms["score"] = AppendingScore();
+  ASSERT_EQ(RunWith(options).Count(IterationStatus::kCommitted), 3);
+  Write("sales.csv", "customer,amount\n1,11\n2,7\n3,4\n");
+  options.resume = true;
+  RunReport again = RunWith(options);
+  ASSERT_EQ(again.Count(IterationStatus::kCommitted), 3) << again.ToJson();
+  EXPECT_EQ(again.iterations[0].run_reason, "changed: inputs");
+  EXPECT_EQ(ReadOut(Iter(1)), (Rows{{int64_t{1}, 22.0, "n1"}}));
+}
+
+TEST_F(CppTransformTest, OneKindInCppBesideAnotherInSql) {
+  Write("job.yaml", R"yaml(name: kinds
+inputs: {sales: sales.csv}
+params: {scale: 0.5}
+sequence: {sql: "SELECT * FROM (VALUES (1, 'sql'), (2, 'cpp'), (3, 'cpp')) t(n, kind)"}
+transforms:
+  sql: SELECT customer, sum(amount) * $scale AS score, 'sql' AS label FROM sales WHERE customer <= $n GROUP BY 1
+  cpp: {cpp: score}
+output: {dir: out, name: "{kind}_{n}"}
+cache: false
+)yaml");
+  RunOptions options;
+  options.transforms["score"] = AppendingScore();
+  RunReport report = RunWith(options);
+  ASSERT_EQ(report.Count(IterationStatus::kCommitted), 3) << report.ToJson();
+  EXPECT_EQ(ReadOut("sql_1"), (Rows{{int64_t{1}, 7.5, "sql"}}));
+  EXPECT_EQ(ReadOut("cpp_2"), (Rows{{int64_t{1}, 7.5, "n2"}, {int64_t{2}, 3.5, "n2"}}));
+  EXPECT_EQ(Success("cpp_3")["kind"], "cpp");
+}
+
 TEST_F(CppTransformTest, AResultQueryReadsItsTempTablesWithBoundParams) {
   WriteJob("{cpp: q}");
   RunOptions options;
