@@ -34,7 +34,7 @@ asan: bootstrap
 	cd build-asan && $(SAN_ENV) ctest --output-on-failure -j $(JOBS) -LE 'bench|install'
 
 # The concurrency-heavy tests under ThreadSanitizer.
-TSAN_FILTER ?= Scheduler.*:ConcurrencyTest.*:EngineThreads*:Stress*:GroupCommitTest.*
+TSAN_FILTER ?= Scheduler.*:ConcurrencyTest.*:EngineThreads*:Stress*:GroupCommitTest.*:CppFunctionTest.*:CppTransformTest.*
 tsan: bootstrap
 	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFANOUT_SANITIZE=thread >/dev/null
 	@cmake --build build-tsan -j $(JOBS) --target fanout_tests fanout

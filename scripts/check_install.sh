@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs fanout from a build folder into a temporary prefix, then builds
 # examples/cpp_api against that prefix alone, once with find_package(fanout)
-# and once with pkg-config, runs each and checks its exit status and outputs.
+# and once with pkg-config, and examples/cpp_transform with find_package; runs
+# each and checks its exit status and outputs.
 # ctest runs it (label install): scripts/check_install.sh [build folder]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,7 +30,7 @@ check_run() {
 }
 
 cmake --install "$build" --prefix "$prefix" > "$tmp/install.log" 2>&1 || fail "cmake --install failed"
-for f in include/fanout/fanout.h include/fanout/status.h include/fanout/job.h include/fanout/store.h include/fanout/record.h bin/fanout; do
+for f in include/fanout/fanout.h include/fanout/transform.h include/fanout/engine.h include/fanout/status.h include/fanout/job.h include/fanout/store.h include/fanout/record.h bin/fanout; do
   [ -e "$prefix/$f" ] || fail "not installed: $f"
 done
 libfanout=$(find "$prefix" -name libfanout.a)
@@ -56,4 +57,28 @@ lib=$(tr ' ' '\n' <<< "$flags" | sed -n 's/^-L//p' | head -1)
 g++ -std=c++20 "$root/examples/cpp_api/main.cc" $flags -o "$tmp/pc_example" > "$tmp/pkg-config.log" 2>&1 ||
   fail "building examples/cpp_api/main.cc with pkg-config failed"
 check_run "$tmp/pc_example" "$tmp/run-pc"
-echo "check_install: ok (installed to a temporary prefix, examples/cpp_api built with CMake and pkg-config, ran)"
+
+# 3. examples/cpp_transform: a C++ transform and a C++ scalar function, built
+# with find_package(fanout); its outputs must be expected/ exactly, and the
+# installed CLI must refuse its job (no C++ transforms there) writing nothing.
+ex=$root/examples/cpp_transform
+cmake -S "$ex" -B "$tmp/cmake-transform" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF > "$tmp/configure-transform.log" 2>&1 ||
+  fail "configuring examples/cpp_transform failed"
+cmake --build "$tmp/cmake-transform" -j 2 > "$tmp/build-transform.log" 2>&1 || fail "building examples/cpp_transform failed"
+"$tmp/cmake-transform/cpp_transform_example" "$ex/job.yaml" "$tmp/run-transform" > "$tmp/transform.log" 2>&1 ||
+  fail "cpp_transform_example exited with status $?"
+grep -q "3 committed, 0 failed" "$tmp/transform.log" || fail "cpp_transform_example: unexpected summary"
+for n in 1 2 3; do
+  [ -f "$tmp/run-transform/iter_$n/_SUCCESS" ] || fail "cpp_transform_example: no iter_$n/_SUCCESS"
+  diff -u "$ex/expected/iter_$n.csv" "$tmp/run-transform/iter_$n/part-00000.csv" > "$tmp/diff-transform.log" ||
+    fail "cpp_transform_example: iter_$n is not expected/iter_$n.csv"
+done
+[ ! -e "$ex/out" ] || fail "cpp_transform_example wrote into the source tree ($ex/out)"
+if "$prefix/bin/fanout" run "$ex/job.yaml" > "$tmp/cli-transform.log" 2>&1; then
+  fail "the CLI ran a job with a C++ transform"
+fi
+grep -q "no C++ transform named 'segment'" "$tmp/cli-transform.log" || fail "the CLI's refusal does not say why"
+[ ! -e "$ex/out" ] || fail "the CLI's refused run wrote $ex/out"
+echo "check_install: ok (installed to a temporary prefix, examples/cpp_api built with CMake and pkg-config," \
+  "examples/cpp_transform with CMake, ran, outputs as expected)"

@@ -5,10 +5,12 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <string_view>
 #include <thread>
 #include <utility>
 
+#include "engine_internal.h"
 #include "mutex.h"
 
 namespace fanout {
@@ -788,13 +790,6 @@ std::string Database::Version() { return duckdb_library_version(); }
 
 // ----- Connection -------------------------------------------------------------
 
-struct Connection::Impl {
-  duckdb_connection con = nullptr;
-  ~Impl() {
-    if (con) duckdb_disconnect(&con);
-  }
-};
-
 Connection::Connection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Connection::~Connection() = default;
 
@@ -1003,7 +998,21 @@ void CallInt64Fn(duckdb_function_info info, duckdb_data_chunk input, duckdb_vect
   duckdb_vector in = duckdb_data_chunk_get_vector(input, 0);
   auto* src = static_cast<int64_t*>(duckdb_vector_get_data(in));
   auto* dst = static_cast<int64_t*>(duckdb_vector_get_data(output));
-  for (idx_t i = 0; i < n; ++i) dst[i] = (*fn)(src[i]);
+  uint64_t* valid = duckdb_vector_get_validity(in);
+  if (valid) duckdb_vector_ensure_validity_writable(output);
+  try {
+    for (idx_t i = 0; i < n; ++i) {
+      if (valid && !duckdb_validity_row_is_valid(valid, i)) {
+        duckdb_validity_set_row_invalid(duckdb_vector_get_validity(output), i);
+        continue;
+      }
+      dst[i] = (*fn)(src[i]);
+    }
+  } catch (const std::exception& e) {
+    duckdb_scalar_function_set_error(info, e.what());
+  } catch (...) {
+    duckdb_scalar_function_set_error(info, "a C++ function threw an exception that is not a std::exception");
+  }
 }
 }  // namespace
 

@@ -60,6 +60,11 @@ class Database : public Engine {
   Status LockConfiguration(Connection& con);
   // Registers fn(BIGINT) -> BIGINT as a volatile SQL scalar function.
   Status RegisterScalarFunction(const std::string& name, std::function<int64_t(int64_t)> fn) override;
+  // The typed forms (engine_udf.cc): see fanout/engine.h.
+  Status RegisterScalarFunction(const std::string& name, const std::vector<SqlType>& params, SqlType returns,
+                                ScalarFunction fn) override;
+  Status RegisterTableFunction(const std::string& name, const std::vector<SqlType>& params,
+                               const std::vector<SqlColumn>& columns, TableFunction fn) override;
   static std::string Version();
 
  private:
@@ -171,8 +176,31 @@ class Connection {
 
  private:
   friend class Database;
+  friend class Appender;
   struct Impl;
   explicit Connection(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Rows appended to a table of a connection's temp schema through the
+// engine's appender (engine_udf.cc). Used by one thread.
+class Appender {
+ public:
+  // `types`: the table's columns, in order.
+  static Result<std::unique_ptr<Appender>> Open(Connection& con, const std::string& temp_table,
+                                                std::vector<SqlType> types);
+  ~Appender();
+  Appender(const Appender&) = delete;
+  Appender& operator=(const Appender&) = delete;
+  // One row, a Value per column of its type (int64 accepted for DOUBLE) or
+  // null; a row that does not fit appends nothing (kInvalid).
+  Status Append(const std::vector<Value>& row);
+  // Flushes what was appended into the table; no Append after it.
+  Status Close();
+
+ private:
+  struct Impl;
+  explicit Appender(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

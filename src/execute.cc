@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "cpp_transform.h"
 #include "load.h"
 #include "util.h"
 
@@ -138,14 +139,15 @@ Result<int64_t> EngineExecutor::Transform(const Iteration& it, Session& session,
   return rows;
 }
 
-Result<int64_t> EngineExecutor::Compute(const Iteration& it, Interrupter& stop, const std::string& staging,
-                                        std::string* failed_sql) {
+Result<int64_t> EngineExecutor::Compute(const Iteration& it, int attempt, Interrupter& stop,
+                                        const std::string& staging, std::string* failed_sql) {
   const bool reuse = it.reusable_session;
   auto session = OpenSession(reuse);
   if (!session.ok()) return session.status();
   Connection* c = (*session)->con.get();
   if (!stop.Arm([c] { c->Interrupt(); })) return stop.why();
-  Result<int64_t> rows = Transform(it, **session, staging, failed_sql);
+  Result<int64_t> rows = it.cpp ? RunCppTransform(it, attempt, *c, stop, output_, CopyTarget(staging))
+                                : Transform(it, **session, staging, failed_sql);
   stop.Disarm();
   if (reuse && rows.ok() && !stop.fired()) {
     MutexLock lock(&mu_);
@@ -169,7 +171,7 @@ Status EngineExecutor::RunAttempt(const Iteration& it, int attempt, Interrupter&
   Result<int64_t> rows = int64_t{0};  // set on an engine thread
   threads_.Run([&] {
     const double cpu = ThreadCpuSeconds();
-    rows = Compute(it, stop, staging->dir, &trace.sql);
+    rows = Compute(it, attempt, stop, staging->dir, &trace.sql);
     trace.cpu_seconds = ThreadCpuSeconds() - cpu;
   });
   double computed = NowSeconds();

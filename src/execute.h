@@ -82,8 +82,8 @@ class EngineExecutor : public IterationExecutor {
   // Everything the engine does for one attempt: a session, the statements,
   // the session back to the idle list. Runs on one of threads_.
   // `failed_sql` gets the statement that failed (as the transform has it).
-  Result<int64_t> Compute(const Iteration& it, Interrupter& stop, const std::string& staging, std::string* failed_sql)
-      EXCLUDES(mu_);
+  Result<int64_t> Compute(const Iteration& it, int attempt, Interrupter& stop, const std::string& staging,
+                          std::string* failed_sql) EXCLUDES(mu_);
   Result<int64_t> Transform(const Iteration& it, Session& session, const std::string& staging,
                             std::string* failed_sql);
   // The one file the engine writes (part-00000.<ext>); empty for split output.

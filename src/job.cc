@@ -5,6 +5,7 @@
 
 #include <optional>
 
+#include "cpp_transform.h"
 #include "decide.h"
 #include "fanout/fanout.h"
 #include "job_internal.h"
@@ -51,6 +52,7 @@ Result<std::unique_ptr<Job>> internal::JobAccess::Open(const JobSpec& spec, cons
                                                        std::shared_ptr<Storage> files, BackendFactory backend) {
   // A spec built in code gets the checks a job file gets.
   FANOUT_RETURN_IF_ERROR(Validate(spec));
+  FANOUT_RETURN_IF_ERROR(CheckCppTransforms(spec, options.transforms));
   std::shared_ptr<OutputStore> store = options.store;
   if (!store && IsS3Location(spec.output.dir)) {
     FANOUT_ASSIGN_OR_RETURN(store, OpenS3Store(spec.output.dir));
@@ -120,6 +122,7 @@ Result<std::vector<PlannedIteration>> Job::Plan(std::vector<std::string>* warnin
   for (const Iteration& it : (*loaded)->iterations) {
     PlannedIteration p{it.n, it.kind, it.target, it.params, "", "", true};
     for (const auto& s : it.statements) p.sql += s + ";\n";
+    if (it.cpp) p.sql = "-- C++ transform " + it.cpp->name + " (version " + it.cpp->transform.version + ")\n";
     if (impl_->options.resume) {
       Inspected in(store, it);
       p.run_reason = ResumeReason(store, in, it, impl_->options.verify).text;

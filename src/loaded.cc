@@ -114,7 +114,7 @@ Status LoadAndPlanOnce(Loaded& l, const std::shared_ptr<Storage>& storage, const
   FANOUT_RETURN_IF_ERROR(
       step(LoadInputs(storage, *l.db, *l.con, spec, schema_only && !need_rows, identities, &l.notes)));
   FANOUT_RETURN_IF_ERROR(step(RunPrepare(*l.con, spec, /*dry=*/schema_only && !need_rows)));
-  auto its = PlanIterations(spec, *l.con, identities);
+  auto its = PlanIterations(spec, *l.con, identities, options.transforms);
   if (!its.ok()) return its.status();
   watch.Watch(nullptr);
   FANOUT_RETURN_IF_ERROR(step(DryRunTransforms(*l.db, spec, *its, watch.Watcher(), &l.notes.lines)));

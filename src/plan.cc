@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "cpp_transform.h"
 #include "execute.h"
 #include "load.h"
 #include "parquet_types.h"
@@ -143,12 +144,14 @@ bool ReadDifferentlyByTheEngine(const std::string& sql) {
 
 // Identity of the inputs `sql` (or `prepare`) names — of every input when
 // that cannot be told — plus `prepare` itself.
-std::string InputsFingerprint(const JobSpec& spec, const std::vector<std::string>& identities, const std::string& sql) {
+// (A C++ transform, `all_inputs`, may read any input.)
+std::string InputsFingerprint(const JobSpec& spec, const std::vector<std::string>& identities, const std::string& sql,
+                              bool all_inputs = false) {
   std::vector<std::string> words = SqlWords(sql);
   std::vector<std::string> prep = SqlWords(spec.prepare);
   words.insert(words.end(), prep.begin(), prep.end());
   std::set<std::string> named(words.begin(), words.end());
-  const bool all = ReadsTablesByValue(named) || ReadDifferentlyByTheEngine(sql) ||
+  const bool all = all_inputs || ReadsTablesByValue(named) || ReadDifferentlyByTheEngine(sql) ||
                    ReadDifferentlyByTheEngine(spec.prepare);
   std::string text = spec.prepare + "\n";
   for (size_t i = 0; i < spec.inputs.size() && i < identities.size(); ++i) {
@@ -173,6 +176,8 @@ struct PlanState {
   std::map<std::string, bool> reusable;                                // per transform source
   std::map<std::string, std::string> fp_inputs;                        // per transform source
   std::string fp_output, fp_settings;                                  // the same for every iteration
+  const std::map<std::string, CppTransform>* cpp = nullptr;            // RunOptions::transforms
+  std::map<std::string, std::shared_ptr<const CppBinding>> bindings;   // per C++ transform name
 };
 
 // Checks the iteration's n, kind and output folder can name folders and are
@@ -199,10 +204,29 @@ Status NameIteration(const JobSpec& spec, size_t i, Iteration& it, PlanState& st
   return Status::Ok();
 }
 
+// A C++ transform: its registered function (once per name), no statements.
+Status BindCpp(const JobSpec& spec, const TransformSpec& t, Iteration& it, PlanState& state) {
+  auto [b, fresh] = state.bindings.try_emplace(t.cpp);
+  if (fresh) {
+    static const std::map<std::string, CppTransform> kNone;
+    const auto& registered = state.cpp ? *state.cpp : kNone;
+    FANOUT_RETURN_IF_ERROR(CheckCppTransforms(spec, registered));
+    auto binding = std::make_shared<CppBinding>();
+    binding->name = t.cpp;
+    binding->transform = registered.at(t.cpp);
+    for (const InputSpec& in : spec.inputs) binding->inputs.insert(in.name);
+    b->second = std::move(binding);
+  }
+  it.cpp = b->second;
+  it.reusable_session = false;
+  return Status::Ok();
+}
+
 // The transform's statements (split once per source) and whether a session
 // running them can serve the next iteration too.
-Status SetStatements(const TransformSpec& t, Iteration& it, PlanState& state) {
+Status SetStatements(const JobSpec& spec, const TransformSpec& t, Iteration& it, PlanState& state) {
   it.transform_source = t.source;
+  if (!t.cpp.empty()) return BindCpp(spec, t, it, state);
   auto [cached, fresh] = state.statements.try_emplace(t.source);
   if (fresh) cached->second = SplitStatements(t.sql);
   it.statements = cached->second;
@@ -228,12 +252,12 @@ Status SetParams(const JobSpec& spec, Iteration& it) {
 // options, engine settings), each hashed, and all of them together.
 void SetFingerprints(const JobSpec& spec, const std::vector<std::string>& identities, const TransformSpec& t,
                      Iteration& it, PlanState& state) {
-  std::string sql_text;
+  std::string sql_text = it.cpp ? CppTransformIdentity(*it.cpp) : "";
   for (const auto& s : it.statements) sql_text += s + ";\n";
   it.fp_sql = HashHex(sql_text);
   it.fp_params = HashHex(Value(ValueMap(it.params.begin(), it.params.end())).ToJson());
   auto [fp, new_source] = state.fp_inputs.try_emplace(t.source);
-  if (new_source) fp->second = InputsFingerprint(spec, identities, t.sql);
+  if (new_source) fp->second = InputsFingerprint(spec, identities, t.sql, /*all_inputs=*/it.cpp != nullptr);
   it.fp_inputs = fp->second;
   it.fp_output = state.fp_output;
   it.fp_settings = state.fp_settings;
@@ -243,10 +267,12 @@ void SetFingerprints(const JobSpec& spec, const std::vector<std::string>& identi
 }  // namespace
 
 Result<std::vector<Iteration>> PlanIterations(const JobSpec& spec, Connection& con,
-                                              const std::vector<std::string>& identities) {
+                                              const std::vector<std::string>& identities,
+                                              const std::map<std::string, CppTransform>& cpp) {
   auto seq = ResolveSequence(spec, con);
   if (!seq.ok()) return seq.status();
   PlanState state;
+  state.cpp = &cpp;
   state.fp_output = HashHex(OutputIdentity(spec.output));
   state.fp_settings = SettingsFingerprint(spec);
   std::vector<Iteration> out;
@@ -262,7 +288,7 @@ Result<std::vector<Iteration>> PlanIterations(const JobSpec& spec, Connection& c
     if (!t)
       return Status::Invalid("no transform for kind '" + kind + "' (n = " + it.key +
                              "): add transforms." + kind + " or a default transform");
-    FANOUT_RETURN_IF_ERROR(SetStatements(*t, it, state));
+    FANOUT_RETURN_IF_ERROR(SetStatements(spec, *t, it, state));
     FANOUT_RETURN_IF_ERROR(SetParams(spec, it));
     SetFingerprints(spec, identities, *t, it, state);
     out.push_back(std::move(it));
@@ -374,6 +400,7 @@ Status DryRunTransforms(Database& db, const JobSpec& spec, const std::vector<Ite
   for (const InputSpec& in : spec.inputs) inputs.insert(in.name);
   std::set<std::string> done;
   for (const Iteration& it : iterations) {
+    if (it.cpp) continue;  // C++: nothing to check without running it
     std::string shape = it.transform_source;
     for (const auto& [k, v] : it.params) shape += "|" + k + "=" + TypeShape(v);
     if (!done.insert(shape).second) continue;

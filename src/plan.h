@@ -5,13 +5,18 @@
 #pragma once
 
 #include <functional>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "engine.h"
 #include "fanout/job_spec.h"
+#include "fanout/transform.h"
 
 namespace fanout {
+
+struct CppBinding;  // cpp_transform.h
 
 struct Iteration {
   size_t index = 0;        // position in the sequence
@@ -22,6 +27,8 @@ struct Iteration {
   Params params;           // params + overrides + n (+ kind): this iteration's copy
   std::string transform_source;
   std::vector<std::string> statements;  // the last one is written
+  // A C++ transform (`transform: {cpp: name}`): then statements is empty.
+  std::shared_ptr<const CppBinding> cpp;
   // A single query that leaves its connection as it found it: it may run on
   // an idle session of an earlier iteration.
   bool reusable_session = false;
@@ -34,8 +41,11 @@ struct Iteration {
 // every iteration. `identities[i]` is the identity of spec.inputs[i]; an
 // iteration's fingerprint covers the inputs its transform or `prepare` names,
 // so touching one input reruns (with --resume) only the iterations reading it.
+// `cpp` (RunOptions::transforms) resolves `transform: {cpp: name}`; the
+// version of each is part of its iterations' fingerprints.
 Result<std::vector<Iteration>> PlanIterations(const JobSpec& spec, Connection& con,
-                                              const std::vector<std::string>& identities);
+                                              const std::vector<std::string>& identities,
+                                              const std::map<std::string, CppTransform>& cpp = {});
 
 // Checks every distinct transform (per kind and param types) without running
 // it: each statement is prepared, checked against SqlPolicy (nothing may reach

@@ -446,20 +446,33 @@ void CheckKnownParam(const Params& params, const std::string& name, const std::s
   if (std::string e = KnownParam(params, name, context); !e.empty()) Parser::FailAt(where, e);
 }
 
-// A transform given as a path to an .sql file, or inline SQL.
+// A transform given as a path to an .sql file, inline SQL, or {cpp: name}
+// (a C++ transform the embedding program registers; RunOptions::transforms).
 TransformSpec ParseTransform(const Parser& p, const YAML::Node& node, const std::string& what) {
+  if (node.IsMap() && what == "prepare") p.Fail(node, "prepare must be SQL (inline or a .sql file)");
+  if (node.IsMap()) {
+    p.CheckKeys(node, what, {"cpp"});
+    if (!node["cpp"]) p.Fail(node, what + ": give inline SQL, a .sql file or {cpp: name}");
+    std::string name = p.Str(node["cpp"], what + ".cpp");
+    if (name.find_first_not_of(" \t\r\n") == std::string::npos)
+      p.Fail(node["cpp"], what + ".cpp is empty: name a C++ transform the program registers");
+    TransformSpec t;
+    t.source = p.Where(node["cpp"]);
+    t.cpp = name;
+    return t;
+  }
   std::string text = p.Str(node, what);
   bool looks_like_file = EndsWith(text, ".sql") && text.find_first_of(" \t\n;") == std::string::npos;
   if (!looks_like_file) {
     if (text.find_first_not_of(" \t\r\n") == std::string::npos) p.Fail(node, what + " is empty: give SQL or a .sql file");
-    return TransformSpec{text, p.Where(node)};
+    return TransformSpec{text, p.Where(node), ""};
   }
   std::string file = p.Path(node, what);
   std::ifstream in(file);
   if (!in) p.Fail(node, what + ": SQL file not found: " + file);
   std::stringstream ss;
   ss << in.rdbuf();
-  return TransformSpec{ss.str(), file};
+  return TransformSpec{ss.str(), file, ""};
 }
 
 void ParseSequence(const Parser& p, const YAML::Node& node, JobSpec& spec) {

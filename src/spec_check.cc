@@ -196,11 +196,15 @@ std::string CheckSequence(const SequenceSpec& seq) {
 std::string CheckTransforms(const JobSpec& spec) {
   if (!spec.transform && spec.transforms.empty())
     return "the job needs a transform: inline SQL or a .sql file (or transforms: per kind)";
-  if (spec.transform && Blank(spec.transform->sql)) return "transform is empty: give SQL or a .sql file";
+  if (spec.transform && spec.transform->cpp.empty() && Blank(spec.transform->sql))
+    return "transform is empty: give SQL or a .sql file";
+  if (spec.transform && !spec.transform->cpp.empty() && !Blank(spec.transform->sql))
+    return "transform: give SQL or {cpp: name}, not both";
   CaseCollisions kinds("kind");
   for (const auto& [kind, t] : spec.transforms) {
     if (auto e = kinds.Add(kind); !e.empty()) return "transforms: " + e;
-    if (Blank(t.sql)) return "transforms." + kind + " is empty: give SQL or a .sql file";
+    if (t.cpp.empty() && Blank(t.sql)) return "transforms." + kind + " is empty: give SQL or a .sql file";
+    if (!t.cpp.empty() && !Blank(t.sql)) return "transforms." + kind + ": give SQL or {cpp: name}, not both";
   }
   return "";
 }

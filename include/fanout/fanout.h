@@ -17,6 +17,7 @@
 #include "fanout/engine.h"
 #include "fanout/job_spec.h"
 #include "fanout/status.h"
+#include "fanout/transform.h"
 #include "fanout/value.h"
 
 namespace fanout {
@@ -141,9 +142,11 @@ struct RunOptions {
   // filesystem at output.dir (NewLocalStore); a store given must be of
   // output.dir (its location()).
   std::shared_ptr<OutputStore> store;
-  // Called once with the engine after inputs load, before anything runs (tests
-  // use it to register UDFs).
+  // Called once with the engine before inputs load and anything runs:
+  // register C++ scalar and table functions there (fanout/engine.h).
   std::function<Status(Engine&)> on_engine_ready;
+  // C++ transforms by name, for `transform: {cpp: name}` (fanout/transform.h).
+  std::map<std::string, CppTransform> transforms;
   // One shard of a run started N times at once (array jobs): runs shard K of
   // `shards` (1 <= shard <= shards), a deterministic share of the plan, and
   // writes a shard manifest; `fanout collect` merges them. 0: the whole run.

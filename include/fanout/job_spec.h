@@ -22,6 +22,9 @@ struct InputSpec {
 struct TransformSpec {
   std::string sql;     // the SQL text (read from `source` when that is a file)
   std::string source;  // file path, or "<job>:line" for inline SQL
+  // A C++ transform's name (`transform: {cpp: name}`, RunOptions::transforms):
+  // then sql is empty and source is where the job names it.
+  std::string cpp;
 };
 
 struct SequenceSpec {
