@@ -23,7 +23,6 @@ enum Tag : int {
   kWork = 2,    // 0 -> rank: the index of its next iteration, or "" (none left)
   kResult = 3,  // rank -> 0: "<index>\n<the iteration's manifest entry>"
   kBye = 4,     // rank -> 0: every outcome sent; "1" when it was interrupted
-  kCancel = 5,  // 0 -> rank: the run is cancelled
 };
 
 void Send(int to, int tag, const std::string& text) {
@@ -156,11 +155,21 @@ class Coordinator : public Backend {
   // Iterations never handed out, or handed to a rank that never reported.
   void ReportUnfinished();
   bool Finished(bool local_done) const;
-  // Once cancelled: tells every rank still there, once.
+  // Once cancelled: how long to wait for the ranks' last outcomes.
   void Cancel();
+
+  // Rank 0 never blocks on a rank: a rank that died would hold it forever
+  // (its TCP peer is gone), and the manifest must still be written.
+  void Post(int to, int tag, const std::string& text);
+  void Reap();
 
   MpiCluster& cluster_;
   std::optional<EngineExecutor> executor_;
+  struct Posted {
+    MPI_Request request;
+    std::unique_ptr<std::string> text;  // MPI reads it until the send completes
+  };
+  std::deque<Posted> posted_;
   const std::vector<size_t>* order_ = nullptr;
   std::vector<IterationReport>* reports_ = nullptr;
   const SchedulerOptions* options_ = nullptr;
@@ -173,6 +182,20 @@ class Coordinator : public Backend {
   bool cancel_sent_ = false;
   double give_up_at_ = 0;
 };
+
+void Coordinator::Post(int to, int tag, const std::string& text) {
+  Posted p{MPI_REQUEST_NULL, std::make_unique<std::string>(text)};
+  MPI_Isend(p.text->data(), static_cast<int>(p.text->size()), MPI_CHAR, to, tag, MPI_COMM_WORLD, &p.request);
+  posted_.push_back(std::move(p));
+}
+
+void Coordinator::Reap() {
+  for (auto it = posted_.begin(); it != posted_.end();) {
+    int done = 0;
+    MPI_Test(&it->request, &done, MPI_STATUS_IGNORE);
+    it = done ? posted_.erase(it) : it + 1;
+  }
+}
 
 std::optional<size_t> Coordinator::Next(int rank) {
   MutexLock lock(&mu_);
@@ -192,7 +215,7 @@ std::optional<size_t> Coordinator::Next(int rank) {
 void Coordinator::Handle(int source, int tag, const std::string& text) {
   if (tag == kAsk) {
     std::optional<size_t> i = Next(source);
-    Send(source, kWork, i ? std::to_string(*i) : "");
+    Post(source, kWork, i ? std::to_string(*i) : "");
     if (!i) return;
     ++in_flight_[static_cast<size_t>(source)];
     IterationReport& r = (*reports_)[*i];
@@ -236,14 +259,18 @@ bool Coordinator::Finished(bool local_done) const {
   return true;
 }
 
+// Nothing is sent to the ranks: a rank that died (why the run stops, often)
+// takes any send to it down with it — Open MPI's TCP transport then blocks
+// the sender retrying the connection. The others learn it from the answer
+// to their next request (none), or from the signal the launcher sent every
+// rank, and report what they had in flight, cancelled.
 void Coordinator::Cancel() {
   if (cancel_sent_ || !cluster_.cancel().load()) return;
   cancel_sent_ = true;
   // mpirun, told to stop, sends SIGTERM to every rank and SIGKILL a second
-  // later: the ranks that still answer do so well within that.
-  give_up_at_ = NowSeconds() + 5.0;
-  for (int r = 1; r < cluster_.size(); ++r)
-    if (!bye_[static_cast<size_t>(r)]) Send(r, kCancel, "");
+  // later (odls_base_sigkill_timeout): the ranks that still answer do so
+  // well within half of that, and the manifest is written in the rest.
+  give_up_at_ = NowSeconds() + 0.5;
 }
 
 void Coordinator::ReportUnfinished() {
@@ -293,11 +320,16 @@ bool Coordinator::Run(const std::vector<Iteration>& iterations, std::vector<Iter
     bool got = false;
     while (Receive(MPI_ANY_SOURCE, &source, &tag, &text)) got = true, Handle(source, tag, text);
     Cancel();
+    Reap();
     if (Finished(local_done)) break;
     if (cancel_sent_ && local_done && NowSeconds() > give_up_at_) break;
     got ? idle.Busy() : idle.Wait();
   }
   if (local.joinable()) local.join();
+  // Sends to ranks that never took them (they died): MPI may still read
+  // their text, so it outlives this backend.
+  for (Posted& p : posted_) MPI_Request_free(&p.request), (void)p.text.release();
+  posted_.clear();
   ReportUnfinished();
   return cluster_.cancel().load();
 }
@@ -402,7 +434,6 @@ bool Worker::Run(const std::vector<Iteration>& iterations, std::vector<Iteration
     while (Receive(0, &source, &tag, &text)) {
       busy = true;
       if (tag == kWork) Answer(text);
-      if (tag == kCancel) cluster_.cancel() = true;
     }
     if (finished) break;
     busy ? idle.Busy() : idle.Wait();
@@ -439,6 +470,15 @@ Result<std::unique_ptr<Cluster>> StartMpiCluster(std::atomic<bool>* cancel, bool
   MPI_Allgather(host, sizeof host, MPI_CHAR, all.data(), sizeof host, MPI_CHAR, MPI_COMM_WORLD);
   std::vector<std::string> hosts;
   for (int r = 0; r < size; ++r) hosts.emplace_back(all.data() + static_cast<size_t>(r) * sizeof host);
+  // Rank 0 and each rank connect now (Open MPI connects on first use): a
+  // connection half made when a rank dies would block rank 0 retrying it.
+  for (int r = 1; r < size; ++r) {
+    int hello = 0;
+    if (rank == 0) MPI_Send(&hello, 1, MPI_INT, r, 0, MPI_COMM_WORLD);
+    if (rank == r) MPI_Recv(&hello, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    if (rank == r) MPI_Send(&hello, 1, MPI_INT, 0, 0, MPI_COMM_WORLD);
+    if (rank == 0) MPI_Recv(&hello, 1, MPI_INT, r, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+  }
   auto cluster = std::make_unique<MpiCluster>(rank, size, std::move(hosts), cancel, coordinator_only);
   if (coordinator_only && size < 2)
     return Status::Invalid("--coordinator-only needs at least 2 ranks: rank 0 runs no iteration");
