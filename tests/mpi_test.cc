@@ -318,5 +318,73 @@ TEST_F(MpiTest, InterruptedRanksExit130WithNothingPartial) {
   EXPECT_EQ(m2["exit_code"], 130);
 }
 
+// Three "hosts": network namespaces on a bridge, each rank in its own (and
+// with its own hostname), started by mpirun through a launch agent that
+// enters the namespace where ssh would log in. Ranks can reach each other
+// only over TCP on the veth network. Needs root and netns support.
+class MultiHostTest : public MpiTest {
+ protected:
+  void SetUp() override {
+    MpiTest::SetUp();
+    if (IsSkipped()) return;
+    if (geteuid() != 0) GTEST_SKIP() << "network namespaces need root";
+    prefix_ = "fo" + std::to_string(getpid() % 100000) + "-";
+    net_ = "10.213." + std::to_string(20 + getpid() % 200);
+    if (!Sh("ip netns add " + prefix_ + "h0")) GTEST_SKIP() << "no network namespace support (ip netns add failed)";
+    made_ = true;
+    ASSERT_TRUE(Sh("ip link add " + prefix_ + "br type bridge && ip link set " + prefix_ + "br up && ip addr add " +
+                   net_ + ".254/24 dev " + prefix_ + "br"));
+    for (int i = 0; i < 3; ++i) {
+      const std::string ns = prefix_ + "h" + std::to_string(i), v = prefix_ + "v" + std::to_string(i),
+                        p = prefix_ + "p" + std::to_string(i), in = "ip netns exec " + ns + " ";
+      ASSERT_TRUE(Sh((i ? "ip netns add " + ns + " && " : std::string()) + "ip link add " + v +
+                     " type veth peer name " + p + " && ip link set " + v + " netns " + ns + " && ip link set " + p +
+                     " master " + prefix_ + "br && ip link set " + p + " up && " + in + "ip addr add " + net_ + "." +
+                     std::to_string(i + 1) + "/24 dev " + v + " && " + in + "ip link set " + v + " up && " + in +
+                     "ip link set lo up"));
+    }
+  }
+  void TearDown() override {
+    if (made_) {
+      for (int i = 0; i < 3; ++i) Sh("ip netns del " + prefix_ + "h" + std::to_string(i) + " 2>/dev/null");
+      Sh("ip link del " + prefix_ + "br 2>/dev/null");
+    }
+    MpiTest::TearDown();
+  }
+  static bool Sh(const std::string& command) { return std::system(("(" + command + ") >/dev/null 2>&1").c_str()) == 0; }
+
+  std::string prefix_, net_;
+  bool made_ = false;
+};
+
+TEST_F(MultiHostTest, RanksOnThreeHostsOverTcpWriteWhatTheLocalRunWrites) {
+  const std::string job = CopyExample(Path("ex"));
+  RunResult local = Fanout({"run", job});
+  ASSERT_EQ(local.exit_code, 0) << local.Describe();
+  fs::rename(Path("ex/out"), Path("local-out"));
+  Write("hosts", "h0 slots=1\nh1 slots=1\nh2 slots=1\n");
+  const std::string agent = std::string(FANOUT_SOURCE_DIR) + "/tests/mpi/netns_agent.sh";
+  std::vector<std::string> argv = {mpirun_, "--hostfile", Path("hosts"), "-np", "3", "--mca", "plm_rsh_agent", agent,
+                                   "--mca", "btl", "tcp,self", "--mca", "btl_tcp_if_include", net_ + ".0/24",
+                                   "--mca", "oob_tcp_if_include", net_ + ".0/24", FANOUT_BIN, "run", job,
+                                   "--json", "--max-workers", "1"};
+  std::vector<std::string> env = MpiEnv();
+  env.push_back("FANOUT_NETNS_PREFIX=" + prefix_);
+  RunResult r = RunProcess(argv, IoDir(), std::chrono::seconds(120), env);
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  auto m = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(m.is_object()) << r.Describe();
+  EXPECT_EQ(m["host"], "h0");  // rank 0's
+  std::set<std::string> hosts;
+  for (const auto& it : m["iterations"]) {
+    EXPECT_EQ(it["status"], "committed") << it.dump();
+    const std::string host = it["host"];
+    EXPECT_EQ(host, "h" + std::to_string(it["rank"].get<int>()));
+    hosts.insert(host);
+    ExpectSameContent(Path("local-out"), Path("ex/out"), it["target"]);
+  }
+  EXPECT_GT(hosts.size(), 1u) << m.dump(1);
+}
+
 }  // namespace
 }  // namespace fanout::test
