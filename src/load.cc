@@ -183,6 +183,7 @@ class InputCache {
       auto lock = storage_.Lock(file_ + ".lock", "fanout pid " + std::to_string(getpid()) + " on " + HostName());
       if (lock.ok()) {
         lock_ = std::move(lock).value();
+        locked_ = true;
         return;
       }
       if (lock.status().code() != Status::Code::kBusy) return;
@@ -207,6 +208,7 @@ class InputCache {
     if (st.ok()) st = storage_.Rename(tmp, file_, /*replace=*/true);
     if (!st.ok()) {
       (void)storage_.RemoveAll(tmp);
+      DropLock();
       RemoveDirIfNew();
       return st;
     }
@@ -233,13 +235,20 @@ class InputCache {
   // Removes what Build() wrote, when the job is refused after loading: a
   // refused job leaves nothing behind.
   void Undo() {
+    (void)storage_.RemoveAll(file_ + ".json");  // sealed already on a cluster (runner.cc)
     (void)storage_.RemoveAll(file_);
-    if (lock_) (void)storage_.RemoveAll(file_ + ".lock");
-    lock_.reset();
+    DropLock();
     RemoveDirIfNew();
   }
 
  private:
+  // The build's lock file goes with what it guarded (a failed or undone
+  // build), then the lock.
+  void DropLock() {
+    if (locked_) (void)storage_.RemoveAll(file_ + ".lock");
+    lock_.reset();
+  }
+
   void RemoveDirIfNew() {
     auto left = storage_.List(dir_);
     if (!had_dir_ && left.ok() && left->empty()) (void)storage_.RemoveAll(dir_);
@@ -324,6 +333,7 @@ class InputCache {
   bool had_dir_ = true;  // the cache folder existed before Build()
   bool dir_checked_ = false;
   std::unique_ptr<StorageLock> lock_;  // LockBuild() to Seal() or Undo()
+  bool locked_ = false;                // LockBuild() made the lock file
 };
 
 }  // namespace

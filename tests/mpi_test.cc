@@ -186,6 +186,17 @@ TEST_F(MpiTest, ARankThatCannotLoadFailsTheRunNamingItAndWritesNothing) {
   EXPECT_NE(r.err.find(Path("missing") + "/sales.csv"), std::string::npos) << r.Describe();
   EXPECT_EQ(r.err.find("rank 0 of 3"), std::string::npos) << r.Describe();
   EXPECT_EQ(DiffSnapshots(before, TakeSnapshot(Path())), "");
+
+  // Rank 1 sees another copy of the data (one row more): it loads, but its
+  // plan's fingerprints differ from rank 0's. Refused after every rank
+  // loaded: the input cache the others built goes too.
+  Write("other/sales.csv", ReadFile(Path("sales.csv")) + "9999,north,1,50\n");
+  before = TakeSnapshot(Path());
+  std::replace(argv.begin(), argv.end(), "FANOUT_TEST_DATA=" + Path("missing"), "FANOUT_TEST_DATA=" + Path("other"));
+  r = RunProcess(argv, IoDir(), std::chrono::seconds(120), MpiEnv());
+  EXPECT_EQ(r.exit_code, 2) << r.Describe();
+  EXPECT_NE(r.err.find(named + "planned other iterations than rank 0"), std::string::npos) << r.Describe();
+  EXPECT_EQ(DiffSnapshots(before, TakeSnapshot(Path())), "");
 }
 
 TEST_F(MpiTest, RefusedCombinations) {
