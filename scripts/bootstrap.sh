@@ -14,6 +14,9 @@ debian_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
   chromium  # renders the HTML run report headless in the tests (tests/report_test.cc)
+  openmpi-bin libopenmpi-dev  # fanout run --backend mpi (src/mpi_backend.cc) and its tests (tests/mpi_test.cc)
+  slurm-wlm munge  # the Slurm tests (tests/slurm/): slurmctld + slurmd + munged started by the test
+  iproute2  # ip netns: the multi-host MPI test (ranks in network namespaces)
 )
 
 missing=()

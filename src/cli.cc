@@ -19,6 +19,10 @@
 #include "report.h"
 #include "shard.h"
 #include "job_internal.h"
+#include "cluster.h"
+#ifdef FANOUT_WITH_MPI
+#include "mpi_backend.h"
+#endif
 #include "fanout/store.h"
 #include "storage.h"
 
@@ -43,10 +47,14 @@ void InstallSignalHandlers() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-int Fail(const fanout::Status& st) {
-  fprintf(stderr, "fanout: error: %s\n", st.message().c_str());
+int ExitCodeOf(const fanout::Status& st) {
   if (st.code() == fanout::Status::Code::kInterrupted) return 130;
   return st.code() == fanout::Status::Code::kInvalid || st.code() == fanout::Status::Code::kBusy ? 2 : 1;
+}
+
+int Fail(const fanout::Status& st) {
+  fprintf(stderr, "fanout: error: %s\n", st.message().c_str());
+  return ExitCodeOf(st);
 }
 
 std::string Trim(const std::string& s) {
@@ -90,6 +98,8 @@ std::string StatusFormat() {
   return format && *format ? format : fanout::kDefaultStatus;
 }
 
+int PrintRun(const fanout::RunReport& report, bool json);
+
 int RunCommand(const std::string& job, const std::vector<std::string>& sets, fanout::RunOptions options, bool json,
                fanout::ConsoleProgress::Verbosity verbosity, const fanout::CliHooks& hooks) {
   auto spec = fanout::LoadJobSpec(job, sets);
@@ -103,6 +113,11 @@ int RunCommand(const std::string& job, const std::vector<std::string>& sets, fan
   InstallSignalHandlers();
   fanout::RunReport report = fanout::RunJobWith(*spec, options, std::move(storage));
   progress.Done();
+  return PrintRun(report, json);
+}
+
+// The summary (or with --json the manifest) of a run; its exit code.
+int PrintRun(const fanout::RunReport& report, bool json) {
   if (!report.status.ok() && report.iterations.empty()) return Fail(report.status);
   if (!report.status.ok() && report.manifest_path.empty() && report.ExitCode() == 2) return Fail(report.status);
   std::string summary = fanout::FormatSummary(report);
@@ -115,6 +130,64 @@ int RunCommand(const std::string& job, const std::vector<std::string>& sets, fan
   if (!report.report_path.empty()) fprintf(stderr, "fanout: report: %s\n", report.report_path.c_str());
   if (!report.status.ok()) fprintf(stderr, "fanout: error: %s\n", report.status.message().c_str());
   return report.ExitCode();
+}
+
+// One rank of a run started by mpirun or srun (cluster.h): every rank opens
+// the same job and they agree on it before anything loads; rank 0 prints the
+// summary; every rank exits with rank 0's code.
+int RunRank(fanout::Cluster& cluster, const std::string& job, const std::vector<std::string>& sets,
+            fanout::RunOptions options, bool json, fanout::ConsoleProgress::Verbosity verbosity,
+            const fanout::CliHooks& hooks) {
+  auto spec = fanout::LoadJobSpec(job, sets);
+  std::shared_ptr<fanout::Storage> storage = fanout::NewPosixStorage();
+  if (hooks.wrap_storage) storage = hooks.wrap_storage(std::move(storage));
+  fanout::ConsoleProgress progress(stderr, fanout::ConsoleProgress::IsSmartTerminal(stderr), verbosity,
+                                   StatusFormat());
+  options.events = cluster.coordinator() ? &progress : nullptr;  // rank 0 sees every outcome
+  options.cancel = &g_cancel;
+  fanout::Result<std::unique_ptr<fanout::Job>> opened = spec.status();
+  if (spec.ok()) opened = fanout::OpenJob(*spec, options, std::move(storage), nullptr, &cluster);
+  fanout::Status agreed = cluster.Agree(opened.status());
+  int code = 0;
+  if (!agreed.ok()) {  // the same on every rank: rank 0 says it
+    code = cluster.coordinator() ? Fail(agreed) : ExitCodeOf(agreed);
+  } else {
+    fanout::RunReport report = (*opened)->Run();
+    progress.Done();
+    code = cluster.coordinator() ? PrintRun(report, json) : 0;
+  }
+  return std::atoi(cluster.Share(std::to_string(code)).c_str());
+}
+
+// `run` on the cluster this process is a rank of.
+int RunOnCluster(const std::string& job, const std::vector<std::string>& sets, const fanout::RunOptions& options,
+                 bool json, fanout::ConsoleProgress::Verbosity verbosity, const fanout::CliHooks& hooks,
+                 bool coordinator_only) {
+#ifdef FANOUT_WITH_MPI
+  auto cluster = fanout::StartMpiCluster(&g_cancel, coordinator_only);
+  if (!cluster.ok()) return Fail(cluster.status());
+  InstallSignalHandlers();
+  return RunRank(**cluster, job, sets, options, json, verbosity, hooks);
+#else
+  (void)job, (void)sets, (void)options, (void)json, (void)verbosity, (void)hooks, (void)coordinator_only;
+  return Fail(fanout::Status::Invalid(
+      "--backend mpi: this fanout was built without MPI (install libopenmpi-dev, then build it again)"));
+#endif
+}
+
+// --backend local|mpi|auto: whether this process is a rank of a cluster run.
+fanout::Result<bool> UseMpi(const std::string& backend, const fanout::RunOptions& options, bool coordinator_only) {
+  bool mpi = backend == "mpi";
+  if (backend == "auto") {
+    fanout::Launch l = fanout::DetectLaunch([](const char* name) { return std::getenv(name); });
+    if (!l.launcher.empty() && options.shards == 0 && !l.problem.empty()) return fanout::Status::Invalid(l.problem);
+    mpi = !l.launcher.empty() && options.shards == 0;  // a shard runs alone, even under srun
+  }
+  if (mpi && options.shards > 0)
+    return fanout::Status::Invalid("--shard and --backend mpi: a sharded run has one process per shard; give one");
+  if (coordinator_only && !mpi)
+    return fanout::Status::Invalid("--coordinator-only is for --backend mpi (rank 0 then runs no iteration)");
+  return mpi;
 }
 
 int ValidateCommand(const std::string& job, const std::vector<std::string>& sets) {
@@ -388,6 +461,8 @@ struct Args {
   std::string job, out;
   std::vector<std::string> sets, only;
   std::string max_workers, shard, run_id, wait;
+  std::string backend = "auto";
+  bool coordinator_only = false;
   std::string report_file, log_format = "text";
   bool quiet = false, verbose = false;
   CLI::App* report = nullptr;
@@ -418,6 +493,14 @@ void AddRunAndValidate(CLI::App& app, Args& a) {
   a.run->add_option("--run-id", a.run_id,
                     "with --shard: the run's id, the same for every shard (default: SLURM_ARRAY_JOB_ID, the parent "
                     "of AWS_BATCH_JOB_ID)");
+  a.run->add_option("--backend", a.backend,
+                    "local: this process runs every iteration; mpi: this process is one rank of a run started by "
+                    "mpirun or srun --mpi=pmix (rank 0 hands out the iterations and writes the manifest); auto "
+                    "(default): mpi when OMPI_COMM_WORLD_SIZE is set (mpirun) or SLURM_STEP_NUM_TASKS > 1 (srun), "
+                    "else local")
+      ->check(CLI::IsMember({"local", "mpi", "auto"}));
+  a.run->add_flag("--coordinator-only", a.coordinator_only,
+                  "with --backend mpi: rank 0 hands out iterations and writes the manifest, and runs none");
   a.run->add_flag("-q,--quiet", a.quiet, "show only failures and warnings while it runs (no status line)");
   a.run->add_flag("-v,--verbose", a.verbose, "show every start too, and whole errors");
   a.run->add_option("--log-format", a.log_format, "the run log OUT/_fanout/runs/<run-id>.log: text or json")
@@ -491,6 +574,9 @@ int fanout::CliMain(int argc, char** argv, const CliHooks& hooks) {
   const Verbosity verbosity = a.quiet ? Verbosity::kQuiet : a.verbose ? Verbosity::kVerbose : Verbosity::kNormal;
   if (*a.run) {
     if (fanout::Status st = ParseShardOptions(a.shard, a.run_id, &options); !st.ok()) return Fail(st);
+    auto mpi = UseMpi(a.backend, options, a.coordinator_only);
+    if (!mpi.ok()) return Fail(mpi.status());
+    if (*mpi) return RunOnCluster(a.job, a.sets, options, a.json, verbosity, hooks, a.coordinator_only);
     return RunCommand(a.job, a.sets, options, a.json, verbosity, hooks);
   }
   if (*a.validate) return ValidateCommand(a.job, a.sets);

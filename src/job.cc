@@ -24,6 +24,7 @@ struct Job::Impl {
   std::shared_ptr<OutputStore> store;  // outputs, markers, manifests, the lock
   std::shared_ptr<Storage> files;      // the input cache
   BackendFactory backend;              // empty: the local backend
+  Cluster* cluster = nullptr;          // one rank of a run (runner.h)
   // Where the engine of a Load() before Run() spills: a private temporary
   // folder, never under OUT (no run holds OUT's lock yet, and another run's
   // start would clear OUT's staging).
@@ -49,7 +50,8 @@ struct Job::Impl {
 };
 
 Result<std::unique_ptr<Job>> internal::JobAccess::Open(const JobSpec& spec, const RunOptions& options,
-                                                       std::shared_ptr<Storage> files, BackendFactory backend) {
+                                                       std::shared_ptr<Storage> files, BackendFactory backend,
+                                                       Cluster* cluster) {
   // A spec built in code gets the checks a job file gets.
   FANOUT_RETURN_IF_ERROR(Validate(spec));
   FANOUT_RETURN_IF_ERROR(CheckCppTransforms(spec, options.transforms));
@@ -68,12 +70,13 @@ Result<std::unique_ptr<Job>> internal::JobAccess::Open(const JobSpec& spec, cons
   impl->store = std::move(store);
   impl->files = std::move(files);
   impl->backend = std::move(backend);
+  impl->cluster = cluster;
   return std::unique_ptr<Job>(new Job(std::move(impl)));
 }
 
 Result<std::unique_ptr<Job>> OpenJob(const JobSpec& spec, const RunOptions& options, std::shared_ptr<Storage> files,
-                                     BackendFactory backend) {
-  return internal::JobAccess::Open(spec, options, std::move(files), std::move(backend));
+                                     BackendFactory backend, Cluster* cluster) {
+  return internal::JobAccess::Open(spec, options, std::move(files), std::move(backend), cluster);
 }
 
 Result<std::unique_ptr<Job>> Job::Open(const JobSpec& spec, const RunOptions& options) {
@@ -145,7 +148,7 @@ RunReport Job::Run() {
   // runner opens a full one.
   if (impl_->loaded && impl_->loaded->schema_only) impl_->loaded.reset();
   Loaded* loaded = impl_->loaded ? &*impl_->loaded : nullptr;
-  Runner runner(impl_->spec, impl_->options, impl_->store, impl_->files, loaded, impl_->backend);
+  Runner runner(impl_->spec, impl_->options, impl_->store, impl_->files, loaded, impl_->backend, impl_->cluster);
   return runner.Run();
 }
 

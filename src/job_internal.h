@@ -6,6 +6,7 @@
 
 #include "fanout/job.h"
 #include "backend.h"
+#include "cluster.h"
 #include "storage.h"
 
 namespace fanout {
@@ -14,7 +15,8 @@ namespace internal {
 // private: this is the one way in besides Job::Open).
 struct JobAccess {
   static Result<std::unique_ptr<Job>> Open(const JobSpec& spec, const RunOptions& options,
-                                           std::shared_ptr<Storage> files, BackendFactory backend);
+                                           std::shared_ptr<Storage> files, BackendFactory backend,
+                                           Cluster* cluster = nullptr);
 };
 }  // namespace internal
 
@@ -22,8 +24,9 @@ struct JobAccess {
 // options.store is given) of outputs, manifests and the lock going through
 // `files`.
 // `backend` (may be empty): what runs the iterations (empty: this process).
+// `cluster` (may be null): this process is one rank of a run (runner.h).
 Result<std::unique_ptr<Job>> OpenJob(const JobSpec& spec, const RunOptions& options, std::shared_ptr<Storage> files,
-                                     BackendFactory backend = nullptr);
+                                     BackendFactory backend = nullptr, Cluster* cluster = nullptr);
 // RunJob over `storage`.
 RunReport RunJobWith(const JobSpec& spec, const RunOptions& options, std::shared_ptr<Storage> storage);
 

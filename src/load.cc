@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "commit.h"
 #include "sql_policy.h"
@@ -169,8 +171,28 @@ class InputCache {
   // it. Seal() then writes the sidecar, off the critical path. On failure
   // nothing is left behind (not even a cache folder this call made), and
   // the caller parses into memory instead, which reports a bad file.
-  Status Build(Database& db, Connection& con) {
+  // Waits until no other process (another rank of an MPI run, another run)
+  // builds this same cache file: the lock is held until Seal() or Undo().
+  // Not locked (and not waiting) when the lock file cannot be made: Build
+  // then fails the same way and the input is parsed in place.
+  void LockBuild() {
     had_dir_ = storage_.Exists(dir_);
+    dir_checked_ = true;
+    if (!storage_.CreateDirs(dir_).ok()) return;
+    for (;;) {
+      auto lock = storage_.Lock(file_ + ".lock", "fanout pid " + std::to_string(getpid()) + " on " + HostName());
+      if (lock.ok()) {
+        lock_ = std::move(lock).value();
+        locked_ = true;
+        return;
+      }
+      if (lock.status().code() != Status::Code::kBusy) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+
+  Status Build(Database& db, Connection& con) {
+    if (!dir_checked_) had_dir_ = storage_.Exists(dir_);
     std::string tmp = file_ + ".tmp-" + std::to_string(getpid());
     Status st = storage_.CreateDirs(dir_);
     if (st.ok()) {
@@ -186,6 +208,7 @@ class InputCache {
     if (st.ok()) st = storage_.Rename(tmp, file_, /*replace=*/true);
     if (!st.ok()) {
       (void)storage_.RemoveAll(tmp);
+      DropLock();
       RemoveDirIfNew();
       return st;
     }
@@ -206,16 +229,26 @@ class InputCache {
       st = WriteFileAtomic(storage_, file_ + ".json", meta.dump(2) + "\n");
     }
     if (!st.ok()) Note(notes, "warning: could not write input cache for " + in_.name + ": " + st.message());
+    lock_.reset();
   }
 
   // Removes what Build() wrote, when the job is refused after loading: a
   // refused job leaves nothing behind.
   void Undo() {
+    (void)storage_.RemoveAll(file_ + ".json");  // sealed already on a cluster (runner.cc)
     (void)storage_.RemoveAll(file_);
+    DropLock();
     RemoveDirIfNew();
   }
 
  private:
+  // The build's lock file goes with what it guarded (a failed or undone
+  // build), then the lock.
+  void DropLock() {
+    if (locked_) (void)storage_.RemoveAll(file_ + ".lock");
+    lock_.reset();
+  }
+
   void RemoveDirIfNew() {
     auto left = storage_.List(dir_);
     if (!had_dir_ && left.ok() && left->empty()) (void)storage_.RemoveAll(dir_);
@@ -282,6 +315,7 @@ class InputCache {
     for (size_t i = 2; i < others.size(); ++i) {
       (void)storage_.RemoveAll(dir_ + "/" + others[i].name + ".json");  // the sidecar first: no entry without data
       (void)storage_.RemoveAll(dir_ + "/" + others[i].name);
+      (void)storage_.RemoveAll(dir_ + "/" + others[i].name + ".lock");
     }
   }
 
@@ -297,6 +331,9 @@ class InputCache {
   std::string key_, file_;
   int64_t rows_ = -1;
   bool had_dir_ = true;  // the cache folder existed before Build()
+  bool dir_checked_ = false;
+  std::unique_ptr<StorageLock> lock_;  // LockBuild() to Seal() or Undo()
+  bool locked_ = false;                // LockBuild() made the lock file
 };
 
 }  // namespace
@@ -314,6 +351,12 @@ Status LoadInputs(const std::shared_ptr<Storage>& storage, Database& db, Connect
     auto cache = std::make_shared<InputCache>(storage, spec.cache.dir, in, identities[i]);
     auto hit = cache->TryLoad(db, con, notes);
     if (hit.ok() && *hit) continue;
+    cache->LockBuild();
+    hit = cache->TryLoad(db, con, nullptr);  // built by whoever held the lock
+    if (hit.ok() && *hit) {
+      if (notes) notes->lines.push_back("input " + in.name + ": from cache (built by another process meanwhile)");
+      continue;
+    }
     Status built = cache->Build(db, con);
     if (built.code() == Status::Code::kInterrupted) return built;
     if (built.ok()) {

@@ -334,6 +334,7 @@ Json IterationJson(const IterationReport& r) {
   e["fingerprint"] = r.fingerprint;
   if (r.shard > 0) e["shard"] = r.shard;
   if (!r.host.empty()) e["host"] = r.host;
+  if (r.rank >= 0) e["rank"] = r.rank;
   return e;
 }
 
@@ -418,6 +419,7 @@ Result<IterationReport> ReadIteration(const Json& j, size_t index) {
   f.String("fingerprint", &r.fingerprint);
   f.Int("shard", &r.shard);
   f.String("host", &r.host);
+  f.Int("rank", &r.rank);
   ReadTrace(f, &r.trace);
   if (!f.status().ok()) return f.status();
   auto s = IterationStatusOf(status);
@@ -597,6 +599,15 @@ Result<Manifest> Manifest::FromJson(std::string_view text) {
   ReadChecks(f, &m.verify);
   if (!f.status().ok()) return f.status();
   return m;
+}
+
+std::string IterationToJson(const IterationReport& r) { return IterationText(r); }
+
+Result<IterationReport> IterationFromJson(std::string_view text) {
+  Json j = Json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return Status::Invalid(std::string(kManifestWhat) + ": an iteration entry is not a JSON object");
+  return ReadIteration(j, 0);
 }
 
 }  // namespace fanout

@@ -379,7 +379,22 @@ void LiveManifest::Loop() {
 void LiveManifest::OnPlanned(const std::vector<IterationReport>& iterations) {
   if (next_) next_->OnPlanned(iterations);
 }
+// A started iteration is in the next write too (pending, with its start and,
+// on the MPI backend, its rank and host): a killed run's manifest names what
+// was in flight.
 void LiveManifest::OnStarted(const IterationReport& it) {
+  {
+    MutexLock lock(&mu_);
+    auto pos = index_.find(it.n.ToString());
+    if (pos != index_.end()) {
+      IterationReport& entry = snapshot_.iterations[pos->second];
+      entry.started_at = it.started_at;
+      entry.attempts = it.attempts;
+      entry.rank = it.rank;
+      entry.host = it.host;
+      dirty_ = true;
+    }
+  }
   if (next_) next_->OnStarted(it);
 }
 void LiveManifest::OnRetry(const IterationReport& it, const std::string& error, double delay_s) {

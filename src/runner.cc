@@ -18,12 +18,13 @@
 namespace fanout {
 
 Runner::Runner(const JobSpec& spec, const RunOptions& options, std::shared_ptr<OutputStore> store,
-               std::shared_ptr<Storage> files, Loaded* loaded, BackendFactory backend)
+               std::shared_ptr<Storage> files, Loaded* loaded, BackendFactory backend, Cluster* cluster)
     : spec_(spec),
       options_(options),
       store_(std::move(store)),
       files_(std::move(files)),
       backend_(backend ? std::move(backend) : BackendFactory(NewLocalBackend)),
+      cluster_(cluster),
       loaded_(loaded),
       log_(options.events, options.log_format) {
   // Now, not when the job was opened: run ids sort in start order.
@@ -36,6 +37,10 @@ Runner::Runner(const JobSpec& spec, const RunOptions& options, std::shared_ptr<O
   report_.memory_limit = spec.run.memory_limit;
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) == 0) report_.host = host;
+  if (cluster_) {  // one run: rank 0's id on every rank
+    report_.run_id = cluster_->Share(report_.run_id);
+    backend_ = [cluster](const BackendContext& context) { return cluster->NewBackend(context); };
+  }
 }
 
 Runner::~Runner() = default;
@@ -43,8 +48,10 @@ Runner::~Runner() = default;
 RunReport Runner::Run() {
   Status st = Check();
   if (st.ok()) st = Load();
-  if (st.ok()) st = Own();
-  if (st.ok()) st = Decide();
+  if (cluster_) st = AgreeLoaded(st);
+  if (st.ok() && Owner()) st = Own();
+  if (st.ok() && Owner()) st = Decide();
+  if (cluster_) st = JoinRun(st);
   if (!st.ok()) {
     Abandon();
     return Done(st);
@@ -98,6 +105,13 @@ Status Runner::Load() {
     loaded_ = &*loaded_here_;
   }
   if (options_.shards > 0) KeepShare();
+  if (cluster_) {
+    // Sealed now, not while the iterations run: the other ranks wait for
+    // the cache file's lock before they load (load.cc), and the agreement
+    // that follows waits for them.
+    for (auto& seal : loaded_->notes.cache_seals) seal(&loaded_->notes.lines);
+    loaded_->notes.cache_seals.clear();
+  }
   for (const Iteration& it : loaded_->iterations) {
     IterationReport r;
     r.shard = options_.shard;
@@ -184,7 +198,31 @@ Status Runner::CheckShardRunId() {
 }
 
 std::string Runner::RunKey() const {
+  if (cluster_ && !cluster_->coordinator()) return OutputStore::ShardKey(report_.run_id, cluster_->rank());
   return options_.shards > 0 ? OutputStore::ShardKey(report_.run_id, options_.shard) : report_.run_id;
+}
+
+Status Runner::AgreeLoaded(Status st) {
+  std::string digest;
+  if (st.ok())
+    for (const Iteration& it : loaded_->iterations) digest += it.target + " " + it.fingerprint + "\n";
+  digest = HashHex(digest);
+  const std::string root = cluster_->Share(st.ok() ? digest : "");
+  if (st.ok() && !root.empty() && root != digest)
+    st = Status::Invalid("planned other iterations than rank 0 (another job file, --set, --only or inputs on "
+                         "this host: every rank must see the same job and inputs, on storage they share)");
+  return cluster_->Agree(st);
+}
+
+Status Runner::JoinRun(Status st) {
+  FANOUT_RETURN_IF_ERROR(cluster_->Agree(st));
+  Status mine = Status::Ok();
+  if (!cluster_->coordinator()) {
+    mine = store_->BeginShard(report_.run_id, cluster_->rank());
+    if (mine.ok()) began_ = true;
+    else mine = Status::Invalid("cannot prepare staging under " + spec_.output.dir + ": " + mine.message());
+  }
+  return cluster_->Agree(mine);
 }
 
 Status Runner::WriteManifest() { return store_->WriteRunFile(manifest_name_, report_.ToJson()); }
@@ -231,14 +269,16 @@ void Runner::Execute() {
   // From here no statement can change an engine setting (SqlPolicy rejects
   // them up front; this is the engine's own guard).
   Status locked = loaded_->db->LockConfiguration(*loaded_->con);
+  if (cluster_) locked = cluster_->Agree(locked);
   if (!locked.ok()) {
     report_.status = locked;
     return;
   }
   SchedulerOptions so = Scheduling();
-  LiveManifest live(report_, events_,
-                    [this](const std::string& json) { return store_->WriteRunFile(manifest_name_, json); });
-  so.events = &live;
+  LiveManifest live(report_, events_, [this](const std::string& json) {
+    return Owner() ? store_->WriteRunFile(manifest_name_, json) : Status::Ok();  // rank 0 writes the manifest
+  });
+  so.events = Owner() ? &live : nullptr;
   const std::map<std::string, double> past = PastDurations(*store_);
   std::vector<size_t> order = RunOrder(loaded_->iterations, past, spec_.run.order);
   if (events_) events_->OnEstimates(past);
@@ -266,6 +306,7 @@ Status Runner::Finish() {
   Status cleanup = store_->EndRun();
   began_ = false;
   report_.finished_at = NowSeconds();
+  if (!Owner()) return report_.status;  // rank 0 writes the manifest
   if (!report_.status.ok()) {  // the engine could not be locked: nothing ran
     (void)WriteManifest();     // no longer "running"
     return report_.status;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "backend.h"
+#include "cluster.h"
 #include "fanout/store.h"
 #include "fanout/fanout.h"
 #include "loaded.h"
@@ -33,8 +34,13 @@ class Runner {
   // this job made earlier, used instead of loading again.
   // `backend` (may be empty): makes the backend that runs the iterations;
   // empty: the local one.
+  // `cluster` (may be null): this process is one rank of a run started by a
+  // launcher (cluster.h): every rank checks and loads, rank 0 alone owns the
+  // output and writes the manifest, the cluster's backend runs the
+  // iterations (`backend` is then unused).
   Runner(const JobSpec& spec, const RunOptions& options, std::shared_ptr<OutputStore> store,
-         std::shared_ptr<Storage> files, Loaded* loaded, BackendFactory backend = nullptr);
+         std::shared_ptr<Storage> files, Loaded* loaded, BackendFactory backend = nullptr,
+         Cluster* cluster = nullptr);
   ~Runner();
 
   // Runs every phase. Returns when every iteration has an outcome.
@@ -49,6 +55,13 @@ class Runner {
   Status Finish();
 
   RunReport Done(Status st);
+  bool Owner() const { return !cluster_ || cluster_->coordinator(); }
+  // On a cluster: every rank loaded the same plan, else the ranks that
+  // could not, named (collective).
+  Status AgreeLoaded(Status st);
+  // On a cluster: rank 0 owned the output, then each other rank opens its
+  // staging (collective).
+  Status JoinRun(Status st);
   void KeepShare();
   Status CheckShardRunId();
   std::string RunKey() const;  // the run's id, or its shard's key
@@ -65,6 +78,7 @@ class Runner {
   std::shared_ptr<OutputStore> store_;
   std::shared_ptr<Storage> files_;
   BackendFactory backend_;
+  Cluster* cluster_ = nullptr;
   RunReport report_;
   std::string manifest_name_;  // in the store's runs: <run-id>.json
   bool began_ = false;         // BeginRun succeeded: EndRun is due

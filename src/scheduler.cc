@@ -98,6 +98,15 @@ class Pool {
     for (;;) {
       const double queued = NowSeconds();
       bool room = WaitForRoom();  // false: cancelled
+      if (opt_.next) {  // pulled: what is never handed out is the caller's to report
+        std::optional<size_t> got = room && !Cancelled() ? opt_.next() : std::nullopt;
+        if (!got) {
+          if (room) Leave();
+          return;
+        }
+        RunOne(t, *got, queued);
+        continue;
+      }
       size_t i = 0;
       for (;;) {
         size_t k = next_.fetch_add(1);

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -74,6 +75,11 @@ struct SchedulerOptions {
   bool stop_on_failure = false;
   const std::atomic<bool>* cancel = nullptr;
   EventSink* events = nullptr;
+  // Pull-based: when set, a thread whose compute slot is free asks `next` for
+  // the index of its next iteration (instead of taking `order`'s next) and
+  // stops at nullopt. A distributed backend hands out iterations this way,
+  // one request at a time. Called from the pool's threads.
+  std::function<std::optional<size_t>()> next;
 };
 
 // The defaults of run.max_workers and run.threads (`auto`) on `cores` cores.

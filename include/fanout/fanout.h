@@ -74,6 +74,9 @@ struct IterationReport {
   // 0 and "" otherwise.
   int shard = 0;
   std::string host;
+  // Of a run on the MPI backend (--backend mpi): the rank that ran it (and
+  // `host` its host); -1 otherwise.
+  int rank = -1;
   std::vector<AttemptTrace> trace;  // every attempt, oldest first
   double seconds() const { return finished_at > started_at ? finished_at - started_at : 0; }
   bool operator==(const IterationReport&) const = default;

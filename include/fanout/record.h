@@ -148,4 +148,9 @@ struct Manifest {
   bool operator==(const Manifest&) const = default;
 };
 
+// One iteration's entry as a manifest holds it (with its trace), and back:
+// what the MPI backend's ranks send their coordinator.
+std::string IterationToJson(const IterationReport& r);
+Result<IterationReport> IterationFromJson(std::string_view text);
+
 }  // namespace fanout
