@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "deps.h"
 #include "load.h"
 #include "util.h"
 
@@ -145,7 +146,9 @@ Result<int64_t> EngineExecutor::Compute(const Iteration& it, Interrupter& stop, 
   if (!session.ok()) return session.status();
   Connection* c = (*session)->con.get();
   if (!stop.Arm([c] { c->Interrupt(); })) return stop.why();
-  Result<int64_t> rows = Transform(it, **session, staging, failed_sql);
+  // after: its dependencies' committed outputs, as views on its own connection.
+  Status views = it.deps.empty() ? Status::Ok() : DependencyViews(*c, store_, output_, it);
+  Result<int64_t> rows = views.ok() ? Transform(it, **session, staging, failed_sql) : Result<int64_t>(views);
   stop.Disarm();
   if (reuse && rows.ok() && !stop.fired()) {
     MutexLock lock(&mu_);
