@@ -306,7 +306,8 @@ Status DependencyViews(Connection& con, OutputStore& store, const OutputSpec& ou
     TargetState state = store.Inspect(d.target);
     if (state.kind != TargetState::Kind::kOurs)
       return Status::Failed("dependency n=" + d.key + " has no committed output (" + d.target + ")");
-    if (state.marker.fingerprint != d.fingerprint)
+    // skip_existing keeps an output whatever made it: that one is read.
+    if (state.marker.fingerprint != d.fingerprint && output.mode != OutputSpec::Mode::kSkipExisting)
       return Status::Failed("dependency n=" + d.key + ": the committed output " + d.target +
                             " is not the one this run planned (its _SUCCESS has another fingerprint)");
     ValueList files;
