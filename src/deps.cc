@@ -215,6 +215,12 @@ DependencyGate::DependencyGate(const std::vector<Iteration>& its, const std::vec
     position_[order_[k]] = k;
     if (reports[order_[k]].status == IterationStatus::kPending) taken_[order_[k]] = false, ++left_;
   }
+  const bool any = std::any_of(its.begin(), its.end(), [](const Iteration& it) { return !it.deps.empty(); });
+  if (!any) {  // no after: the run's order as it is
+    for (size_t k = 0; k < order_.size(); ++k)
+      if (!taken_[order_[k]]) ready_.insert(ready_.end(), k);
+    return;
+  }
   Lookup lookup(its);
   for (size_t i = 0; i < its.size(); ++i) {
     if (taken_[i]) continue;
