@@ -217,6 +217,7 @@ int PlanCommand(const std::string& job, const std::vector<std::string>& sets, fa
       e["target"] = p.target;
       e["params"] = nlohmann::json::parse(fanout::Value(fanout::ValueMap(p.params.begin(), p.params.end())).ToJson());
       e["sql"] = p.sql;
+      if (!p.after.empty()) e["after"] = p.after;
       if (options.resume) e["would_run"] = p.would_run, e["reason"] = p.run_reason;
       a.push_back(e);
     }
@@ -228,8 +229,10 @@ int PlanCommand(const std::string& job, const std::vector<std::string>& sets, fa
     std::string params;
     for (const auto& [k, v] : p.params)
       if (k != "n" && k != "kind") params += (params.empty() ? "" : " ") + k + "=" + v.ToJson();
-    printf("  n=%-8s %s%s  %s\n", p.n.ToString().c_str(), p.target.c_str(),
-           p.kind.empty() ? "" : (" kind=" + p.kind).c_str(), params.c_str());
+    std::string after;
+    for (const std::string& d : p.after) after += (after.empty() ? "  after " : ", ") + d;
+    printf("  n=%-8s %s%s  %s%s\n", p.n.ToString().c_str(), p.target.c_str(),
+           p.kind.empty() ? "" : (" kind=" + p.kind).c_str(), params.c_str(), after.c_str());
     if (options.resume) printf("           %s: %s\n", p.would_run ? "run " : "skip", p.run_reason.c_str());
   }
   // The SQL once per distinct text (every n of a kind shares it; values are bound).

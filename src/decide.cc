@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "deps.h"
 #include "outputs.h"
 #include "util.h"
 
@@ -142,7 +143,7 @@ void DecideSkip(OutputStore& store, const JobSpec& spec, const RunOptions& optio
     why = ResumeReason(store, in, it, options.verify);
     if (why.text.empty()) {
       r.status = IterationStatus::kSkipped;
-      r.skip_reason = "up to date (--resume)";
+      r.skip_reason = kUpToDate;
       return;
     }
   }

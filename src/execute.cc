@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "cpp_transform.h"
+#include "deps.h"
 #include "load.h"
 #include "util.h"
 
@@ -146,8 +147,11 @@ Result<int64_t> EngineExecutor::Compute(const Iteration& it, int attempt, Interr
   if (!session.ok()) return session.status();
   Connection* c = (*session)->con.get();
   if (!stop.Arm([c] { c->Interrupt(); })) return stop.why();
-  Result<int64_t> rows = it.cpp ? RunCppTransform(it, attempt, *c, stop, output_, CopyTarget(staging))
-                                : Transform(it, **session, staging, failed_sql);
+  // after: its dependencies' committed outputs, as views on its own connection.
+  Status views = it.deps.empty() ? Status::Ok() : DependencyViews(*c, store_, output_, it);
+  Result<int64_t> rows = !views.ok() ? Result<int64_t>(views)
+                         : it.cpp   ? RunCppTransform(it, attempt, *c, stop, output_, CopyTarget(staging))
+                                    : Transform(it, **session, staging, failed_sql);
   stop.Disarm();
   if (reuse && rows.ok() && !stop.fired()) {
     MutexLock lock(&mu_);

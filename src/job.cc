@@ -7,6 +7,7 @@
 
 #include "cpp_transform.h"
 #include "decide.h"
+#include "deps.h"
 #include "fanout/fanout.h"
 #include "job_internal.h"
 #include "loaded.h"
@@ -113,6 +114,25 @@ Status Job::Validate(std::vector<std::string>* warnings) {
   return Status::Ok();
 }
 
+namespace {
+
+// What `run --resume` would do about dependencies (deps.h): a dependant of an
+// iteration that runs runs too; one whose dependency cannot be had is skipped.
+void PlanDependencies(OutputStore& store, const std::vector<Iteration>& its, std::vector<PlannedIteration>& out) {
+  std::vector<IterationReport> reports(its.size());
+  for (size_t i = 0; i < its.size(); ++i)
+    if (!out[i].would_run) reports[i].status = IterationStatus::kSkipped, reports[i].skip_reason = kUpToDate;
+  DecideDependencies(store, its, reports);
+  for (size_t i = 0; i < its.size(); ++i) {
+    if (out[i].would_run && reports[i].status == IterationStatus::kSkipped)
+      out[i].would_run = false, out[i].run_reason = reports[i].skip_reason;
+    if (!out[i].would_run && reports[i].status == IterationStatus::kPending)
+      out[i].would_run = true, out[i].run_reason = reports[i].run_reason;
+  }
+}
+
+}  // namespace
+
 Result<std::vector<PlannedIteration>> Job::Plan(std::vector<std::string>* warnings) {
   auto loaded = impl_->ForInspection();
   if (!loaded.ok()) return loaded.status();
@@ -123,9 +143,10 @@ Result<std::vector<PlannedIteration>> Job::Plan(std::vector<std::string>* warnin
   FANOUT_RETURN_IF_ERROR(RefuseForeignTargets(store, TargetsOf((*loaded)->iterations)));
   std::vector<PlannedIteration> out;
   for (const Iteration& it : (*loaded)->iterations) {
-    PlannedIteration p{it.n, it.kind, it.target, it.params, "", "", true};
+    PlannedIteration p{it.n, it.kind, it.target, it.params, "", "", true, {}};
     for (const auto& s : it.statements) p.sql += s + ";\n";
     if (it.cpp) p.sql = "-- C++ transform " + it.cpp->name + " (version " + it.cpp->transform.version + ")\n";
+    for (const Dependency& d : it.deps) p.after.push_back(d.key);
     if (impl_->options.resume) {
       Inspected in(store, it);
       p.run_reason = ResumeReason(store, in, it, impl_->options.verify).text;
@@ -134,6 +155,7 @@ Result<std::vector<PlannedIteration>> Job::Plan(std::vector<std::string>* warnin
     }
     out.push_back(std::move(p));
   }
+  if (impl_->options.resume) PlanDependencies(store, (*loaded)->iterations, out);
   return out;
 }
 

@@ -9,7 +9,9 @@
 #include <random>
 #include <thread>
 
+#include "deps.h"
 #include "mutex.h"
+#include "sequence.h"
 #include "util.h"
 
 namespace fanout {
@@ -110,12 +112,13 @@ Status LoadAndPlanOnce(Loaded& l, const std::shared_ptr<Storage>& storage, const
     if (!id.ok()) return id.status();
     identities.push_back(*id);
   }
-  bool need_rows = spec.sequence.kind == SequenceSpec::Kind::kSql;
+  bool need_rows = spec.sequence.kind == SequenceSpec::Kind::kSql || HasSqlAxis(spec.sequence);
   FANOUT_RETURN_IF_ERROR(
       step(LoadInputs(storage, *l.db, *l.con, spec, schema_only && !need_rows, identities, &l.notes)));
   FANOUT_RETURN_IF_ERROR(step(RunPrepare(*l.con, spec, /*dry=*/schema_only && !need_rows)));
   auto its = PlanIterations(spec, *l.con, identities, options.transforms);
   if (!its.ok()) return its.status();
+  FANOUT_RETURN_IF_ERROR(ResolveDependencies(spec, *its));
   watch.Watch(nullptr);
   FANOUT_RETURN_IF_ERROR(step(DryRunTransforms(*l.db, spec, *its, watch.Watcher(), &l.notes.lines)));
   auto only = FilterOnly(std::move(its).value(), options.only);

@@ -6,9 +6,12 @@
 #include <set>
 
 #include "cpp_transform.h"
+#include "deps.h"
 #include "execute.h"
 #include "load.h"
 #include "parquet_types.h"
+#include "sequence.h"
+#include "spec_check.h"
 #include "sql_policy.h"
 #include "util.h"
 
@@ -22,38 +25,67 @@ std::string Lower(std::string s) {
   return s;
 }
 
-Result<std::vector<std::pair<Value, std::string>>> ResolveSequence(const JobSpec& spec, Connection& con) {
-  std::vector<std::pair<Value, std::string>> out;  // (n, kind)
+// A query of the sequence (sequence.sql, an SQL axis of a grid): one query,
+// bound with the job's params, run on `con`.
+Result<Table> RunSequenceQuery(const JobSpec& spec, Connection& con, const std::string& sql, const std::string& what) {
+  if (SplitStatements(sql).size() != 1) return Status::Invalid(what + " must be one query (SELECT ... FROM ...)");
+  if (std::string f = EngineWideFunction(sql); !f.empty())
+    return Status::Invalid(what + " calls " + f + "(), which changes the engine every iteration shares: remove it");
+  auto stmt = con.Prepare(sql);
+  if (stmt.ok() && !(*stmt)->is_query())
+    return Status::Invalid(what + " must be a query (SELECT ... FROM ...), not a " +
+                           std::string(StatementKindName((*stmt)->kind())) + " statement");
+  Status st = stmt.ok() ? (*stmt)->BindAll(spec.params) : stmt.status();
+  Result<Table> t = st.ok() ? (*stmt)->Execute() : Result<Table>(st);
+  if (t.status().code() == Status::Code::kInterrupted) return t.status();
+  if (!t.ok()) return Status::Invalid(what + " failed: " + ShortenEngineError(t.status().message()));
+  return t;
+}
+
+// An SQL axis of a grid: its rows, each column bound by its name.
+Result<std::vector<ValueMap>> AxisRows(const JobSpec& spec, Connection& con, const GridAxis& axis) {
+  const std::string what = (axis.where.empty() ? "" : axis.where + ": ") + "sequence.grid." + axis.name + ".sql";
+  FANOUT_ASSIGN_OR_RETURN(Table t, RunSequenceQuery(spec, con, axis.sql, what));
+  for (const std::string& c : t.columns)
+    if (std::string e = spec_check::SetKey(c); !e.empty()) return Status::Invalid(what + ": column " + e);
+  std::vector<ValueMap> rows;
+  for (auto& row : t.rows) {
+    ValueMap m;
+    for (size_t c = 0; c < t.columns.size(); ++c) m.emplace_back(t.columns[c], std::move(row[c]));
+    rows.push_back(std::move(m));
+  }
+  return rows;
+}
+
+Result<std::vector<SequenceItem>> ResolveSequence(const JobSpec& spec, Connection& con) {
+  std::vector<SequenceItem> out;
   const SequenceSpec& seq = spec.sequence;
+  auto add = [&out](Value n, std::string kind) {
+    SequenceItem item;
+    item.n = std::move(n);
+    item.kind = std::move(kind);
+    out.push_back(std::move(item));
+  };
   switch (seq.kind) {
     case SequenceSpec::Kind::kList:
-      for (const Value& v : seq.items) out.emplace_back(v, "");
+      for (const Value& v : seq.items) add(v, "");
       break;
     case SequenceSpec::Kind::kRange:
-      for (int64_t i = seq.first; i <= seq.last; i += seq.step) out.emplace_back(Value(i), "");
+      for (int64_t i = seq.first; i <= seq.last; i += seq.step) add(Value(i), "");
       break;
+    case SequenceSpec::Kind::kSets:
+    case SequenceSpec::Kind::kGrid:
+      return ExpandParamSets(seq, [&](const GridAxis& axis) { return AxisRows(spec, con, axis); });
     case SequenceSpec::Kind::kSql: {
-      if (SplitStatements(seq.sql).size() != 1)
-        return Status::Invalid("sequence.sql must be one query (SELECT n[, kind] FROM ...)");
-      if (std::string f = EngineWideFunction(seq.sql); !f.empty())
-        return Status::Invalid("sequence.sql calls " + f + "(), which changes the engine every iteration shares: remove it");
-      auto stmt = con.Prepare(seq.sql);
-      if (stmt.ok() && !(*stmt)->is_query())
-        return Status::Invalid("sequence.sql must be a query (SELECT n[, kind] FROM ...), not a " +
-                               std::string(StatementKindName((*stmt)->kind())) + " statement");
-      Status st = stmt.ok() ? (*stmt)->BindAll(spec.params) : stmt.status();
-      Result<Table> t = st.ok() ? (*stmt)->Execute() : Result<Table>(st);
-      if (t.status().code() == Status::Code::kInterrupted) return t.status();
-      if (!t.ok()) return Status::Invalid("sequence.sql failed: " + ShortenEngineError(t.status().message()));
-      int n_col = t->Column("n"), kind_col = t->Column("kind");
+      FANOUT_ASSIGN_OR_RETURN(Table t, RunSequenceQuery(spec, con, seq.sql, "sequence.sql"));
+      int n_col = t.Column("n"), kind_col = t.Column("kind");
       if (n_col < 0) return Status::Invalid("sequence.sql must return a column named n (and optionally kind)");
-      for (const auto& row : t->rows) {
+      for (const auto& row : t.rows) {
         const Value& n = row[n_col];
         if (n.is_null()) return Status::Invalid("sequence.sql returned a NULL n");
         if (!std::holds_alternative<int64_t>(n.v) && !std::holds_alternative<std::string>(n.v))
           return Status::Invalid("sequence.sql: n must be an integer or text, got " + n.ToJson());
-        std::string kind = kind_col >= 0 && !row[kind_col].is_null() ? row[kind_col].ToString() : "";
-        out.emplace_back(n, kind);
+        add(n, kind_col >= 0 && !row[kind_col].is_null() ? row[kind_col].ToString() : "");
       }
       if (out.empty()) return Status::Invalid("sequence.sql returned no rows: nothing to run");
       break;
@@ -66,22 +98,6 @@ const TransformSpec* TransformFor(const JobSpec& spec, const std::string& kind) 
   auto it = spec.transforms.find(kind);
   if (it != spec.transforms.end()) return &it->second;
   return spec.transform ? &*spec.transform : nullptr;
-}
-
-std::string TargetName(const std::string& pattern, const std::string& n, const std::string& kind) {
-  std::string out;
-  for (size_t i = 0; i < pattern.size();) {
-    if (pattern.compare(i, 3, "{n}") == 0) {
-      out += n;
-      i += 3;
-    } else if (pattern.compare(i, 6, "{kind}") == 0) {
-      out += kind;
-      i += 6;
-    } else {
-      out += pattern[i++];
-    }
-  }
-  return out;
 }
 
 std::string OutputIdentity(const OutputSpec& o) {
@@ -180,9 +196,8 @@ struct PlanState {
   std::map<std::string, std::shared_ptr<const CppBinding>> bindings;   // per C++ transform name
 };
 
-// Checks the iteration's n, kind and output folder can name folders and are
-// its own, and sets its target.
-Status NameIteration(const JobSpec& spec, size_t i, Iteration& it, PlanState& state) {
+// Checks the iteration's n and kind can name folders and are its own.
+Status NameIteration(size_t i, Iteration& it, PlanState& state) {
   if (auto [pos, fresh] = state.seen.emplace(it.key, i); !fresh)
     return Status::Invalid("sequence: n = " + it.key + " appears twice (positions " + std::to_string(pos->second + 1) +
                            " and " + std::to_string(i + 1) + "): each iteration needs its own n");
@@ -191,16 +206,25 @@ Status NameIteration(const JobSpec& spec, size_t i, Iteration& it, PlanState& st
                            "' cannot name an output folder: use letters, digits, '.', '_', '-' only");
   if (!it.kind.empty() && !IsSafePathComponent(it.kind))
     return Status::Invalid("sequence: kind '" + it.kind + "' for n = " + it.key + " has unsafe characters");
-  it.target = TargetName(spec.output.name, it.key, it.kind);
-  if (!IsSafePathComponent(it.target) || it.target[0] == '.' || it.target[0] == '_')
-    return Status::Invalid("output.name gives '" + it.target + "' for n = " + it.key +
-                           ": it must be one folder name not starting with . or _");
+  return Status::Ok();
+}
+
+// Sets the iteration's output folder (output.name over n, kind and its
+// params) and checks it is a safe folder name of its own.
+Status SetTarget(const JobSpec& spec, Iteration& it, PlanState& state) {
+  auto target = ExpandOutputName(spec.output.name, it.key, it.kind, it.params);
+  if (!target.ok()) return target.status().WithPrefix("n = " + it.key);
+  it.target = std::move(target).value();
+  if (std::string e = FolderNameProblem(it.target); !e.empty())
+    return Status::Invalid("output.name gives '" + it.target + "' for n = " + it.key + ": " + e);
   // On a case-insensitive filesystem (or a copy to one) they would be one folder.
   if (auto [other, fresh_target] = state.targets.emplace(Lower(it.target), std::make_pair(it.key, it.target));
       !fresh_target)
-    return Status::Invalid("sequence: n = " + other->second.first + " and n = " + it.key + " give the output folders '" +
-                           other->second.second + "' and '" + it.target +
-                           "', which differ only in case: give each iteration a name of its own");
+    return Status::Invalid("sequence: n = " + other->second.first + " and n = " + it.key + " give the output folder" +
+                           (other->second.second == it.target ? " '" + it.target + "'"
+                                                              : "s '" + other->second.second + "' and '" + it.target +
+                                                                    "', which differ only in case") +
+                           ": give each iteration a name of its own");
   return Status::Ok();
 }
 
@@ -237,10 +261,11 @@ Status SetStatements(const JobSpec& spec, const TransformSpec& t, Iteration& it,
   return Status::Ok();
 }
 
-// The job's params, the iteration's overrides, n and kind; every $name the
-// SQL refers to must be among them.
-Status SetParams(const JobSpec& spec, Iteration& it) {
+// The job's params, the iteration's own (a parameter set's), its overrides,
+// n and kind; every $name the SQL refers to must be among them.
+Status SetParams(const JobSpec& spec, const ValueMap& own, Iteration& it) {
   it.params = spec.params;
+  for (const auto& [k, v] : own) it.params[k] = v;
   if (auto o = spec.overrides.find(it.key); o != spec.overrides.end())
     for (const auto& [k, v] : o->second) it.params[k] = v;
   it.params["n"] = it.n;
@@ -261,10 +286,14 @@ void SetFingerprints(const JobSpec& spec, const std::vector<std::string>& identi
   it.fp_inputs = fp->second;
   it.fp_output = state.fp_output;
   it.fp_settings = state.fp_settings;
-  it.fingerprint = HashHex(it.fp_sql + it.fp_params + it.fp_inputs + it.fp_output + it.fp_settings);
+  it.fingerprint = CombinedFingerprint(it);
 }
 
 }  // namespace
+
+std::string CombinedFingerprint(const Iteration& it) {
+  return HashHex(it.fp_sql + it.fp_params + it.fp_inputs + it.fp_output + it.fp_settings);
+}
 
 Result<std::vector<Iteration>> PlanIterations(const JobSpec& spec, Connection& con,
                                               const std::vector<std::string>& identities,
@@ -277,24 +306,25 @@ Result<std::vector<Iteration>> PlanIterations(const JobSpec& spec, Connection& c
   state.fp_settings = SettingsFingerprint(spec);
   std::vector<Iteration> out;
   for (size_t i = 0; i < seq->size(); ++i) {
-    auto& [n, kind] = (*seq)[i];
+    SequenceItem& item = (*seq)[i];
     Iteration it;
     it.index = i;
-    it.n = n;
-    it.key = KeyOf(n);
-    it.kind = kind;
-    FANOUT_RETURN_IF_ERROR(NameIteration(spec, i, it, state));
-    const TransformSpec* t = TransformFor(spec, kind);
+    it.n = item.n;
+    it.key = KeyOf(item.n);
+    it.kind = item.kind;
+    FANOUT_RETURN_IF_ERROR(NameIteration(i, it, state));
+    const TransformSpec* t = TransformFor(spec, it.kind);
     if (!t)
-      return Status::Invalid("no transform for kind '" + kind + "' (n = " + it.key +
-                             "): add transforms." + kind + " or a default transform");
+      return Status::Invalid("no transform for kind '" + it.kind + "' (n = " + it.key +
+                             "): add transforms." + it.kind + " or a default transform");
     FANOUT_RETURN_IF_ERROR(SetStatements(spec, *t, it, state));
-    FANOUT_RETURN_IF_ERROR(SetParams(spec, it));
+    FANOUT_RETURN_IF_ERROR(SetParams(spec, item.params, it));
+    FANOUT_RETURN_IF_ERROR(SetTarget(spec, it, state));
     SetFingerprints(spec, identities, *t, it, state);
     out.push_back(std::move(it));
   }
   for (const auto& [key, params] : spec.overrides)
-    if (!state.seen.count(key) && spec.sequence.kind != SequenceSpec::Kind::kSql)
+    if (!state.seen.count(key) && spec.sequence.kind != SequenceSpec::Kind::kSql && !HasSqlAxis(spec.sequence))
       return Status::Invalid("overrides: n = " + key + " is not in the sequence (remove it or add it to the sequence)");
   return out;
 }
@@ -378,13 +408,14 @@ Status CheckWrittenQuery(Connection& con, const OutputSpec& output, const Iterat
 // Checks one transform; `warnings` gets a line per result column that
 // Parquet would not hold exactly.
 Status DryRunOne(Connection& con, const JobSpec& spec, const std::set<std::string>& inputs, const Iteration& it,
-                 std::vector<std::string>* warnings) {
+                 std::vector<std::string>* warnings, std::vector<ResultColumn>* columns) {
   SqlPolicy policy(SqlPolicy::Scope::kTransform, inputs);
   for (size_t i = 0; i < it.statements.size(); ++i) {
     const bool last = i + 1 == it.statements.size();
     if (last) FANOUT_RETURN_IF_ERROR(CheckWrittenQuery(con, spec.output, it));
     auto result = DryRunStatement(con, policy, it, i);
     if (!result.ok()) return result.status();
+    if (last) *columns = result->described;
     if (!last || spec.output.format != "parquet" || !warnings) continue;
     for (const ParquetIssue& issue : ParquetIssues(result->described))
       if (issue.lossy) warnings->push_back("warning: " + it.transform_source + ": " + issue.ToString());
@@ -398,22 +429,32 @@ Status DryRunTransforms(Database& db, const JobSpec& spec, const std::vector<Ite
                         const std::function<void(Connection*)>& watch, std::vector<std::string>* warnings) {
   std::set<std::string> inputs;
   for (const InputSpec& in : spec.inputs) inputs.insert(in.name);
-  std::set<std::string> done;
-  for (const Iteration& it : iterations) {
+  std::map<std::string, std::vector<ResultColumn>> by_shape;  // what each distinct transform returns
+  std::map<std::string, std::vector<ResultColumn>> by_target;  // of each dependency: its dependants' stand-ins
+  std::set<std::string> needed;
+  for (const Iteration& it : iterations)
+    for (const Dependency& d : it.deps) needed.insert(d.target);
+  for (size_t i : DependencyOrder(iterations)) {  // dependencies first: their columns are known
+    const Iteration& it = iterations[i];
     if (it.cpp) continue;  // C++: nothing to check without running it
     std::string shape = it.transform_source;
     for (const auto& [k, v] : it.params) shape += "|" + k + "=" + TypeShape(v);
-    if (!done.insert(shape).second) continue;
-    // A connection of its own: the transform's temp objects go with it.
-    auto dry = db.Connect();
-    if (!dry.ok()) return dry.status();
-    if (watch) watch(dry->get());
-    std::vector<std::string> found;
-    Status st = DryRunOne(**dry, spec, inputs, it, &found);
-    for (std::string& w : found)
-      if (warnings && std::find(warnings->begin(), warnings->end(), w) == warnings->end()) warnings->push_back(w);
-    if (watch) watch(nullptr);
-    FANOUT_RETURN_IF_ERROR(st);
+    for (const Dependency& d : it.deps) shape += "|after " + d.target;
+    auto [seen, fresh] = by_shape.try_emplace(shape);
+    if (fresh) {
+      // A connection of its own: the transform's temp objects go with it.
+      auto dry = db.Connect();
+      if (!dry.ok()) return dry.status();
+      if (watch) watch(dry->get());
+      std::vector<std::string> found;
+      Status st = DependencyStandIns(**dry, it, by_target);
+      if (st.ok()) st = DryRunOne(**dry, spec, inputs, it, &found, &seen->second);
+      for (std::string& w : found)
+        if (warnings && std::find(warnings->begin(), warnings->end(), w) == warnings->end()) warnings->push_back(w);
+      if (watch) watch(nullptr);
+      FANOUT_RETURN_IF_ERROR(st);
+    }
+    if (needed.count(it.target)) by_target[it.target] = seen->second;
   }
   return Status::Ok();
 }

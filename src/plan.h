@@ -18,6 +18,12 @@ namespace fanout {
 
 struct CppBinding;  // cpp_transform.h
 
+// An iteration another waits for (after:): its n, output folder and the
+// fingerprint the plan gives it.
+struct Dependency {
+  std::string key, target, fingerprint;
+};
+
 struct Iteration {
   size_t index = 0;        // position in the sequence
   Value n;                 // int64 or string
@@ -34,8 +40,13 @@ struct Iteration {
   bool reusable_session = false;
   // Fingerprint parts (hashes) and their combination.
   // settings: the engine settings results depend on (time zone, engine version).
+  // inputs: the inputs it reads, and its dependencies' fingerprints.
   std::string fp_sql, fp_params, fp_inputs, fp_output, fp_settings, fingerprint;
+  std::vector<Dependency> deps;  // after: (src/deps.h), dependencies first in the plan's order
 };
+
+// The fingerprint of its parts.
+std::string CombinedFingerprint(const Iteration& it);
 
 // Resolves the sequence (running its SQL on `con` when it has one) and builds
 // every iteration. `identities[i]` is the identity of spec.inputs[i]; an

@@ -294,10 +294,12 @@ void ConsoleProgress::OnFinished(const IterationReport& it) {
       ++failed_;
       Line("FAILED n=" + it.n.ToString() + ": " + Error(it.error, 300));
       break;
-    default:
+    default: {
       ++other_;
+      const std::string& why = it.status == IterationStatus::kSkipped ? it.skip_reason : it.error;
       if (verbosity_ != Verbosity::kQuiet)
-        Line(std::string(ToString(it.status)) + " n=" + it.n.ToString() + (it.error.empty() ? "" : ": " + it.error));
+        Line(std::string(ToString(it.status)) + " n=" + it.n.ToString() + (why.empty() ? "" : ": " + why));
+    }
   }
 }
 

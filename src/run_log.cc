@@ -84,6 +84,8 @@ void RunLog::OnFinished(const IterationReport& it) {
                           " bytes, " + Fixed(it.seconds()) + "s", &it);
   else if (it.status == IterationStatus::kFailed)
     Add(Level::kError, "failed " + n + ": " + it.error, &it);
+  else if (it.status == IterationStatus::kSkipped)  // skipped while running: a dependency (after:) did not commit
+    Add(Level::kWarn, "skipped " + n + ": " + it.skip_reason, &it);
   else
     Add(Level::kWarn, std::string(ToString(it.status)) + " " + n + (it.error.empty() ? "" : ": " + it.error), &it);
   if (next_) next_->OnFinished(it);

@@ -6,6 +6,7 @@
 
 #include "backend.h"
 #include "decide.h"
+#include "deps.h"
 #include "html_report.h"
 #include "run_log.h"
 #include "outputs.h"
@@ -74,6 +75,9 @@ RunReport Runner::Done(Status st) {
 // Everything that can reject the job before anything is written (a job
 // loaded earlier was checked the same way before it loaded).
 Status Runner::Check() {
+  if (options_.shards > 0 && !spec_.after.empty())
+    return Status::Invalid(spec_.after[0].where + ": after: cannot be used with --shard yet (a dependency could be "
+                           "in another shard): run the job whole");
   FANOUT_RETURN_IF_ERROR(CheckShardRunId());
   return CheckBeforeLoad(*store_, spec_, options_.only);
 }
@@ -133,7 +137,8 @@ Status Runner::Load() {
 Status Runner::Own() {
   const std::string& out = spec_.output.dir;
   const std::vector<std::string> targets = TargetsOf(loaded_->iterations);
-  if (spec_.sequence.kind == SequenceSpec::Kind::kSql)
+  // Targets known only from the plan (an SQL sequence, parameter sets).
+  if (spec_.sequence.kind != SequenceSpec::Kind::kList && spec_.sequence.kind != SequenceSpec::Kind::kRange)
     FANOUT_RETURN_IF_ERROR(CheckTargets(*store_, spec_.output, targets));
   Status st = store_->CreateLayout();
   if (!st.ok())
@@ -162,6 +167,7 @@ Status Runner::Decide() {
   if (spec_.output.mode == OutputSpec::Mode::kSkipExisting || options_.resume)
     for (size_t i = 0; i < loaded_->iterations.size(); ++i)
       DecideSkip(*store_, spec_, options_, loaded_->iterations[i], report_.iterations[i]);
+  if (!spec_.after.empty()) DecideDependencies(*store_, loaded_->iterations, report_.iterations);
   if (events_) events_->OnPlanned(report_.iterations);
   manifest_name_ = options_.shards > 0 ? ShardManifestName(report_.run_id, options_.shard, options_.shards)
                                        : report_.run_id + ".json";

@@ -4,6 +4,7 @@
 #include <random>
 #include <thread>
 
+#include "deps.h"
 #include "util.h"
 
 namespace fanout {
@@ -59,11 +60,11 @@ class Pool {
        IterationExecutor& exec, const SchedulerOptions& opt)
       : its_(its),
         reports_(reports),
-        order_(order),
         exec_(exec),
         opt_(opt),
         threads_(static_cast<size_t>(opt.workers + opt.committers)),
         slots_(threads_),
+        gate_(its, reports, order, [this] { return Cancelled(); }),
         allowed_(opt.workers) {}
 
   bool Run() {
@@ -92,7 +93,8 @@ class Pool {
   }
 
   // Every thread takes the next iteration once it has a compute slot (so
-  // iterations start in `order_`); at most `allowed_` compute at once, the
+  // iterations start in the run's order, each once its dependencies have
+  // committed); at most `allowed_` compute at once, the
   // other threads commit what they computed or wait for a slot.
   void Work(size_t t) {
     for (;;) {
@@ -108,14 +110,14 @@ class Pool {
         continue;
       }
       size_t i = 0;
-      for (;;) {
-        size_t k = next_.fetch_add(1);
-        if (k >= order_.size()) {
-          if (room) Leave();
-          return;
-        }
-        i = order_[k];
-        if (reports_[i].status == IterationStatus::kPending) break;
+      std::string skip;
+      // The next iteration whose dependencies (after:) have committed.
+      const DependencyGate::Take take = gate_.Next(&i, &skip);
+      if (take != DependencyGate::Take::kRun && room) Leave();
+      if (take == DependencyGate::Take::kNone) return;
+      if (take == DependencyGate::Take::kSkip) {
+        Finish(i, IterationStatus::kSkipped, skip);
+        continue;
       }
       if (!room || Cancelled()) {
         if (room) Leave();
@@ -242,7 +244,7 @@ class Pool {
   void Finish(size_t i, IterationStatus status, const std::string& error) {
     IterationReport& r = reports_[i];
     r.status = status;
-    r.error = error;
+    (status == IterationStatus::kSkipped ? r.skip_reason : r.error) = error;
     if (!r.trace.empty() && r.trace.back().status.empty()) {
       AttemptTrace& a = r.trace.back();
       a.status = ToString(status);
@@ -251,6 +253,7 @@ class Pool {
     if (r.started_at == 0) r.started_at = NowSeconds();
     r.finished_at = NowSeconds();
     if (opt_.events) opt_.events->OnFinished(r);
+    gate_.Done(i, status);
     if (stopping_) {
       cv_.SignalAll();
       room_.SignalAll();
@@ -283,16 +286,15 @@ class Pool {
 
   const std::vector<Iteration>& its_;
   std::vector<IterationReport>& reports_;
-  const std::vector<size_t>& order_;
   IterationExecutor& exec_;
   const SchedulerOptions& opt_;
   const size_t threads_;  // one slot each
-  std::atomic<size_t> next_{0};
   std::atomic<bool> stopping_{false};
   Mutex mu_;
   CondVar cv_;    // the run is done, or cancelled or stopping
   CondVar room_;  // computing_ went down, or the run stops
   std::vector<Slot> slots_ GUARDED_BY(mu_);
+  DependencyGate gate_;
   bool done_ GUARDED_BY(mu_) = false;
   int computing_ GUARDED_BY(mu_) = 0;
   int allowed_ GUARDED_BY(mu_);

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "fanout/job_spec.h"
+#include "sequence.h"
 #include "spec_check.h"
 #include "util.h"
 
@@ -475,8 +476,61 @@ TransformSpec ParseTransform(const Parser& p, const YAML::Node& node, const std:
   return TransformSpec{ss.str(), file, ""};
 }
 
+// sequence: [{n: fit, alpha: 0.1}, {alpha: 0.2, kind: agg}]: each map one
+// iteration's params (n and kind its own).
+void ParseSets(const Parser& p, const YAML::Node& node, JobSpec& spec) {
+  SequenceSpec& seq = spec.sequence;
+  seq.kind = SequenceSpec::Kind::kSets;
+  for (const auto& e : node) {
+    if (!e.IsMap())
+      p.Fail(e, "each item of a list of parameter sets must be a map, e.g. [{alpha: 0.1}, {alpha: 0.2}]");
+    CaseCollisions names("param");
+    for (const auto& [k, v] : spec.params) names.Add(k);
+    ValueMap set;
+    for (const auto& kv : e) {
+      std::string k = kv.first.as<std::string>();
+      p.Check(kv.first, SetKey(k));
+      p.Check(kv.first, names.Add(k, p.Where(kv.first)));
+      set.emplace_back(k, p.ToValue(kv.second, k));
+    }
+    seq.sets.push_back(std::move(set));
+    seq.where.push_back(p.Where(e));
+  }
+}
+
+// sequence: {grid: {alpha: [0.1, 0.2], regions: {sql: "SELECT region FROM r"}}}
+void ParseGrid(const Parser& p, const YAML::Node& node, JobSpec& spec) {
+  SequenceSpec& seq = spec.sequence;
+  seq.kind = SequenceSpec::Kind::kGrid;
+  if (!node.IsMap() || node.size() == 0)
+    p.Fail(node, "sequence.grid must map each param to its values, e.g. {alpha: [0.1, 0.2], depth: [3, 5]}");
+  CaseCollisions names("param");
+  for (const auto& [k, v] : spec.params) names.Add(k);
+  for (const auto& kv : node) {
+    GridAxis axis;
+    axis.name = kv.first.as<std::string>();
+    axis.where = p.Where(kv.first);
+    const std::string what = "sequence.grid." + axis.name;
+    p.Check(kv.first, SetKey(axis.name));
+    p.Check(kv.first, names.Add(axis.name, axis.where));
+    if (kv.second.IsSequence()) {
+      if (kv.second.size() == 0) p.Fail(kv.second, what + " is empty: give at least one value");
+      for (size_t i = 0; i < kv.second.size(); ++i)
+        axis.values.push_back(p.ToValue(kv.second[i], what + "[" + std::to_string(i) + "]"));
+    } else if (kv.second.IsMap()) {
+      p.CheckKeys(kv.second, what, {"sql"});
+      if (!kv.second["sql"]) p.Fail(kv.second, what + " must be a list of values or {sql: \"SELECT ...\"}");
+      axis.sql = p.Str(kv.second["sql"], what + ".sql");
+    } else {
+      p.Fail(kv.second, what + " must be a list of values or {sql: \"SELECT ...\"} (its rows' columns are params)");
+    }
+    seq.grid.push_back(std::move(axis));
+  }
+}
+
 void ParseSequence(const Parser& p, const YAML::Node& node, JobSpec& spec) {
   SequenceSpec& seq = spec.sequence;
+  if (node.IsSequence() && node.size() > 0 && node[0].IsMap()) return ParseSets(p, node, spec);
   if (node.IsSequence()) {
     seq.kind = SequenceSpec::Kind::kList;
     for (const auto& e : node) {
@@ -489,8 +543,10 @@ void ParseSequence(const Parser& p, const YAML::Node& node, JobSpec& spec) {
     return;
   }
   if (!node.IsMap() || node.size() != 1)
-    p.Fail(node, "sequence must be a list ([2, 3, 56]), {range: [1, 64]} or {sql: \"SELECT n FROM ...\"}");
-  p.CheckKeys(node, "sequence", {"range", "sql"});
+    p.Fail(node, "sequence must be a list ([2, 3, 56]), a list of param maps ([{alpha: 0.1}, ...]), {range: [1, 64]}, "
+                 "{grid: {alpha: [0.1, 0.2]}} or {sql: \"SELECT n FROM ...\"}");
+  p.CheckKeys(node, "sequence", {"range", "sql", "grid"});
+  if (node["grid"]) return ParseGrid(p, node["grid"], spec);
   if (node["range"]) {
     const YAML::Node& r = node["range"];
     if (!r.IsSequence() || (r.size() != 2 && r.size() != 3))
@@ -506,13 +562,92 @@ void ParseSequence(const Parser& p, const YAML::Node& node, JobSpec& spec) {
   }
 }
 
+// The output names of a sequence of parameter sets, when they can be told
+// without the engine (no SQL axis): each a safe folder name, and all distinct
+// (also in case). The plan checks them again, as it does every name.
+void CheckParamSetNames(const Parser& p, const YAML::Node& root, const JobSpec& spec) {
+  const SequenceSpec& seq = spec.sequence;
+  if (!IsParamSets(seq) || HasSqlAxis(seq)) return;
+  const YAML::Node name_node = root["output"] && root["output"]["name"] ? root["output"]["name"] : root["sequence"];
+  auto items = ExpandParamSets(seq, nullptr);
+  if (!items.ok() && seq.kind == SequenceSpec::Kind::kSets) throw SpecError{items.status().message()};  // has its place
+  if (!items.ok()) p.Fail(root["sequence"], items.status().message());
+  std::map<std::string, std::string> ns;                                     // n -> where
+  std::map<std::string, std::pair<std::string, std::string>> names;          // lower-cased -> name, where
+  for (const SequenceItem& item : *items) {
+    const std::string key = item.n.ToString();
+    const std::string where = item.where.empty() ? "grid point n = " + key : item.where;
+    if (auto [other, fresh] = ns.emplace(key, where); !fresh)
+      Parser::FailAt(where, "n = " + key + " is given twice (also at " + other->second + "): each iteration needs its own n");
+    Params params = spec.params;
+    for (const auto& [k, v] : item.params) params[k] = v;
+    if (auto o = spec.overrides.find(key); o != spec.overrides.end())
+      for (const auto& [k, v] : o->second) params[k] = v;
+    auto name = ExpandOutputName(spec.output.name, key, item.kind, params);
+    if (!name.ok()) p.Fail(name_node, name.status().message() + " (n = " + key + ")");
+    if (std::string e = FolderNameProblem(*name); !e.empty())
+      Parser::FailAt(item.where.empty() ? p.Where(name_node) : item.where,
+                     "output.name gives '" + *name + "' for n = " + key + ": " + e);
+    std::string lower = *name;
+    for (char& c : lower) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+    if (auto [other, fresh] = names.emplace(lower, std::make_pair(*name, where)); !fresh)
+      Parser::FailAt(item.where.empty() ? p.Where(name_node) : item.where,
+                     "output.name gives '" + *name + "' for n = " + key + " and '" + other->second.first + "' for " +
+                         other->second.second + (other->second.first == *name ? "" : ", which differ only in case") +
+                         ": every iteration needs a folder of its own (put more params in output.name)");
+  }
+}
+
+// after: {56: [2, 3], 9: {kind: agg}, final: [fit, {kind: [agg, score]}]}
+void ParseAfter(const Parser& p, const YAML::Node& node, JobSpec& spec) {
+  if (!node.IsMap())
+    p.Fail(node, "after must map an iteration to those it waits for, e.g. `after: {56: [2, 3], 9: {kind: agg}}`");
+  for (const auto& kv : node) {
+    AfterSpec a;
+    a.of = p.Str(kv.first, "after's key (an iteration's n or output name)");
+    a.where = p.Where(kv.first);
+    const std::string what = "after." + a.of;
+    std::vector<YAML::Node> items;
+    if (kv.second.IsSequence()) {
+      for (const auto& e : kv.second) items.push_back(e);
+    } else {
+      items.push_back(kv.second);
+    }
+    std::vector<std::string> kinds_where;
+    for (const YAML::Node& e : items) {
+      if (e.IsScalar()) {
+        a.needs.push_back(e.as<std::string>());
+        a.needs_where.push_back(p.Where(e));
+        continue;
+      }
+      if (!e.IsMap()) p.Fail(e, what + " must list iterations (n or output names) or {kind: name}");
+      p.CheckKeys(e, what, {"kind"});
+      if (!e["kind"]) p.Fail(e, what + ": give {kind: name}");
+      const YAML::Node k = e["kind"];
+      std::vector<YAML::Node> kinds;
+      if (k.IsSequence()) {
+        for (const auto& kind : k) kinds.push_back(kind);
+      } else {
+        kinds.push_back(k);
+      }
+      for (const YAML::Node& kind : kinds) {
+        a.kinds.push_back(p.Str(kind, what + ".kind"));
+        kinds_where.push_back(p.Where(kind));
+      }
+    }
+    if (a.needs.empty() && a.kinds.empty()) p.Fail(kv.second, what + " is empty: list what it waits for, or remove it");
+    a.needs_where.insert(a.needs_where.end(), kinds_where.begin(), kinds_where.end());
+    spec.after.push_back(std::move(a));
+  }
+}
+
 void ParseOutput(const Parser& p, const YAML::Node& node, JobSpec& spec) {
   p.CheckKeys(node, "output", {"dir", "name", "format", "compression", "mode", "max_file_size"});
   OutputSpec& o = spec.output;
   if (node["dir"]) o.dir = p.Location(node["dir"], "output.dir");
   if (node["name"]) {
     o.name = p.Str(node["name"], "output.name");
-    p.Check(node["name"], OutputName(o.name));
+    p.Check(node["name"], OutputName(o.name, IsParamSets(spec.sequence)));
   }
   if (node["format"]) o.format = p.OneOf(node["format"], "output.format", {"parquet", "csv", "json"});
   if (o.format != "parquet") o.compression = "none";
@@ -689,7 +824,7 @@ JobSpec Parse(const YAML::Node& root, const std::string& path, const std::vector
   DuplicateKeyCheck(p).Walk(root);
   p.CheckKeys(root, "the job file",
               {"name", "inputs", "params", "prepare", "sequence", "transform", "transforms", "overrides", "output", "run",
-               "cache"});
+               "cache", "after"});
   spec.name = root["name"] ? p.Str(root["name"], "name") : fs::path(path).stem().string();
   spec.output.dir = (fs::path(spec.base_dir) / "out").string();
   if (root["inputs"]) ParseInputs(p, root["inputs"], spec);
@@ -712,10 +847,12 @@ JobSpec Parse(const YAML::Node& root, const std::string& path, const std::vector
   if (root["overrides"]) ParseOverrides(p, root["overrides"], spec);
   if (root["output"]) ParseOutput(p, root["output"], spec);
   if (root["run"]) ParseRun(p, root["run"], spec);
+  if (root["after"]) ParseAfter(p, root["after"], spec);
   spec.cache.dir = (fs::path(spec.base_dir) / ".fanout-cache").string();
   if (root["cache"]) ParseCache(p, root["cache"], spec);
   p.Check(root["cache"] ? root["cache"] : root, CacheOutsideOutput(spec.cache, spec.output));
   ApplySets(sets, spec);
+  CheckParamSetNames(p, root, spec);
   return spec;
 }
 

@@ -74,9 +74,18 @@ std::string Range(int64_t first, int64_t last, int64_t step) {
   return "";
 }
 
-std::string OutputName(const std::string& name) {
+std::string OutputName(const std::string& name, bool param_sets) {
   if (name.find("{n}") != std::string::npos) return "";
-  return "output.name must contain {n} so every iteration gets its own folder";
+  if (!param_sets) return "output.name must contain {n} so every iteration gets its own folder";
+  auto open = name.find('{');
+  if (open != std::string::npos && name.find('}', open) != std::string::npos) return "";
+  return "output.name must contain {n} or a param, e.g. \"iter_{alpha}_{depth}\", so every iteration gets its own "
+         "folder";
+}
+
+std::string SetKey(const std::string& name) {
+  if (name == "n" || name == "kind") return "";
+  return ParamName(name);
 }
 
 std::string MaxFileBytes(int64_t bytes) {
@@ -189,6 +198,19 @@ std::string CheckSequence(const SequenceSpec& seq) {
       return Range(seq.first, seq.last, seq.step);
     case SequenceSpec::Kind::kSql:
       return Blank(seq.sql) ? "sequence.sql is empty: give a query returning the column n" : "";
+    case SequenceSpec::Kind::kSets:
+      if (seq.sets.empty()) return "sequence is empty: list at least one iteration";
+      for (const ValueMap& set : seq.sets)
+        for (const auto& [k, v] : set)
+          if (auto e = SetKey(k); !e.empty()) return "sequence: " + e;
+      return "";
+    case SequenceSpec::Kind::kGrid:
+      if (seq.grid.empty()) return "sequence.grid has no axes: give at least one, e.g. {alpha: [0.1, 0.2]}";
+      for (const GridAxis& a : seq.grid) {
+        if (auto e = SetKey(a.name); !e.empty()) return "sequence.grid: " + e;
+        if (a.values.empty() && Blank(a.sql)) return "sequence.grid." + a.name + " is empty: give at least one value";
+      }
+      return "";
   }
   return "sequence.kind is not one of list, range, sql";
 }
@@ -209,7 +231,7 @@ std::string CheckTransforms(const JobSpec& spec) {
   return "";
 }
 
-std::string CheckOutput(const OutputSpec& o) {
+std::string CheckOutput(const OutputSpec& o, bool param_sets) {
   bool parquet = o.format == "parquet";
   std::vector<std::string> compressions =
       parquet ? std::vector<std::string>{"zstd", "snappy", "gzip", "lz4", "uncompressed"}
@@ -223,7 +245,7 @@ std::string CheckOutput(const OutputSpec& o) {
     s3_problem = url.ok() ? "" : "output.dir: " + url.message();
   }
   return First({o.dir.empty() ? "output.dir is empty: give the folder the outputs go to" : "", s3_problem,
-                OutputName(o.name),
+                OutputName(o.name, param_sets),
                 OneOf("output.format", o.format, {"parquet", "csv", "json"}),
                 OneOf("output.compression for " + o.format, o.compression, compressions),
                 mode_known ? "" : "output.mode must be overwrite, error_if_exists or skip_existing",
@@ -258,7 +280,8 @@ std::string CheckCache(const JobSpec& spec) {
 
 Status Validate(const JobSpec& spec) {
   std::string e = First({CheckInputs(spec), CheckParams(spec), CheckSequence(spec.sequence), CheckTransforms(spec),
-                         CheckOutput(spec.output), CheckRun(spec.run), CheckCache(spec)});
+                         CheckOutput(spec.output, spec.sequence.kind == SequenceSpec::Kind::kSets ||
+                                                      spec.sequence.kind == SequenceSpec::Kind::kGrid), CheckRun(spec.run), CheckCache(spec)});
   if (e.empty()) return Status::Ok();
   return Status::Invalid(spec.path.empty() ? e : spec.path + ": " + e);
 }

@@ -31,7 +31,11 @@ std::string ParamName(const std::string& name);
 // `context` follows the name in the message, e.g. " in overrides.3".
 std::string KnownParam(const Params& params, const std::string& name, const std::string& context);
 std::string Range(int64_t first, int64_t last, int64_t step);
-std::string OutputName(const std::string& name);
+// `param_sets`: the sequence is a list of maps or a grid, whose names may
+// come from any param ({alpha}); otherwise the name needs {n}.
+std::string OutputName(const std::string& name, bool param_sets = false);
+// A key of a parameter set or a grid axis: a param name, or n or kind.
+std::string SetKey(const std::string& name);
 std::string MaxFileBytes(int64_t bytes);  // when set (OutputSpec's 0 means one file per iteration)
 std::string MemoryLimit(const std::string& limit);
 std::string Timeout(double seconds);

@@ -27,12 +27,39 @@ struct TransformSpec {
   std::string cpp;
 };
 
+// One axis of a grid: its values, or a query whose rows are its values
+// (each row's columns bound by their names).
+struct GridAxis {
+  std::string name;
+  ValueList values;
+  std::string sql;    // non-empty: the axis is the query's rows
+  std::string where;  // file:line:col of the axis, for messages
+};
+
 struct SequenceSpec {
-  enum class Kind { kList, kRange, kSql };
+  // kSets: a list of maps, each one iteration's params; kGrid: the cross
+  // product of the axes (src/sequence.h expands both).
+  enum class Kind { kList, kRange, kSql, kSets, kGrid };
   Kind kind = Kind::kList;
   std::vector<Value> items;  // kList: int64 or string values
   int64_t first = 0, last = -1, step = 1;  // kRange, both ends included
   std::string sql;           // kSql: returns column n and optionally kind
+  // kSets: each iteration's params; `n` (an integer or a name) and `kind` are
+  // the iteration's own, not params. `where[i]`: file:line:col of sets[i].
+  std::vector<ValueMap> sets;
+  std::vector<std::string> where;
+  std::vector<GridAxis> grid;  // kGrid, the last axis varying fastest
+};
+
+// after: {56: [2, 3], 9: {kind: agg}}: `of` starts only once every iteration
+// named in `needs` (an n or an output name) and every iteration of a kind in
+// `kinds` has committed. `where`: file:line:col of each, for messages.
+struct AfterSpec {
+  std::string of;
+  std::vector<std::string> needs;
+  std::vector<std::string> kinds;
+  std::string where;                    // of `of`
+  std::vector<std::string> needs_where;  // of each of needs, then kinds
 };
 
 struct OutputSpec {
@@ -83,6 +110,7 @@ struct JobSpec {
   std::optional<TransformSpec> transform;         // one transform for every kind
   std::map<std::string, TransformSpec> transforms;  // per kind
   std::map<std::string, Params> overrides;        // key: n as text
+  std::vector<AfterSpec> after;                   // dependencies (src/deps.h)
   OutputSpec output;
   RunSpec run;
   CacheSpec cache;
