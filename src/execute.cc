@@ -146,8 +146,9 @@ Result<int64_t> EngineExecutor::Compute(const Iteration& it, int attempt, Interr
   if (!session.ok()) return session.status();
   Connection* c = (*session)->con.get();
   if (!stop.Arm([c] { c->Interrupt(); })) return stop.why();
-  Result<int64_t> rows = it.cpp ? RunCppTransform(it, attempt, *c, stop, output_, CopyTarget(staging))
-                                : Transform(it, **session, staging, failed_sql);
+  Result<int64_t> rows = it.cpp
+                             ? RunCppTransform(it, attempt, *c, stop, output_, CopyTarget(staging), failed_sql)
+                             : Transform(it, **session, staging, failed_sql);
   stop.Disarm();
   if (reuse && rows.ok() && !stop.fired()) {
     MutexLock lock(&mu_);
