@@ -31,8 +31,8 @@ Status CheckCppTransforms(const JobSpec& spec, const std::map<std::string, CppTr
                              "' is registered. C++ transforms run only from a program that embeds fanout and "
                              "registers them (RunOptions::transforms, see docs/cpp_api.md); the fanout command "
                              "line has none: write this transform in SQL, or run the job from that program");
-    return Status::Invalid(t->source + ": no C++ transform named '" + t->cpp + "' is registered (registered: " +
-                           known + "): fix the name or register it in RunOptions::transforms");
+    return Status::Invalid(t->source + ": no C++ transform named '" + t->cpp + "' is registered (registered: " + known +
+                           "): fix the name or register it in RunOptions::transforms");
   }
   return Status::Ok();
 }
@@ -68,8 +68,14 @@ std::string WithoutTrailingSemicolons(std::string sql) {
 
 class Context : public TransformContext {
  public:
-  Context(const Iteration& it, int attempt, Connection& con, Interrupter& stop, const std::set<std::string>& inputs)
-      : it_(it), attempt_(attempt), con_(con), stop_(stop), policy_(SqlPolicy::Scope::kTransform, inputs) {}
+  Context(const Iteration& it, int attempt, Connection& con, Interrupter& stop, const std::set<std::string>& inputs,
+          std::string* failed_sql)
+      : it_(it),
+        attempt_(attempt),
+        con_(con),
+        stop_(stop),
+        policy_(SqlPolicy::Scope::kTransform, inputs),
+        failed_sql_(failed_sql) {}
 
   const Value& n() const override { return it_.n; }
   const std::string& kind() const override { return it_.kind; }
@@ -78,12 +84,9 @@ class Context : public TransformContext {
   bool cancelled() const override { return stop_.fired(); }
 
   Result<QueryRows> Query(const std::string& sql, const Params& bind) override {
-    FANOUT_ASSIGN_OR_RETURN(auto stmt, PrepareChecked(sql));
-    FANOUT_RETURN_IF_ERROR(Bind(*stmt, bind));
-    auto t = stmt->Execute();
-    if (stop_.fired()) return stop_.why();
-    if (!t.ok()) return t.status();
-    return QueryRows{std::move(t->columns), std::move(t->rows)};
+    Result<QueryRows> rows = Run(sql, bind);
+    if (!rows.ok() && failed_sql_) *failed_sql_ = sql;
+    return rows;
   }
   Status Execute(const std::string& sql, const Params& bind) override { return Query(sql, bind).status(); }
 
@@ -109,6 +112,14 @@ class Context : public TransformContext {
       return Status::Invalid("the transform already set its result: call SetResultQuery or ResultTable once");
     return Status::Ok();
   }
+  Result<QueryRows> Run(const std::string& sql, const Params& bind) {
+    FANOUT_ASSIGN_OR_RETURN(auto stmt, PrepareChecked(sql));
+    FANOUT_RETURN_IF_ERROR(Bind(*stmt, bind));
+    auto t = stmt->Execute();
+    if (stop_.fired()) return stop_.why();
+    if (!t.ok()) return t.status();
+    return QueryRows{std::move(t->columns), std::move(t->rows)};
+  }
   Result<std::unique_ptr<PreparedStatement>> PrepareChecked(const std::string& sql);
   // Binds each $name from `bind`, then params(); `copy`: the COPY that
   // writes the result, whose $fanout_target Finish binds.
@@ -122,6 +133,7 @@ class Context : public TransformContext {
   std::string result_sql_;
   Params result_bind_;
   std::unique_ptr<Writer> writer_;
+  std::string* failed_sql_;
 };
 
 Result<std::unique_ptr<PreparedStatement>> Context::PrepareChecked(const std::string& sql) {
@@ -183,7 +195,8 @@ Result<int64_t> Context::Finish(const OutputSpec& output, const std::string& tar
     FANOUT_RETURN_IF_ERROR(writer_->Close());
     query = std::string("SELECT * FROM temp.main.") + kResultTable;
   } else if (query.empty()) {
-    return Status::Failed("it set no result: call ctx.SetResultQuery(sql) or ctx.ResultTable(columns) before returning Ok");
+    return Status::Failed(
+        "it set no result: call ctx.SetResultQuery(sql) or ctx.ResultTable(columns) before returning Ok");
   }
   auto copy = con_.Prepare(CopyStatement(output, query));
   if (!copy.ok()) return copy.status().WithPrefix("writing its result");
@@ -191,6 +204,7 @@ Result<int64_t> Context::Finish(const OutputSpec& output, const std::string& tar
   FANOUT_RETURN_IF_ERROR((*copy)->Bind("fanout_target", Value(target)));
   auto result = (*copy)->Execute();
   if (stop_.fired()) return stop_.why();
+  if (!result.ok() && failed_sql_) *failed_sql_ = query;
   if (!result.ok()) return result.status();
   if (!result->rows.empty() && !result->rows[0].empty())
     if (auto* rows = std::get_if<int64_t>(&result->rows[0][0].v)) return *rows;
@@ -209,9 +223,9 @@ Status FromUser(const std::string& name, const Status& st) {
 }  // namespace
 
 Result<int64_t> RunCppTransform(const Iteration& it, int attempt, Connection& con, Interrupter& stop,
-                                const OutputSpec& output, const std::string& target) {
+                                const OutputSpec& output, const std::string& target, std::string* failed_sql) {
   const CppBinding& b = *it.cpp;
-  Context ctx(it, attempt, con, stop, b.inputs);
+  Context ctx(it, attempt, con, stop, b.inputs, failed_sql);
   Status st;
   try {
     st = b.transform.fn(ctx);

@@ -39,8 +39,9 @@ std::string CppTransformIdentity(const CppBinding& b);
 // One attempt: runs the C++ transform on `con` (a fresh connection, armed in
 // `stop`), then writes its result with `copy_sql(query)` bound to `target`.
 // Returns the rows written. What the user's code throws or returns fails the
-// attempt with its message; nothing escapes.
+// attempt with its message; nothing escapes. `failed_sql` (may be null) gets
+// the last statement of the transform's that failed (for the trace).
 Result<int64_t> RunCppTransform(const Iteration& it, int attempt, Connection& con, Interrupter& stop,
-                                const OutputSpec& output, const std::string& target);
+                                const OutputSpec& output, const std::string& target, std::string* failed_sql);
 
 }  // namespace fanout

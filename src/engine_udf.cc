@@ -16,10 +16,14 @@ namespace fanout {
 
 const char* SqlTypeName(SqlType type) {
   switch (type) {
-    case SqlType::kBoolean: return "BOOLEAN";
-    case SqlType::kBigint: return "BIGINT";
-    case SqlType::kDouble: return "DOUBLE";
-    case SqlType::kVarchar: return "VARCHAR";
+    case SqlType::kBoolean:
+      return "BOOLEAN";
+    case SqlType::kBigint:
+      return "BIGINT";
+    case SqlType::kDouble:
+      return "DOUBLE";
+    case SqlType::kVarchar:
+      return "VARCHAR";
   }
   return "VARCHAR";
 }
@@ -37,10 +41,14 @@ class LogicalType {
  private:
   static duckdb_type DuckType(SqlType t) {
     switch (t) {
-      case SqlType::kBoolean: return DUCKDB_TYPE_BOOLEAN;
-      case SqlType::kBigint: return DUCKDB_TYPE_BIGINT;
-      case SqlType::kDouble: return DUCKDB_TYPE_DOUBLE;
-      case SqlType::kVarchar: return DUCKDB_TYPE_VARCHAR;
+      case SqlType::kBoolean:
+        return DUCKDB_TYPE_BOOLEAN;
+      case SqlType::kBigint:
+        return DUCKDB_TYPE_BIGINT;
+      case SqlType::kDouble:
+        return DUCKDB_TYPE_DOUBLE;
+      case SqlType::kVarchar:
+        return DUCKDB_TYPE_VARCHAR;
     }
     return DUCKDB_TYPE_VARCHAR;
   }
@@ -51,10 +59,18 @@ class LogicalType {
 std::string Misfit(SqlType type, const Value& v) {
   bool ok = v.is_null();
   switch (type) {
-    case SqlType::kBoolean: ok = ok || std::holds_alternative<bool>(v.v); break;
-    case SqlType::kBigint: ok = ok || std::holds_alternative<int64_t>(v.v); break;
-    case SqlType::kDouble: ok = ok || std::holds_alternative<double>(v.v) || std::holds_alternative<int64_t>(v.v); break;
-    case SqlType::kVarchar: ok = ok || std::holds_alternative<std::string>(v.v); break;
+    case SqlType::kBoolean:
+      ok = ok || std::holds_alternative<bool>(v.v);
+      break;
+    case SqlType::kBigint:
+      ok = ok || std::holds_alternative<int64_t>(v.v);
+      break;
+    case SqlType::kDouble:
+      ok = ok || std::holds_alternative<double>(v.v) || std::holds_alternative<int64_t>(v.v);
+      break;
+    case SqlType::kVarchar:
+      ok = ok || std::holds_alternative<std::string>(v.v);
+      break;
   }
   return ok ? "" : std::string("expected a ") + SqlTypeName(type) + " value, got " + v.ToJson();
 }
@@ -67,9 +83,12 @@ double AsDouble(const Value& v) {
 Value ReadCell(duckdb_vector vec, SqlType type, idx_t row) {
   void* data = duckdb_vector_get_data(vec);
   switch (type) {
-    case SqlType::kBoolean: return Value(static_cast<bool*>(data)[row]);
-    case SqlType::kBigint: return Value(static_cast<int64_t*>(data)[row]);
-    case SqlType::kDouble: return Value(static_cast<double*>(data)[row]);
+    case SqlType::kBoolean:
+      return Value(static_cast<bool*>(data)[row]);
+    case SqlType::kBigint:
+      return Value(static_cast<int64_t*>(data)[row]);
+    case SqlType::kDouble:
+      return Value(static_cast<double*>(data)[row]);
     case SqlType::kVarchar: {
       auto* s = &static_cast<duckdb_string_t*>(data)[row];
       return Value(std::string(duckdb_string_t_data(s), duckdb_string_t_length(*s)));
@@ -87,9 +106,15 @@ void WriteCell(duckdb_vector vec, SqlType type, idx_t row, const Value& v) {
   }
   void* data = duckdb_vector_get_data(vec);
   switch (type) {
-    case SqlType::kBoolean: static_cast<bool*>(data)[row] = std::get<bool>(v.v); break;
-    case SqlType::kBigint: static_cast<int64_t*>(data)[row] = std::get<int64_t>(v.v); break;
-    case SqlType::kDouble: static_cast<double*>(data)[row] = AsDouble(v); break;
+    case SqlType::kBoolean:
+      static_cast<bool*>(data)[row] = std::get<bool>(v.v);
+      break;
+    case SqlType::kBigint:
+      static_cast<int64_t*>(data)[row] = std::get<int64_t>(v.v);
+      break;
+    case SqlType::kDouble:
+      static_cast<double*>(data)[row] = AsDouble(v);
+      break;
     case SqlType::kVarchar: {
       const std::string& s = std::get<std::string>(v.v);
       duckdb_vector_assign_string_element_len(vec, row, s.data(), s.size());
@@ -101,9 +126,12 @@ void WriteCell(duckdb_vector vec, SqlType type, idx_t row, const Value& v) {
 Value FromDuckValue(duckdb_value v, SqlType type) {
   if (!v || duckdb_is_null_value(v)) return Value();
   switch (type) {
-    case SqlType::kBoolean: return Value(duckdb_get_bool(v));
-    case SqlType::kBigint: return Value(duckdb_get_int64(v));
-    case SqlType::kDouble: return Value(duckdb_get_double(v));
+    case SqlType::kBoolean:
+      return Value(duckdb_get_bool(v));
+    case SqlType::kBigint:
+      return Value(duckdb_get_int64(v));
+    case SqlType::kDouble:
+      return Value(duckdb_get_double(v));
     case SqlType::kVarchar: {
       char* s = duckdb_get_varchar(v);
       Value out(std::string(s ? s : ""));
@@ -146,17 +174,20 @@ void CallScalar(duckdb_function_info info, duckdb_data_chunk input, duckdb_vecto
   }
   std::vector<Value> args(f->params.size());
   std::string error;
-  for (idx_t r = 0; r < rows && error.empty(); ++r) {
+  for (idx_t r = 0; r < rows; ++r) {
     bool null = false;
     for (size_t c = 0; c < args.size(); ++c) {
       null = null || (valid[c] && !duckdb_validity_row_is_valid(valid[c], r));
       if (!null) args[c] = ReadCell(in[c], f->params[c], r);
     }
-    Value v;
+    Value v;  // null for a row with a NULL argument
     if (!null) error = Guarded(f->name + "()", [&] { v = f->fn(args); });
-    if (error.empty()) error = Misfit(f->returns, v);
-    if (error.empty()) WriteCell(output, f->returns, r, v);
-    else if (error.rfind(f->name, 0) != 0) error = f->name + "() returned a value of the wrong type: " + error;
+    if (!error.empty()) break;
+    if (std::string m = Misfit(f->returns, v); !m.empty()) {
+      error = f->name + "() returned a value of the wrong type: " + m;
+      break;
+    }
+    WriteCell(output, f->returns, r, v);
   }
   if (!error.empty()) duckdb_scalar_function_set_error(info, error.c_str());
 }
@@ -202,8 +233,8 @@ void InitTable(duckdb_init_info info) {
   for (size_t r = 0; error.empty() && r < rows->size(); ++r) {
     const auto& row = (*rows)[r];
     if (row.size() != f->columns.size())
-      error = f->name + "(): row " + std::to_string(r + 1) + " has " + std::to_string(row.size()) +
-              " values for " + std::to_string(f->columns.size()) + " columns";
+      error = f->name + "(): row " + std::to_string(r + 1) + " has " + std::to_string(row.size()) + " values for " +
+              std::to_string(f->columns.size()) + " columns";
     for (size_t c = 0; error.empty() && c < row.size(); ++c)
       if (std::string m = Misfit(f->columns[c].type, row[c]); !m.empty())
         error = f->name + "(): row " + std::to_string(r + 1) + ", column " + f->columns[c].name + ": " + m;
@@ -230,8 +261,8 @@ Status CheckName(const std::string& what, const std::string& name) {
 
 }  // namespace
 
-Status Database::RegisterScalarFunction(const std::string& name, const std::vector<SqlType>& params,
-                                        SqlType returns, ScalarFunction fn) {
+Status Database::RegisterScalarFunction(const std::string& name, const std::vector<SqlType>& params, SqlType returns,
+                                        ScalarFunction fn) {
   FANOUT_RETURN_IF_ERROR(CheckName("a scalar function", name));
   if (!fn) return Status::Invalid("scalar function " + name + ": no function given");
   auto con = Connect();
@@ -250,7 +281,8 @@ Status Database::RegisterScalarFunction(const std::string& name, const std::vect
   duckdb_scalar_function_set_function(f, CallScalar);
   duckdb_state state = duckdb_register_scalar_function((*con)->impl_->con, f);
   duckdb_destroy_scalar_function(&f);
-  if (state == DuckDBError) return Status::Invalid("cannot register scalar function " + name + " (a function of that name exists?)");
+  if (state == DuckDBError)
+    return Status::Invalid("cannot register scalar function " + name + " (a function of that name exists?)");
   return Status::Ok();
 }
 
@@ -276,7 +308,8 @@ Status Database::RegisterTableFunction(const std::string& name, const std::vecto
   duckdb_table_function_set_function(f, ScanTable);
   duckdb_state state = duckdb_register_table_function((*con)->impl_->con, f);
   duckdb_destroy_table_function(&f);
-  if (state == DuckDBError) return Status::Invalid("cannot register table function " + name + " (a function of that name exists?)");
+  if (state == DuckDBError)
+    return Status::Invalid("cannot register table function " + name + " (a function of that name exists?)");
   return Status::Ok();
 }
 
@@ -318,11 +351,17 @@ Status Appender::Append(const std::vector<Value>& row) {
   duckdb_state st = DuckDBSuccess;
   for (size_t c = 0; c < row.size() && st == DuckDBSuccess; ++c) {
     const Value& v = row[c];
-    if (v.is_null()) st = duckdb_append_null(impl_->app);
-    else if (impl_->types[c] == SqlType::kBoolean) st = duckdb_append_bool(impl_->app, std::get<bool>(v.v));
-    else if (impl_->types[c] == SqlType::kBigint) st = duckdb_append_int64(impl_->app, std::get<int64_t>(v.v));
-    else if (impl_->types[c] == SqlType::kDouble) st = duckdb_append_double(impl_->app, AsDouble(v));
-    else st = duckdb_append_varchar_length(impl_->app, std::get<std::string>(v.v).data(), std::get<std::string>(v.v).size());
+    if (v.is_null())
+      st = duckdb_append_null(impl_->app);
+    else if (impl_->types[c] == SqlType::kBoolean)
+      st = duckdb_append_bool(impl_->app, std::get<bool>(v.v));
+    else if (impl_->types[c] == SqlType::kBigint)
+      st = duckdb_append_int64(impl_->app, std::get<int64_t>(v.v));
+    else if (impl_->types[c] == SqlType::kDouble)
+      st = duckdb_append_double(impl_->app, AsDouble(v));
+    else
+      st = duckdb_append_varchar_length(impl_->app, std::get<std::string>(v.v).data(),
+                                        std::get<std::string>(v.v).size());
   }
   if (st == DuckDBSuccess) st = duckdb_appender_end_row(impl_->app);
   return st == DuckDBSuccess ? Status::Ok() : impl_->Error("appending a row");

@@ -46,8 +46,8 @@ class CppTransformTest : public test::FanoutTest {
     return RunJob(*spec, options);
   }
   Rows ReadOut(const std::string& target, const std::string& order = "1") {
-    return Query("SELECT * FROM read_parquet(" + test::SqlQuote(OutPath(target) + "/part-*.parquet") +
-                 ") ORDER BY " + order);
+    return Query("SELECT * FROM read_parquet(" + test::SqlQuote(OutPath(target) + "/part-*.parquet") + ") ORDER BY " +
+                 order);
   }
 };
 
@@ -58,8 +58,8 @@ CppTransform AppendingScore(std::atomic<int>* calls = nullptr) {
             auto rows = ctx.Query(
                 "SELECT customer, sum(amount) AS total FROM sales WHERE customer <= $n GROUP BY customer ORDER BY 1");
             if (!rows.ok()) return rows.status();
-            auto out = ctx.ResultTable({{"customer", SqlType::kBigint}, {"score", SqlType::kDouble},
-                                        {"label", SqlType::kVarchar}});
+            auto out = ctx.ResultTable(
+                {{"customer", SqlType::kBigint}, {"score", SqlType::kDouble}, {"label", SqlType::kVarchar}});
             if (!out.ok()) return out.status();
             const double scale = std::get<double>(ctx.params().at("scale").v);
             for (const auto& r : rows->rows) {
@@ -79,8 +79,7 @@ TEST_F(CppTransformTest, AppendedRowsAreCommittedLikeSqlResults) {
   ASSERT_TRUE(report.status.ok()) << report.status.message();
   ASSERT_EQ(report.Count(IterationStatus::kCommitted), 3) << report.ToJson();
   EXPECT_EQ(ReadOut(Iter(1)), (Rows{{int64_t{1}, 30.0, "n1"}}));
-  EXPECT_EQ(ReadOut(Iter(3)),
-            (Rows{{int64_t{1}, 30.0, "n3"}, {int64_t{2}, 14.0, "n3"}, {int64_t{3}, 22.0, "n3"}}));
+  EXPECT_EQ(ReadOut(Iter(3)), (Rows{{int64_t{1}, 30.0, "n3"}, {int64_t{2}, 14.0, "n3"}, {int64_t{3}, 22.0, "n3"}}));
   for (int64_t n : {1, 2, 3}) {
     nlohmann::json marker = ExpectCommitted(Iter(n));
     EXPECT_EQ(marker["rows"], n);
@@ -144,16 +143,17 @@ cache: false
 TEST_F(CppTransformTest, AResultQueryReadsItsTempTablesWithBoundParams) {
   WriteJob("{cpp: q}");
   RunOptions options;
-  options.transforms["q"] = {[](TransformContext& ctx) -> Status {
-                               FANOUT_RETURN_IF_ERROR(ctx.Execute(
-                                   "CREATE TEMP TABLE mine AS SELECT customer, amount * $factor AS x FROM sales "
-                                   "WHERE customer = $n",
-                                   {{"factor", Value(int64_t{3})}}));
-                               // A value that would break pasted SQL is bound, never pasted.
-                               return ctx.SetResultQuery("SELECT customer, sum(x) AS x, $tag AS tag FROM mine GROUP BY customer;",
-                                                         {{"tag", Value("it's; DROP TABLE sales")}});
-                             },
-                             "1"};
+  options.transforms["q"] = {
+      [](TransformContext& ctx) -> Status {
+        FANOUT_RETURN_IF_ERROR(
+            ctx.Execute("CREATE TEMP TABLE mine AS SELECT customer, amount * $factor AS x FROM sales "
+                        "WHERE customer = $n",
+                        {{"factor", Value(int64_t{3})}}));
+        // A value that would break pasted SQL is bound, never pasted.
+        return ctx.SetResultQuery("SELECT customer, sum(x) AS x, $tag AS tag FROM mine GROUP BY customer;",
+                                  {{"tag", Value("it's; DROP TABLE sales")}});
+      },
+      "1"};
   RunReport report = RunWith(options);
   ASSERT_EQ(report.Count(IterationStatus::kCommitted), 3) << report.ToJson();
   EXPECT_EQ(ReadOut(Iter(3)), (Rows{{int64_t{3}, 33.0, "it's; DROP TABLE sales"}}));
@@ -251,8 +251,10 @@ TEST_F(CppTransformTest, TheSqlPolicyAppliesToItsSql) {
   RunOptions options;
   const std::string leak = Path("leak.csv");
   options.transforms["bad"] = {[leak](TransformContext& ctx) -> Status {
-                                 if (ctx.n() == Value(int64_t{1})) FANOUT_RETURN_IF_ERROR(ctx.Execute("SET threads = 1"));
-                                 if (ctx.n() == Value(int64_t{2})) FANOUT_RETURN_IF_ERROR(ctx.Execute("DELETE FROM sales"));
+                                 if (ctx.n() == Value(int64_t{1}))
+                                   FANOUT_RETURN_IF_ERROR(ctx.Execute("SET threads = 1"));
+                                 if (ctx.n() == Value(int64_t{2}))
+                                   FANOUT_RETURN_IF_ERROR(ctx.Execute("DELETE FROM sales"));
                                  if (ctx.n() == Value(int64_t{3}))
                                    FANOUT_RETURN_IF_ERROR(ctx.Execute("COPY sales TO $to", {{"to", Value(leak)}}));
                                  return ctx.SetResultQuery("SELECT 1 AS x");
@@ -261,6 +263,8 @@ TEST_F(CppTransformTest, TheSqlPolicyAppliesToItsSql) {
   RunReport report = RunWith(options);
   EXPECT_EQ(report.Count(IterationStatus::kFailed), 3) << report.ToJson();
   for (const auto& it : report.iterations) EXPECT_NE(it.error.find("not allowed"), std::string::npos) << it.error;
+  ASSERT_FALSE(Find(report, 1)->trace.empty());
+  EXPECT_EQ(Find(report, 1)->trace.back().sql, "SET threads = 1");  // the trace names the statement
   EXPECT_FALSE(fs::exists(Path("leak.csv")));
 }
 
@@ -285,7 +289,8 @@ TEST_F(CppTransformTest, HostileColumnNamesAndRowsAreRefusedOrQuoted) {
   options.transforms["odd"] = {[hostile](TransformContext& ctx) -> Status {
                                  auto out = ctx.ResultTable({{hostile, SqlType::kBigint}, {"s", SqlType::kVarchar}});
                                  if (!out.ok()) return out.status();
-                                 if (ctx.n() == Value(int64_t{2})) return (*out)->Append({Value("not a number"), Value("a")});
+                                 if (ctx.n() == Value(int64_t{2}))
+                                   return (*out)->Append({Value("not a number"), Value("a")});
                                  if (ctx.n() == Value(int64_t{3})) return (*out)->Append({Value(int64_t{1})});
                                  FANOUT_RETURN_IF_ERROR((*out)->Append({Value(int64_t{7}), Value()}));
                                  return (*out)->Append({Value(), Value("'; DROP VIEW sales; --")});
@@ -293,11 +298,13 @@ TEST_F(CppTransformTest, HostileColumnNamesAndRowsAreRefusedOrQuoted) {
                                "1"};
   RunReport report = RunWith(options);
   ASSERT_EQ(Find(report, 1)->status, IterationStatus::kCommitted) << Find(report, 1)->error;
-  Table t = QueryTable("SELECT * FROM read_parquet(" + test::SqlQuote(OutPath("iter_1/part-*.parquet")) + ") ORDER BY 1");
+  Table t =
+      QueryTable("SELECT * FROM read_parquet(" + test::SqlQuote(OutPath("iter_1/part-*.parquet")) + ") ORDER BY 1");
   EXPECT_EQ(t.columns, (std::vector<std::string>{hostile, "s"}));
   EXPECT_EQ(t.rows, (Rows{{int64_t{7}, Value()}, {Value(), "'; DROP VIEW sales; --"}}));
   EXPECT_NE(Find(report, 2)->error.find("expected a BIGINT value"), std::string::npos) << Find(report, 2)->error;
-  EXPECT_NE(Find(report, 3)->error.find("a row of 1 values for 2 columns"), std::string::npos) << Find(report, 3)->error;
+  EXPECT_NE(Find(report, 3)->error.find("a row of 1 values for 2 columns"), std::string::npos)
+      << Find(report, 3)->error;
 }
 
 TEST_F(CppTransformTest, PlanShowsItWithoutRunningIt) {
@@ -363,15 +370,16 @@ class CppFunctionTest : public CppTransformTest {
           if (customer == 7) throw std::invalid_argument("customer 7 has no history");
           return Value(static_cast<double>(customer) * std::get<double>(a[1].v));
         }));
-    return engine.RegisterTableFunction(
-        "tiers", {SqlType::kBigint}, {{"tier", SqlType::kBigint}, {"label", SqlType::kVarchar}},
-        [](const std::vector<Value>& a) -> Result<TableRows> {
-          int64_t n = std::get<int64_t>(a[0].v);
-          if (n == 13) return Status::Failed("13 is unlucky");
-          TableRows rows;
-          for (int64_t i = 1; i <= n % 5 + 1; ++i) rows.push_back({Value(i), Value("t" + std::to_string(i))});
-          return rows;
-        });
+    return engine.RegisterTableFunction("tiers", {SqlType::kBigint},
+                                        {{"tier", SqlType::kBigint}, {"label", SqlType::kVarchar}},
+                                        [](const std::vector<Value>& a) -> Result<TableRows> {
+                                          int64_t n = std::get<int64_t>(a[0].v);
+                                          if (n == 13) return Status::Failed("13 is unlucky");
+                                          TableRows rows;
+                                          for (int64_t i = 1; i <= n % 5 + 1; ++i)
+                                            rows.push_back({Value(i), Value("t" + std::to_string(i))});
+                                          return rows;
+                                        });
   }
 };
 
@@ -420,7 +428,8 @@ cache: false
   RunReport report = RunWith(options);
   ASSERT_TRUE(report.status.ok()) << report.status.message();
   EXPECT_EQ(report.Count(IterationStatus::kCommitted), 13) << report.ToJson();
-  EXPECT_NE(Find(report, 7)->error.find("score(): customer 7 has no history"), std::string::npos) << Find(report, 7)->error;
+  EXPECT_NE(Find(report, 7)->error.find("score(): customer 7 has no history"), std::string::npos)
+      << Find(report, 7)->error;
   EXPECT_NE(Find(report, 13)->error.find("13 is unlucky"), std::string::npos) << Find(report, 13)->error;
   EXPECT_FALSE(fs::exists(OutPath(Iter(7))));
   EXPECT_FALSE(fs::exists(OutPath(Iter(13))));

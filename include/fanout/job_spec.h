@@ -24,7 +24,7 @@ struct TransformSpec {
   std::string source;  // file path, or "<job>:line" for inline SQL
   // A C++ transform's name (`transform: {cpp: name}`, RunOptions::transforms):
   // then sql is empty and source is where the job names it.
-  std::string cpp;
+  std::string cpp = {};
 };
 
 // One axis of a grid: its values, or a query whose rows are its values

@@ -54,7 +54,7 @@ class TransformContext {
   virtual ~TransformContext() = default;
   virtual const Value& n() const = 0;
   virtual const std::string& kind() const = 0;  // "" when the sequence has no kinds
-  virtual int attempt() const = 0;               // 1 for the first, 2 for the first retry, ...
+  virtual int attempt() const = 0;              // 1 for the first, 2 for the first retry, ...
   // The iteration's own copy of its params (the job's params, its overrides,
   // n and kind).
   virtual const Params& params() const = 0;
