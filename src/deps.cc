@@ -122,6 +122,10 @@ Status CheckViewNames(const JobSpec& spec, const std::vector<Iteration>& its, co
 
 }  // namespace
 
+bool SkippedForADependency(const IterationReport& r) {
+  return r.status == IterationStatus::kSkipped && r.skip_reason.rfind("dependency n=", 0) == 0;
+}
+
 Status ResolveDependencies(const JobSpec& spec, std::vector<Iteration>& its) {
   if (spec.after.empty()) return Status::Ok();
   if (IsS3Location(spec.output.dir))

@@ -33,6 +33,11 @@ namespace fanout {
 // The skip reason of an iteration --resume finds up to date.
 inline constexpr const char* kUpToDate = "up to date (--resume)";
 
+// Skipped because a dependency did not commit (or is not up to date for
+// --only): not a success — the summary does not count it as one and the run
+// exits 1.
+bool SkippedForADependency(const IterationReport& r);
+
 // Resolves spec.after over the planned iterations (all of them: before --only
 // keeps some): sets each one's `deps`, adds each dependency's fingerprint to
 // its dependants' (fp_inputs, then the whole), and gives a dependant a

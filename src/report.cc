@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "fanout/record.h"
+#include "deps.h"
 #include "util.h"
 
 namespace fanout {
@@ -31,6 +32,8 @@ int RunReport::ExitCode() const {
   if (status.code() == Status::Code::kInvalid || status.code() == Status::Code::kBusy) return 2;
   if (!status.ok()) return 1;
   if (Count(IterationStatus::kFailed) || Count(IterationStatus::kCancelled) || Count(IterationStatus::kPending)) return 1;
+  for (const IterationReport& r : iterations)
+    if (SkippedForADependency(r)) return 1;
   return 0;
 }
 
@@ -101,6 +104,7 @@ std::string FormatSummary(const RunReport& report) {
     out += buf;
   }
   int ok = report.Count(IterationStatus::kCommitted) + report.Count(IterationStatus::kSkipped);
+  for (const IterationReport& r : report.iterations) ok -= SkippedForADependency(r);
   snprintf(buf, sizeof buf, "SUMMARY: %d/%zu iterations succeeded", ok, report.iterations.size());
   out += buf;
   std::string failed;

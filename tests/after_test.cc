@@ -155,12 +155,14 @@ TEST_F(AfterTest, OnlyRunsADependantOnAnUpToDateDependencyAndSkipsItOtherwise) {
   EXPECT_EQ(stale.iterations[0].skip_reason,
             "dependency n=b is not in this run (--only) and its output is not up to date: run it too");
   EXPECT_EQ(Rows("iter_c", "v"), std::vector<std::string>{"20,"});  // untouched
+  EXPECT_EQ(stale.ExitCode(), 1);  // what was asked for was not made
 
   auto same = ParseJobSpec(ChainJob(), dir_ + "/job.yaml");
   ASSERT_TRUE(same.ok());
   options.only = {"c", "x"};
   RunReport fresh = RunJob(*same, options);
   EXPECT_EQ(fresh.Count(IterationStatus::kCommitted), 2);
+  EXPECT_EQ(fresh.ExitCode(), 0);
 }
 
 }  // namespace
