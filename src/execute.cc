@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "load.h"
+#include "s3_client.h"
 #include "util.h"
 
 namespace fanout {
@@ -157,6 +158,7 @@ Result<int64_t> EngineExecutor::Compute(const Iteration& it, Interrupter& stop, 
 
 Status EngineExecutor::RunAttempt(const Iteration& it, int attempt, Interrupter& stop, ComputeSlot& slot,
                                   IterationReport& report) {
+  S3IoScope s3_io(&report.s3);  // an S3 store's requests for this attempt, in the manifest
   double started = NowSeconds();
   auto staging = store_.Stage(it.target, attempt);
   if (!staging.ok()) return staging.status();

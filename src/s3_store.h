@@ -22,9 +22,11 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "fanout/store.h"
 #include "s3_client.h"
+#include "storage.h"
 
 namespace fanout {
 
@@ -43,10 +45,22 @@ std::shared_ptr<OutputStore> NewS3Store(const std::string& location, std::shared
 Result<std::shared_ptr<OutputStore>> OpenS3Store(const std::string& location);
 
 // Objects under the prefix no marker references (killed attempts, replaced
-// outputs) and stale multipart uploads: removed. What was removed, counted.
+// outputs) and stale multipart uploads: removed (`dry_run`: only listed).
+// Only attempt objects (<target>/.a-<run>-<attempt>/part-*) are candidates:
+// a committed output's objects (its marker lists them), a target whose
+// marker cannot be read and anything not fanout's are never touched. The
+// caller holds the run lock (no live attempt then). What was removed.
 struct CollectReport {
   int64_t objects = 0, uploads = 0;
+  std::vector<std::string> removed;  // s3://bucket/key of each object
+  std::vector<std::string> aborted;  // s3://bucket/key of each upload aborted
 };
-Result<CollectReport> CollectGarbage(OutputStore& store);
+Result<CollectReport> CollectGarbage(OutputStore& store, bool dry_run = false);
+
+// The output store at `location`: S3 for s3://..., else the local
+// filesystem (through `files` when given). The one factory the CLI and
+// OpenJob use.
+Result<std::shared_ptr<OutputStore>> OpenOutputStore(const std::string& location,
+                                                     std::shared_ptr<Storage> files = nullptr);
 
 }  // namespace fanout
