@@ -267,6 +267,16 @@ TEST_F(S3CliTest, S3InputsAreFetchedOnceAndAChangedObjectRerunsWhatReadsIt) {
   EXPECT_NE(denied.err.find("HTTP 403"), std::string::npos) << denied.err;
   EXPECT_EQ(denied.err.find("wrong-secret-value"), std::string::npos) << denied.err;
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/never"));
+  // A prefix, a bucket name S3 would refuse: said before any request.
+  for (const auto& [url, says] : std::vector<std::pair<std::string, std::string>>{
+           {"s3://bkt/in/", "names no object"}, {"s3://Bad_Bucket/x.csv", "is not valid"}}) {
+    job.inputs = {url.back() == '/' ? "sales:\n    path: " + url + "\n    format: csv" : "sales: " + url};
+    WriteFile(dir_ + "/bad.yaml", job.Render());
+    RunResult bad = Fanout({"run", dir_ + "/bad.yaml"});
+    EXPECT_EQ(bad.exit_code, 2) << bad.Describe();
+    EXPECT_NE(bad.err.find(says), std::string::npos) << bad.err;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/never"));
 }
 
 // Each iteration writes ~6.6 MB of CSV: with 5 MiB parts, a multipart upload
