@@ -302,16 +302,22 @@ TEST_P(S3KillTest, AKillBeforeTheMarkerCommitsNothingAndResumeRerunsAndCleansUp)
   EXPECT_EQ(store->Inspect("iter_1").kind, TargetState::Kind::kAbsent);
   EXPECT_EQ(store->Inspect("iter_2").kind, TargetState::Kind::kAbsent);
   const bool before_complete = std::string(GetParam()) == "before-complete";
-  // (max_workers: 1 computes one iteration at a time; the next may compute,
-  // and upload, while one commits: two uploads may be open.)
+  // (max_workers: 1 computes one iteration at a time, but the next may
+  // compute, and upload, while one commits: another upload may be open.)
   if (before_complete) EXPECT_GE(s3->ListMultipart("bkt", "jobs/big/")->size(), 1u);
-  else EXPECT_TRUE(s3->ListMultipart("bkt", "jobs/big/")->empty());
-  if (!before_complete) EXPECT_FALSE(Keys("jobs/big/iter_1/.a-").empty());
+  if (!before_complete) EXPECT_FALSE(Keys("jobs/big/iter_").empty());  // parts, no marker
   // The status of the killed run, once its lock expired: killed.
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   RunResult status = Fanout({"status", out});
   EXPECT_EQ(status.exit_code, 0) << status.Describe();
   EXPECT_NE(status.out.find("killed"), std::string::npos) << status.out;
+  // gc sees what the killed attempt left (--dry-run: and leaves it).
+  RunResult dry = Fanout({"gc", out, "--dry-run"});
+  EXPECT_EQ(dry.exit_code, 0) << dry.Describe();
+  EXPECT_NE(dry.out.find(before_complete ? "would abort multipart upload of " + out + "/iter_"
+                                         : "would remove " + out + "/iter_"),
+            std::string::npos)
+      << dry.out;
   // --resume takes the expired lock over, reruns both, collects the orphans.
   RunResult resumed = Fanout({"run", dir_ + "/job.yaml", "--resume"}, Env());
   ASSERT_EQ(resumed.exit_code, 0) << resumed.Describe();
@@ -327,6 +333,11 @@ TEST_P(S3KillTest, AKillBeforeTheMarkerCommitsNothingAndResumeRerunsAndCleansUp)
   }
   EXPECT_TRUE(s3->ListMultipart("bkt", "jobs/big/")->empty());
   EXPECT_EQ(Proxy("GET", "stats")["rejected"], 0);
+  // The shipped binary has no fault points: the same environment commits.
+  const std::string shipped = WriteJob("jobs/shipped", kBigSql, "[1]");
+  RunResult ok = Fanout({"run", dir_ + "/job.yaml"}, env);
+  ASSERT_EQ(ok.exit_code, 0) << ok.Describe();
+  EXPECT_EQ(NewS3Store(shipped, s3)->Inspect("iter_1").kind, TargetState::Kind::kOurs);
 }
 
 INSTANTIATE_TEST_SUITE_P(Points, S3KillTest, ::testing::Values("before-complete", "before-marker"),
