@@ -12,12 +12,15 @@
 //   prefix/_fanout/runs/<run-id>.json   the run manifests
 //   prefix/_fanout/lock  the run lock: created with If-None-Match: *, renewed
 //                        (If-Match) while the run lives, taken over (If-Match
-//                        on the stale ETag) once its expiry has passed.
+//                        on the stale ETag) once its expiry has passed,
+//                        released by a DELETE with If-Match: <its ETag> (a
+//                        store without conditional deletes: read, then
+//                        deleted if still ours).
 //
 // Replacing an output uploads the new files, swaps the marker, and only then
 // deletes the old files. A failed or killed attempt leaves no marker; its
 // objects and multipart uploads are removed by the next run's BeginRun and by
-// Collect (`fanout gc`). The engine writes into a local staging folder.
+// CollectGarbage (`fanout gc`). The engine writes into a local staging folder.
 #pragma once
 
 #include <memory>
