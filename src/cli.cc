@@ -17,6 +17,7 @@
 #include "html_report.h"
 #include "outputs.h"
 #include "report.h"
+#include "s3_store.h"
 #include "shard.h"
 #include "job_internal.h"
 #include "cluster.h"
@@ -245,6 +246,22 @@ int PlanCommand(const std::string& job, const std::vector<std::string>& sets, fa
   return 0;
 }
 
+// The store at OUT (s3://... or a folder) and its runs, oldest first; an
+// error reaching the store (credentials, no such bucket) says so.
+fanout::Result<std::shared_ptr<fanout::OutputStore>> StoreWithRuns(const std::string& out,
+                                                                   std::vector<std::string>* runs) {
+  auto store = fanout::OpenOutputStore(out);
+  if (!store.ok()) return fanout::Status::Invalid(store.status().message());
+  auto listing = (*store)->ListRuns();  // sorted: run ids sort by start time
+  if (!listing.ok() && fanout::IsS3Location(out))
+    return fanout::Status::Invalid("cannot list the runs of " + out + ": " + listing.status().message());
+  if (listing.ok()) *runs = *listing;
+  if (runs->empty())
+    return fanout::Status::Invalid("no run manifests under " + out +
+                                   "/_fanout/runs (is this a fanout output folder?)");
+  return store;
+}
+
 // A manifest that says "running" is a live run only while a process holds
 // the output's lock (the kernel drops a killed run's flock); the newest
 // manifest is the only one that can be live.
@@ -354,14 +371,10 @@ fanout::Result<fanout::Manifest> ChosenRun(fanout::OutputStore& store, const std
 }
 
 int StatusCommand(const std::string& out, const std::string& run_id, bool json, bool verify) {
-  auto store = fanout::NewLocalStore(out);
-  auto listing = store->ListRuns();  // sorted: run ids sort by start time
-  std::vector<std::string> runs = listing.ok() ? *listing : std::vector<std::string>{};
-  if (runs.empty()) {
-    fprintf(stderr, "fanout: error: no run manifests under %s/_fanout/runs (is this a fanout output folder?)\n",
-            out.c_str());
-    return 2;
-  }
+  std::vector<std::string> runs;
+  auto opened = StoreWithRuns(out, &runs);
+  if (!opened.ok()) return Fail(opened.status());
+  auto store = *opened;
   auto read = ChosenRun(*store, out, runs, run_id);
   if (!read.ok()) return Fail(read.status());
   fanout::Manifest& last = *read;
@@ -425,8 +438,9 @@ int CollectCommand(const std::string& out, const std::string& run_id, const std:
   }
   co.cancel = &g_cancel;
   InstallSignalHandlers();
-  auto store = fanout::NewLocalStore(out);
-  auto report = fanout::Collect(*store, co);
+  auto store = fanout::OpenOutputStore(out);
+  if (!store.ok()) return Fail(fanout::Status::Invalid(store.status().message()));
+  auto report = fanout::Collect(**store, co);
   if (!report.ok()) return Fail(report.status());
   std::string summary = fanout::FormatSummary(*report);
   fputs(summary.c_str(), json ? stderr : stdout);
@@ -439,12 +453,11 @@ int CollectCommand(const std::string& out, const std::string& run_id, const std:
 // manifests (the run's and the one before it), into FILE or beside the
 // manifest.
 int ReportCommand(const std::string& out, std::string run_id, const std::string& file) {
-  auto store = fanout::NewLocalStore(out);
-  auto runs = store->ListRuns();
-  if (!runs.ok() || runs->empty())
-    return Fail(fanout::Status::Invalid("no run manifests under " + out +
-                                        "/_fanout/runs (is this a fanout output folder?)"));
-  if (run_id.empty()) run_id = runs->back();
+  std::vector<std::string> runs;
+  auto opened = StoreWithRuns(out, &runs);
+  if (!opened.ok()) return Fail(opened.status());
+  auto store = *opened;
+  if (run_id.empty()) run_id = runs.back();
   auto m = ReadManifest(*store, run_id);
   if (!m.ok())
     return Fail(fanout::Status::Invalid("cannot read the manifest " + store->RunFileLocation(run_id + ".json") +
@@ -459,6 +472,29 @@ int ReportCommand(const std::string& out, std::string run_id, const std::string&
   return 0;
 }
 
+// `fanout gc OUT [--dry-run]`: under OUT's run lock, aborts stale multipart
+// uploads and removes the attempt objects no marker references; prints each.
+int GcCommand(const std::string& out, bool dry_run) {
+  if (!fanout::IsS3Location(out))
+    return Fail(fanout::Status::Invalid(out + " is not on S3: fanout gc is for s3:// outputs (a local output's "
+                                        "leftovers are removed by its next run)"));
+  auto store = fanout::OpenOutputStore(out);
+  if (!store.ok()) return Fail(fanout::Status::Invalid(store.status().message()));
+  auto lock = (*store)->Lock("fanout gc, pid " + std::to_string(getpid()));
+  if (!lock.ok()) return Fail(lock.status().code() == fanout::Status::Code::kBusy
+                                  ? lock.status()
+                                  : fanout::Status::Invalid("cannot lock " + out + ": " + lock.status().message()));
+  auto report = fanout::CollectGarbage(**store, dry_run);
+  if (!report.ok()) return Fail(report.status());
+  const char* verb = dry_run ? "would abort" : "aborted";
+  for (const std::string& u : report->aborted) printf("%s multipart upload of %s\n", verb, u.c_str());
+  for (const std::string& o : report->removed) printf("%s %s\n", dry_run ? "would remove" : "removed", o.c_str());
+  printf("%s: %lld objects no marker references %s, %lld stale multipart uploads %s; committed outputs untouched\n",
+         out.c_str(), static_cast<long long>(report->objects), dry_run ? "to remove" : "removed",
+         static_cast<long long>(report->uploads), dry_run ? "to abort" : "aborted");
+  return 0;
+}
+
 // What the command line says, parsed into these.
 struct Args {
   std::string job, out;
@@ -467,7 +503,8 @@ struct Args {
   std::string backend = "auto";
   bool coordinator_only = false;
   std::string report_file, log_format = "text";
-  bool quiet = false, verbose = false;
+  bool quiet = false, verbose = false, dry_run = false;
+  CLI::App* gc = nullptr;
   CLI::App* report = nullptr;
   bool resume = false, json = false, verify = false;
   CLI::App* run = nullptr;
@@ -541,6 +578,10 @@ void AddPlanAndStatus(CLI::App& app, Args& a) {
   a.report->add_option("out", a.out, "output folder")->required();
   a.report->add_option("--run", a.run_id, "the run (default: the last one)");
   a.report->add_option("-o,--output", a.report_file, "write it here instead of OUT/_fanout/runs/<run-id>.html");
+  a.gc = app.add_subcommand("gc", "s3:// outputs: abort stale multipart uploads, remove objects no marker "
+                                  "references (takes the run lock; never touches a committed output)");
+  a.gc->add_option("out", a.out, "output location (s3://bucket/prefix)")->required();
+  a.gc->add_flag("--dry-run", a.dry_run, "only print what would be removed");
 }
 
 }  // namespace
@@ -585,5 +626,6 @@ int fanout::CliMain(int argc, char** argv, const CliHooks& hooks) {
   if (*a.validate) return ValidateCommand(a.job, a.sets);
   if (*a.plan) return PlanCommand(a.job, a.sets, options, a.json);
   if (*a.report) return ReportCommand(a.out, a.run_id, a.report_file);
+  if (*a.gc) return GcCommand(a.out, a.dry_run);
   return StatusCommand(a.out, a.run_id, a.json, a.verify);
 }

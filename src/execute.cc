@@ -7,6 +7,7 @@
 #include "cpp_transform.h"
 #include "deps.h"
 #include "load.h"
+#include "s3_client.h"
 #include "util.h"
 
 namespace fanout {
@@ -163,6 +164,7 @@ Result<int64_t> EngineExecutor::Compute(const Iteration& it, int attempt, Interr
 
 Status EngineExecutor::RunAttempt(const Iteration& it, int attempt, Interrupter& stop, ComputeSlot& slot,
                                   IterationReport& report) {
+  S3IoScope s3_io(&report.s3);  // an S3 store's requests for this attempt, in the manifest
   double started = NowSeconds();
   auto staging = store_.Stage(it.target, attempt);
   if (!staging.ok()) return staging.status();

@@ -57,10 +57,9 @@ Result<std::unique_ptr<Job>> internal::JobAccess::Open(const JobSpec& spec, cons
   FANOUT_RETURN_IF_ERROR(Validate(spec));
   FANOUT_RETURN_IF_ERROR(CheckCppTransforms(spec, options.transforms));
   std::shared_ptr<OutputStore> store = options.store;
-  if (!store && IsS3Location(spec.output.dir)) {
-    FANOUT_ASSIGN_OR_RETURN(store, OpenS3Store(spec.output.dir));
+  if (!store) {
+    FANOUT_ASSIGN_OR_RETURN(store, OpenOutputStore(spec.output.dir, files));
   }
-  if (!store) store = NewPosixStore(spec.output.dir, files);
   if (store->location() != spec.output.dir)
     return Status::Invalid("RunOptions::store is at " + store->location() + " but the job's output.dir is " +
                            spec.output.dir + ": give a store of output.dir, or none");

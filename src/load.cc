@@ -327,7 +327,7 @@ class InputCache {
   std::shared_ptr<Storage> owner_;
   Storage& storage_;
   std::string dir_;
-  const InputSpec& in_;
+  const InputSpec in_;  // a copy: the seal runs after the spec it came from may be gone
   std::string key_, file_;
   int64_t rows_ = -1;
   bool had_dir_ = true;  // the cache folder existed before Build()
@@ -400,6 +400,17 @@ Status RunPrepare(Connection& con, const JobSpec& spec, bool dry) {
       return Status::Invalid("prepare failed: " + ShortenEngineError(st.message()) + "\nin statement: " + sql);
   }
   return Status::Ok();
+}
+
+std::string S3InputIdentity(const InputSpec& input, const std::string& etag, int64_t size) {
+  nlohmann::ordered_json j;
+  j["name"] = input.name;
+  j["url"] = input.path;
+  j["format"] = input.format;
+  j["options"] = nlohmann::json::parse(Value(ReaderOptions(input)).ToJson());
+  j["size"] = size;
+  j["etag"] = etag;
+  return j.dump();
 }
 
 Result<std::string> InputIdentity(Storage& storage, const InputSpec& input, int64_t hash_limit) {

@@ -45,6 +45,10 @@ Status RunPrepare(Connection& con, const JobSpec& spec, bool dry);
 // up to `hash_limit` bytes, an xxh3 of the content. Stable JSON text.
 Result<std::string> InputIdentity(Storage& storage, const InputSpec& input, int64_t hash_limit);
 
+// Identity of an input on S3 (input.path its s3:// URL): URL, format, reader
+// options, ETag and size. Stable JSON text.
+std::string S3InputIdentity(const InputSpec& input, const std::string& etag, int64_t size);
+
 // DuckDB's messages can run to many lines of hints: keeps the first lines.
 std::string ShortenEngineError(const std::string& message, int max_lines = 6);
 

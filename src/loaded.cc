@@ -12,6 +12,7 @@
 #include "deps.h"
 #include "mutex.h"
 #include "sequence.h"
+#include "s3_inputs.h"
 #include "util.h"
 
 namespace fanout {
@@ -106,15 +107,19 @@ Status LoadAndPlanOnce(Loaded& l, const std::shared_ptr<Storage>& storage, const
     return st;
   };
 
-  std::vector<std::string> identities;
-  for (const InputSpec& in : spec.inputs) {
-    auto id = InputIdentity(*storage, in, kHashInputsUpTo);
+  // s3:// inputs: local copies (s3_inputs.h); their identity is ETag + size.
+  FANOUT_ASSIGN_OR_RETURN(FetchedInputs fetched, FetchS3Inputs(spec));
+  l.notes.lines.insert(l.notes.lines.end(), fetched.notes.begin(), fetched.notes.end());
+  std::vector<std::string> identities = fetched.identities;
+  for (size_t i = 0; i < spec.inputs.size(); ++i) {
+    if (!identities[i].empty()) continue;
+    auto id = InputIdentity(*storage, spec.inputs[i], kHashInputsUpTo);
     if (!id.ok()) return id.status();
-    identities.push_back(*id);
+    identities[i] = *id;
   }
   bool need_rows = spec.sequence.kind == SequenceSpec::Kind::kSql || HasSqlAxis(spec.sequence);
   FANOUT_RETURN_IF_ERROR(
-      step(LoadInputs(storage, *l.db, *l.con, spec, schema_only && !need_rows, identities, &l.notes)));
+      step(LoadInputs(storage, *l.db, *l.con, fetched.spec, schema_only && !need_rows, identities, &l.notes)));
   FANOUT_RETURN_IF_ERROR(step(RunPrepare(*l.con, spec, /*dry=*/schema_only && !need_rows)));
   auto its = PlanIterations(spec, *l.con, identities, options.transforms);
   if (!its.ok()) return its.status();

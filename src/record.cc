@@ -335,6 +335,9 @@ Json IterationJson(const IterationReport& r) {
   if (r.shard > 0) e["shard"] = r.shard;
   if (!r.host.empty()) e["host"] = r.host;
   if (r.rank >= 0) e["rank"] = r.rank;
+  if (r.s3)
+    e["s3"] = {{"requests", r.s3->requests}, {"retries", r.s3->retries}, {"throttles", r.s3->throttles},
+               {"bytes_sent", r.s3->bytes_sent}, {"bytes_received", r.s3->bytes_received}};
   return e;
 }
 
@@ -398,6 +401,21 @@ Result<IterationStatus> IterationStatusOf(const std::string& text) {
   return Status::Invalid("is \"" + text + "\", not pending, committed, failed, skipped or cancelled");
 }
 
+// "s3": optional (manifests of local outputs, and older ones, have none).
+void ReadS3Io(Fields& f, std::optional<S3Io>* out) {
+  const Json* j = f.Object("s3", false);
+  if (!j) return;
+  Fields k(*j, kManifestWhat, f.Name("s3"));
+  S3Io io;
+  k.Int("requests", &io.requests, false, 0);
+  k.Int("retries", &io.retries, false, 0);
+  k.Int("throttles", &io.throttles, false, 0);
+  k.Int("bytes_sent", &io.bytes_sent, false, 0);
+  k.Int("bytes_received", &io.bytes_received, false, 0);
+  if (!k.status().ok()) return f.Take(k);
+  *out = io;
+}
+
 Result<IterationReport> ReadIteration(const Json& j, size_t index) {
   Fields f(j, kManifestWhat, "iterations[" + std::to_string(index) + "]");
   IterationReport r;
@@ -420,6 +438,7 @@ Result<IterationReport> ReadIteration(const Json& j, size_t index) {
   f.Int("shard", &r.shard);
   f.String("host", &r.host);
   f.Int("rank", &r.rank);
+  ReadS3Io(f, &r.s3);
   ReadTrace(f, &r.trace);
   if (!f.status().ok()) return f.status();
   auto s = IterationStatusOf(status);

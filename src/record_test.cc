@@ -79,6 +79,7 @@ Manifest FullManifest() {
   failed.trace = {AttemptTrace{1, "retried", 0, 1, 2, 3, 4, 0, 4.5, 0, 0, 0, 0.5, "IO Error: x", "transient I/O", ""},
                   AttemptTrace{2, "failed", 1, 5, 6, 7, 8, 0, 8.5, 0, 0, 0, 0.25, failed.error, "", "SELECT\n\t1"}};
   failed.run_reason = "changed: params, inputs";
+  failed.s3 = S3Io{7, 2, 1, 4096, 512};  // an S3 output's counters
   m.iterations.push_back(failed);
   IterationReport skipped = Iteration(Value(2.5), IterationStatus::kSkipped);
   skipped.skip_reason = "up to date (--resume)";
@@ -201,6 +202,23 @@ TEST(RecordTest, ManifestRoundTripsEveryField) {
   EXPECT_TRUE(j["iterations"][3]["started_at"].is_null());
   EXPECT_EQ(j["iterations"][0]["started_at"], "2026-11-18T11:06:40.123Z");
   EXPECT_NEAR(j["iterations"][0]["seconds"].get<double>(), 1.530865, 1e-6);
+}
+
+// "s3" (an S3 output's requests per iteration) is optional: manifests of
+// local outputs and older ones have none; written only when there is one.
+TEST(RecordTest, S3CountersAreOptionalAndChecked) {
+  auto old = Manifest::FromJson(kManifestWithoutFormat);
+  ASSERT_TRUE(old.ok()) << old.status().message();
+  EXPECT_FALSE(old->iterations[0].s3.has_value());
+  Manifest m = FullManifest();
+  Json j = Json::parse(m.ToJson());
+  EXPECT_FALSE(j["iterations"][0].contains("s3"));
+  EXPECT_EQ(j["iterations"][1]["s3"]["requests"], 7);
+  EXPECT_EQ(j["iterations"][1]["s3"]["throttles"], 1);
+  j["iterations"][1]["s3"]["retries"] = -1;
+  ExpectInvalid(Manifest::FromJson(j.dump()).status(), "iterations[1].s3.retries");
+  j["iterations"][1]["s3"] = "many";
+  ExpectInvalid(Manifest::FromJson(j.dump()).status(), "s3");
 }
 
 TEST(RecordTest, RunningManifestRoundTrips) {

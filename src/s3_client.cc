@@ -10,6 +10,38 @@
 #include <thread>
 
 namespace fanout {
+
+namespace {
+S3TestHooks g_test_hooks;  // set before any store exists (see s3_client.h)
+}  // namespace
+
+void SetS3TestHooks(const S3TestHooks& hooks) { g_test_hooks = hooks; }
+
+namespace {
+thread_local S3Io* t_io = nullptr;  // the innermost S3IoScope of this thread
+}  // namespace
+
+S3IoScope::S3IoScope(std::optional<S3Io>* into) : into_(into), previous_(t_io) { t_io = &counted_; }
+
+S3IoScope::~S3IoScope() {
+  t_io = previous_;
+  if (counted_.requests == 0) return;
+  if (!*into_) into_->emplace();
+  S3Io& io = **into_;
+  io.requests += counted_.requests, io.retries += counted_.retries, io.throttles += counted_.throttles;
+  io.bytes_sent += counted_.bytes_sent, io.bytes_received += counted_.bytes_received;
+  if (previous_) {
+    previous_->requests += counted_.requests, previous_->retries += counted_.retries;
+    previous_->throttles += counted_.throttles, previous_->bytes_sent += counted_.bytes_sent;
+    previous_->bytes_received += counted_.bytes_received;
+  }
+}
+
+void S3IoScope::Count(int64_t S3Io::*field, int64_t n) {
+  if (t_io) t_io->*field += n;
+}
+const S3TestHooks& S3Hooks() { return g_test_hooks; }
+
 namespace {
 
 std::once_flag curl_once;
@@ -166,6 +198,9 @@ Result<S3Client::Response> S3Client::SendOnce(const Request& r, bool* timeout_or
   counters_.requests++;
   counters_.bytes_sent += static_cast<int64_t>(r.body.size());
   counters_.bytes_received += static_cast<int64_t>(out.body.size());
+  S3IoScope::Count(&S3Io::requests, 1);
+  S3IoScope::Count(&S3Io::bytes_sent, static_cast<int64_t>(r.body.size()));
+  S3IoScope::Count(&S3Io::bytes_received, static_cast<int64_t>(out.body.size()));
   if (rc != CURLE_OK) {
     *timeout_or_reset = true;
     Status st = Status::Io(r.method + " " + Where(r) + ": " + curl_easy_strerror(rc));
@@ -197,6 +232,7 @@ Result<S3Client::Response> S3Client::Send(const Request& r) {
     if (!got.ok() && got.status().kind() == ErrorKind::kPermanent) return got.status();
     if (got.ok() && Throttle(*got)) {
       counters_.throttles++;
+      S3IoScope::Count(&S3Io::throttles, 1);
       rate_.Throttled(r.bucket);
     }
     last = got.ok() ? ErrorOf(r, *got).WithKind(ErrorKind::kTransientIo) : got.status();
@@ -206,6 +242,7 @@ Result<S3Client::Response> S3Client::Send(const Request& r) {
       return last.WithPrefix("not retried: the run's retry budget is spent (the store keeps failing)");
     spent += transport ? retry_.timeout_cost : retry_.retry_cost;
     counters_.retries++;
+    S3IoScope::Count(&S3Io::retries, 1);
     double delay;
     {
       MutexLock lock(&rng_mu_);
@@ -258,6 +295,20 @@ Result<std::string> S3Client::Get(const std::string& bucket, const std::string& 
   return std::move(resp.body);
 }
 
+Result<std::string> S3Client::GetRange(const std::string& bucket, const std::string& key, int64_t offset,
+                                       int64_t length, const std::string& etag, bool* changed) {
+  Request r{"GET", bucket, key, {}, {}, ""};
+  r.headers.emplace_back("Range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1));
+  if (!etag.empty()) r.headers.emplace_back("If-Match", etag);
+  FANOUT_ASSIGN_OR_RETURN(Response resp, Send(r));
+  if (changed) *changed = resp.status == 412;
+  if (!Ok(resp)) return ErrorOf(r, resp);
+  if (static_cast<int64_t>(resp.body.size()) != length)
+    return Status::Io("GET " + std::string("s3://") + bucket + "/" + key + ": " + std::to_string(resp.body.size()) +
+                      " bytes where " + std::to_string(length) + " were asked");
+  return std::move(resp.body);
+}
+
 Result<S3Object> S3Client::Head(const std::string& bucket, const std::string& key) {
   Request r{"HEAD", bucket, key, {}, {}, ""};
   FANOUT_ASSIGN_OR_RETURN(Response resp, Send(r));
@@ -267,9 +318,13 @@ Result<S3Object> S3Client::Head(const std::string& bucket, const std::string& ke
                   HeaderOr(resp, "etag")};
 }
 
-Status S3Client::Delete(const std::string& bucket, const std::string& key) {
+Status S3Client::Delete(const std::string& bucket, const std::string& key, const std::string& if_match,
+                        bool* precondition_failed, bool* unsupported) {
   Request r{"DELETE", bucket, key, {}, {}, ""};
+  if (!if_match.empty()) r.headers.emplace_back("If-Match", if_match);
   FANOUT_ASSIGN_OR_RETURN(Response resp, Send(r));
+  if (precondition_failed) *precondition_failed = resp.status == 412 || resp.code == "ConditionalRequestConflict";
+  if (unsupported) *unsupported = resp.status == 501 || resp.code == "NotImplemented";
   if (!Ok(resp) && resp.status != 404) return ErrorOf(r, resp);
   return Status::Ok();
 }
@@ -376,6 +431,7 @@ Result<std::string> S3Client::UploadFile(const std::string& bucket, const std::s
                                           read(std::min(each, total - done)));
     if (etag.ok()) etags.push_back(*etag); else st = etag.status();
   }
+  if (st.ok() && S3Hooks().at) S3Hooks().at("before-complete");
   Result<std::string> done = st.ok() ? CompleteMultipart(bucket, key, upload_id, etags) : Result<std::string>(st);
   if (!done.ok()) (void)AbortMultipart(bucket, key, upload_id);
   return done;

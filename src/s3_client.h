@@ -17,10 +17,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "fanout/fanout.h"
 #include "fanout/status.h"
 #include "s3_config.h"
 #include "s3_retry.h"
@@ -54,9 +56,17 @@ class S3Client {
                           const S3Condition& condition = {}, bool* precondition_failed = nullptr);
   // Get: kFailed with *missing set (when given) when there is no such key.
   Result<std::string> Get(const std::string& bucket, const std::string& key, bool* missing = nullptr);
+  // Bytes [offset, offset + length) of that version (If-Match: <etag>): a
+  // changed object is kFailed with `*changed` set.
+  Result<std::string> GetRange(const std::string& bucket, const std::string& key, int64_t offset, int64_t length,
+                               const std::string& etag, bool* changed = nullptr);
   // Head: nullopt-like: S3Object with an empty key when absent.
   Result<S3Object> Head(const std::string& bucket, const std::string& key);
-  Status Delete(const std::string& bucket, const std::string& key);
+  // Delete; with `if_match`, only that version (If-Match: <etag>):
+  // `*precondition_failed` when it is another, `*unsupported` when the store
+  // rejects conditional deletes (501 / NotImplemented).
+  Status Delete(const std::string& bucket, const std::string& key, const std::string& if_match = "",
+                bool* precondition_failed = nullptr, bool* unsupported = nullptr);
   Result<std::vector<S3Object>> List(const std::string& bucket, const std::string& prefix);
 
   Result<std::string> CreateMultipart(const std::string& bucket, const std::string& key);
@@ -107,6 +117,34 @@ class S3Client {
   Mutex rng_mu_;
   std::mt19937_64 rng_ GUARDED_BY(rng_mu_);
 };
+
+// Counts the requests every S3 client sends on this thread while it lives
+// (the iteration's attempt: its staging, uploads and marker) and adds them to
+// `*into` when it ends (creating it at the first request). Nests.
+class S3IoScope {
+ public:
+  explicit S3IoScope(std::optional<S3Io>* into);
+  ~S3IoScope();
+  S3IoScope(const S3IoScope&) = delete;
+  S3IoScope& operator=(const S3IoScope&) = delete;
+  static void Count(int64_t S3Io::*field, int64_t n);
+
+ private:
+  std::optional<S3Io>* into_;
+  S3Io counted_;
+  S3Io* previous_;
+};
+
+// Fault points for the crash tests: set only by the fault-injecting test
+// binary (fanout_faulty, FANOUT_FAULT_AT=s3:<point>:kill) and the tests,
+// before any store is opened; the shipped binary never sets them.
+struct S3TestHooks {
+  void (*at)(const char* point) = nullptr;  // "before-complete" (multipart), "before-marker"
+  int64_t part_size = 0;                    // > 0: stores opened afterwards send parts of this size
+  double lock_ttl_seconds = 0;              // > 0: and lock with this expiry
+};
+void SetS3TestHooks(const S3TestHooks& hooks);
+const S3TestHooks& S3Hooks();
 
 // s3://bucket/key -> bucket, key; Invalid naming the text when malformed.
 Status ParseS3Url(const std::string& url, std::string* bucket, std::string* key);

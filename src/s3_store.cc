@@ -12,6 +12,7 @@
 
 #include "commit.h"
 #include "mutex.h"
+#include "posix_store.h"
 #include "storage.h"
 #include "util.h"
 
@@ -20,6 +21,12 @@ namespace fanout {
 bool IsS3Location(const std::string& location) { return location.rfind("s3://", 0) == 0; }
 
 namespace {
+
+S3StoreOptions WithHooks(S3StoreOptions options) {
+  if (S3Hooks().part_size > 0) options.part_size = S3Hooks().part_size;
+  if (S3Hooks().lock_ttl_seconds > 0) options.lock_ttl_seconds = S3Hooks().lock_ttl_seconds;
+  return options;
+}
 
 // The lock object's body: who holds it and until when (unix seconds).
 std::string LockBody(const std::string& holder, double expires) {
@@ -45,10 +52,28 @@ class S3Lock : public OutputLock {
     }
     wake_.SignalAll();
     renewer_.join();
-    (void)s3_->Delete(bucket_, key_);
+    Release();
   }
 
  private:
+  // Deletes the lock only if it is still the version this holder wrote
+  // (If-Match): a run that stalled past the expiry and was taken over never
+  // deletes its successor's lock. A store without conditional deletes: the
+  // ETag is checked first (a window of one request remains; README).
+  void Release() {
+    std::string etag;
+    {
+      MutexLock lock(&mu_);
+      etag = etag_;
+    }
+    bool taken_over = false, unsupported = false;
+    Status st = s3_->Delete(bucket_, key_, etag, &taken_over, &unsupported);
+    if (!st.ok() && unsupported) {
+      auto head = s3_->Head(bucket_, key_);
+      if (head.ok() && head->etag == etag) (void)s3_->Delete(bucket_, key_);
+    }
+  }
+
   void Renew() {
     MutexLock lock(&mu_);
     while (!stop_) {
@@ -72,7 +97,7 @@ class S3Lock : public OutputLock {
 class S3Store : public OutputStore {
  public:
   S3Store(std::string location, std::shared_ptr<S3Client> s3, S3StoreOptions options)
-      : location_(std::move(location)), s3_(std::move(s3)), options_(options), files_(NewPosixStorage()) {
+      : location_(std::move(location)), s3_(std::move(s3)), options_(WithHooks(options)), files_(NewPosixStorage()) {
     (void)ParseS3Url(location_, &bucket_, &prefix_);
     while (!prefix_.empty() && prefix_.back() == '/') prefix_.pop_back();
     if (!prefix_.empty()) prefix_ += '/';
@@ -106,17 +131,32 @@ class S3Store : public OutputStore {
     return state;
   }
 
+  // Sizes and ETags from HEAD; with `checksums`, the bytes are read back and
+  // hashed (xxh3, as the local store does).
   std::string Verify(const std::string& target, const Marker& marker, bool checksums) override {
-    (void)checksums;  // the ETag stands for the content on S3
     for (const MarkerFile& f : marker.files) {
-      auto head = s3_->Head(bucket_, f.key.empty() ? Key(target + "/" + f.name) : f.key);
-      if (!head.ok()) return f.name + ": " + head.status().message();
-      if (head->key.empty()) return f.name + ": missing";
-      if (head->size != f.bytes)
-        return f.name + ": size " + std::to_string(head->size) + " in the store, " + std::to_string(f.bytes) +
-               " in _SUCCESS";
-      if (!f.etag.empty() && head->etag != f.etag) return f.name + ": ETag " + head->etag + ", " + f.etag + " in _SUCCESS";
+      const std::string key = f.key.empty() ? Key(target + "/" + f.name) : f.key;
+      std::string problem = VerifyHead(key, f);
+      if (problem.empty() && checksums) problem = VerifyBytes(key, f);
+      if (!problem.empty()) return problem;
     }
+    return "";
+  }
+  std::string VerifyBytes(const std::string& key, const MarkerFile& f) {
+    auto bytes = s3_->Get(bucket_, key);
+    if (!bytes.ok()) return f.name + ": " + bytes.status().message();
+    std::string xxh3 = HashHex(*bytes);
+    if (!f.xxh3.empty() && xxh3 != f.xxh3) return f.name + ": xxh3 " + xxh3 + " in the store, " + f.xxh3 + " in _SUCCESS";
+    return "";
+  }
+  std::string VerifyHead(const std::string& key, const MarkerFile& f) {
+    auto head = s3_->Head(bucket_, key);
+    if (!head.ok()) return f.name + ": " + head.status().message();
+    if (head->key.empty()) return f.name + ": missing";
+    if (head->size != f.bytes)
+      return f.name + ": size " + std::to_string(head->size) + " in the store, " + std::to_string(f.bytes) +
+             " in _SUCCESS";
+    if (!f.etag.empty() && head->etag != f.etag) return f.name + ": ETag " + head->etag + ", " + f.etag + " in _SUCCESS";
     return "";
   }
 
@@ -146,6 +186,13 @@ class S3Store : public OutputStore {
     return ids;
   }
 
+  Result<std::vector<std::string>> ListRunFiles() override {
+    FANOUT_ASSIGN_OR_RETURN(std::vector<S3Object> all, s3_->List(bucket_, Key("_fanout/runs/")));
+    std::vector<std::string> names;
+    for (const S3Object& o : all) names.push_back(o.key.substr(Key("_fanout/runs/").size()));
+    std::sort(names.begin(), names.end());
+    return names;
+  }
   Result<std::string> ReadRunFile(const std::string& name) override { return s3_->Get(bucket_, Key("_fanout/runs/" + name)); }
   std::string RunFileLocation(const std::string& name) const override {
     return "s3://" + bucket_ + "/" + Key("_fanout/runs/" + name);
@@ -336,6 +383,7 @@ Result<Marker> S3Store::Publish(const StagedAttempt& staged, Marker marker, cons
     if (!head.ok()) return head.status();
     condition.if_match = head->etag;
   }
+  if (S3Hooks().at) S3Hooks().at("before-marker");
   bool lost = false;
   auto put = s3_->Put(bucket_, Key(staged.target + "/_SUCCESS"), marker.ToJson(), condition, &lost);
   if (!put.ok()) {
@@ -348,42 +396,65 @@ Result<Marker> S3Store::Publish(const StagedAttempt& staged, Marker marker, cons
   return marker;
 }
 
-Result<CollectReport> CollectGarbage(OutputStore& out) {
+namespace {
+
+// "<target>/.a-<run>-<attempt>/part-..." (relative to the prefix): the
+// target, else "" (not an attempt's object: never collected).
+std::string AttemptTarget(const std::string& rest) {
+  size_t cut = rest.find("/.a-");
+  if (cut == std::string::npos || cut == 0 || rest.find('/') != cut) return "";
+  size_t dir_end = rest.find('/', cut + 1);
+  if (dir_end == std::string::npos || rest.compare(dir_end + 1, 5, "part-") != 0 ||
+      rest.find('/', dir_end + 1) != std::string::npos)
+    return "";
+  return rest.substr(0, cut);
+}
+
+// The keys `target`'s marker lists into `keys`; false when it has a marker
+// that cannot be read (then nothing of it is touched). An error reading it
+// stops the collection: it must never pass for "no marker".
+Result<bool> MarkerKeys(S3Client& s3, const std::string& bucket, const std::string& marker_key,
+                        std::set<std::string>* keys) {
+  bool missing = false;
+  auto text = s3.Get(bucket, marker_key, &missing);
+  if (!text.ok() && !missing) return text.status();
+  if (!text.ok()) return true;
+  auto marker = Marker::FromJson(*text);
+  if (!marker.ok()) return false;
+  for (const MarkerFile& f : marker->files) keys->insert(f.key);
+  return true;
+}
+
+}  // namespace
+
+Result<CollectReport> CollectGarbage(OutputStore& out, bool dry_run) {
   auto* store = dynamic_cast<S3Store*>(&out);
-  if (!store) return Status::Invalid(out.location() + " is not on S3: fanout gc is for s3:// outputs");
+  if (!store) return Status::Invalid(out.location() + " is not on S3: fanout gc is for s3:// outputs (a local "
+                                     "output's leftovers are removed by its next run)");
   CollectReport report;
   auto s3 = store->client();
-  FANOUT_ASSIGN_OR_RETURN(std::vector<S3Upload> uploads, s3->ListMultipart(store->bucket(), store->prefix()));
+  const std::string& bucket = store->bucket();
+  FANOUT_ASSIGN_OR_RETURN(std::vector<S3Upload> uploads, s3->ListMultipart(bucket, store->prefix()));
   for (const S3Upload& u : uploads) {
-    FANOUT_RETURN_IF_ERROR(s3->AbortMultipart(store->bucket(), u.key, u.upload_id));
+    if (!dry_run) FANOUT_RETURN_IF_ERROR(s3->AbortMultipart(bucket, u.key, u.upload_id));
+    report.aborted.push_back("s3://" + bucket + "/" + u.key);
     ++report.uploads;
   }
-  FANOUT_ASSIGN_OR_RETURN(std::vector<S3Object> all, s3->List(store->bucket(), store->prefix()));
+  FANOUT_ASSIGN_OR_RETURN(std::vector<S3Object> all, s3->List(bucket, store->prefix()));
   std::map<std::string, std::set<std::string>> referenced;  // target -> keys its marker lists
   std::set<std::string> untouchable;
   for (const S3Object& o : all) {
-    std::string rest = o.key.substr(store->prefix().size());
-    size_t cut = rest.find("/.a-");
-    if (cut == std::string::npos) continue;  // not an attempt's object
-    std::string target = rest.substr(0, cut);
+    std::string target = AttemptTarget(o.key.substr(store->prefix().size()));
+    if (target.empty()) continue;
     if (!referenced.count(target)) {
-      // Read here, not through Inspect: an error must stop the collection,
-      // never pass for "no marker" (which would delete a live output).
-      bool missing = false;
-      auto text = s3->Get(store->bucket(), store->Key(target + "/_SUCCESS"), &missing);
-      if (!text.ok() && !missing) return text.status();
-      auto& keys = referenced[target];
-      if (text.ok()) {
-        auto marker = Marker::FromJson(*text);
-        if (!marker.ok()) untouchable.insert(target);  // unreadable marker: touch nothing of it
-        else
-          for (const MarkerFile& f : marker->files) keys.insert(f.key);
-      }
+      FANOUT_ASSIGN_OR_RETURN(bool readable, MarkerKeys(*s3, bucket, store->Key(target + "/_SUCCESS"),
+                                                        &referenced[target]));
+      if (!readable) untouchable.insert(target);
     }
-    if (!untouchable.count(target) && !referenced[target].count(o.key)) {
-      FANOUT_RETURN_IF_ERROR(s3->Delete(store->bucket(), o.key));
-      ++report.objects;
-    }
+    if (untouchable.count(target) || referenced[target].count(o.key)) continue;
+    if (!dry_run) FANOUT_RETURN_IF_ERROR(s3->Delete(bucket, o.key));
+    report.removed.push_back("s3://" + bucket + "/" + o.key);
+    ++report.objects;
   }
   return report;
 }
@@ -399,6 +470,11 @@ Result<std::shared_ptr<OutputStore>> OpenS3Store(const std::string& location) {
   auto config = S3ConfigFromEnvironment();
   if (!config.ok()) return config.status().WithPrefix("output.dir " + location);
   return NewS3Store(location, std::make_shared<S3Client>(std::move(config).value()));
+}
+
+Result<std::shared_ptr<OutputStore>> OpenOutputStore(const std::string& location, std::shared_ptr<Storage> files) {
+  if (IsS3Location(location)) return OpenS3Store(location);
+  return NewPosixStore(location, files ? std::move(files) : NewPosixStorage());
 }
 
 }  // namespace fanout

@@ -12,19 +12,24 @@
 //   prefix/_fanout/runs/<run-id>.json   the run manifests
 //   prefix/_fanout/lock  the run lock: created with If-None-Match: *, renewed
 //                        (If-Match) while the run lives, taken over (If-Match
-//                        on the stale ETag) once its expiry has passed.
+//                        on the stale ETag) once its expiry has passed,
+//                        released by a DELETE with If-Match: <its ETag> (a
+//                        store without conditional deletes: read, then
+//                        deleted if still ours).
 //
 // Replacing an output uploads the new files, swaps the marker, and only then
 // deletes the old files. A failed or killed attempt leaves no marker; its
 // objects and multipart uploads are removed by the next run's BeginRun and by
-// Collect (`fanout gc`). The engine writes into a local staging folder.
+// CollectGarbage (`fanout gc`). The engine writes into a local staging folder.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "fanout/store.h"
 #include "s3_client.h"
+#include "storage.h"
 
 namespace fanout {
 
@@ -43,10 +48,22 @@ std::shared_ptr<OutputStore> NewS3Store(const std::string& location, std::shared
 Result<std::shared_ptr<OutputStore>> OpenS3Store(const std::string& location);
 
 // Objects under the prefix no marker references (killed attempts, replaced
-// outputs) and stale multipart uploads: removed. What was removed, counted.
+// outputs) and stale multipart uploads: removed (`dry_run`: only listed).
+// Only attempt objects (<target>/.a-<run>-<attempt>/part-*) are candidates:
+// a committed output's objects (its marker lists them), a target whose
+// marker cannot be read and anything not fanout's are never touched. The
+// caller holds the run lock (no live attempt then). What was removed.
 struct CollectReport {
   int64_t objects = 0, uploads = 0;
+  std::vector<std::string> removed;  // s3://bucket/key of each object
+  std::vector<std::string> aborted;  // s3://bucket/key of each upload aborted
 };
-Result<CollectReport> CollectGarbage(OutputStore& store);
+Result<CollectReport> CollectGarbage(OutputStore& store, bool dry_run = false);
+
+// The output store at `location`: S3 for s3://..., else the local
+// filesystem (through `files` when given). The one factory the CLI and
+// OpenJob use.
+Result<std::shared_ptr<OutputStore>> OpenOutputStore(const std::string& location,
+                                                     std::shared_ptr<Storage> files = nullptr);
 
 }  // namespace fanout

@@ -145,10 +145,9 @@ class Parser {
 
   // A path (as Path), or an s3:// URL kept as written (after ${VAR}).
   std::string Location(const YAML::Node& node, const std::string& what) const {
-    std::string raw = Str(node, what);
-    if (raw.rfind("s3://", 0) != 0) return Path(node, what);
-    auto expanded = ExpandEnv(raw);
+    auto expanded = ExpandEnv(Str(node, what));
     if (!expanded.ok()) Fail(node, what + ": " + expanded.status().message());
+    if (expanded->rfind("s3://", 0) != 0) return Path(node, what);
     return *expanded;
   }
 
@@ -270,7 +269,7 @@ void ParseInputs(const Parser& p, const YAML::Node& node, JobSpec& spec) {
     // (yaml-cpp: assigning one Node to another overwrites the first's value, so
     // pick the node in one expression.)
     const YAML::Node path_node = v.IsMap() ? v["path"] : v;
-    in.path = p.Path(path_node, "inputs." + in.name);
+    in.path = p.Location(path_node, "inputs." + in.name);  // s3://: fetched when the job loads (s3_inputs.h)
     if (in.format.empty()) {
       std::string ext = Extension(in.path);
       static const std::set<std::string> known = {"csv", "tsv", "parquet", "json", "ndjson", "jsonl"};
@@ -280,7 +279,7 @@ void ParseInputs(const Parser& p, const YAML::Node& node, JobSpec& spec) {
       in.format = ext == "jsonl" ? "ndjson" : ext;
     }
     std::error_code ec;
-    if (!fs::is_regular_file(in.path, ec)) {
+    if (in.path.rfind("s3://", 0) != 0 && !fs::is_regular_file(in.path, ec)) {
       if (fs::exists(in.path, ec))
         p.Fail(path_node, "input " + in.path + " is not a regular file (a folder, FIFO or device): give a file");
       p.Fail(path_node, "input file not found: " + in.path + " (paths are relative to the job file's folder)");

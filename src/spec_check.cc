@@ -170,6 +170,12 @@ std::string CheckInputs(const JobSpec& spec) {
                            in.path.empty() ? what + ".path is empty: give the input's file" : "",
                            OneOf(what + ".format", in.format, {"csv", "tsv", "parquet", "json", "ndjson"})});
     for (const auto& [k, v] : in.options) e = First({e, ReaderOption(k)});
+    if (e.empty() && in.path.rfind("s3://", 0) == 0) {  // an object: s3://bucket/key
+      std::string bucket, key;
+      Status url = ParseS3Url(in.path, &bucket, &key);
+      if (!url.ok()) e = what + ": " + url.message();
+      else if (key.empty() || key.back() == '/') e = what + ": '" + in.path + "' names no object (s3://bucket/key)";
+    }
     if (!e.empty()) return e;
   }
   return "";

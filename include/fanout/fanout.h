@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,14 @@ struct AttemptTrace {
   bool operator==(const AttemptTrace&) const = default;
 };
 
+// What an iteration's attempts asked of an S3 output store (fanout's own
+// requests, every attempt summed): requests sent (retries included), retries,
+// throttled answers (503 SlowDown, 429), bytes sent and received.
+struct S3Io {
+  int64_t requests = 0, retries = 0, throttles = 0, bytes_sent = 0, bytes_received = 0;
+  bool operator==(const S3Io&) const = default;
+};
+
 struct IterationReport {
   Value n;
   std::string kind;
@@ -78,6 +87,9 @@ struct IterationReport {
   // `host` its host); -1 otherwise.
   int rank = -1;
   std::vector<AttemptTrace> trace;  // every attempt, oldest first
+  // Of an s3:// output: its requests (manifest "s3"; absent elsewhere, and in
+  // manifests written before it).
+  std::optional<S3Io> s3;
   double seconds() const { return finished_at > started_at ? finished_at - started_at : 0; }
   bool operator==(const IterationReport&) const = default;
 };

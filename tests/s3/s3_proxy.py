@@ -236,6 +236,14 @@ def main():
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+
+    # A test that crashed never stops us: stop when the parent is gone.
+    def watch_parent(parent=os.getppid()):
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        stop()
+
+    threading.Thread(target=watch_parent, daemon=True).start()
     for bucket in args.bucket:
         conn = http.client.HTTPConnection("127.0.0.1", upstream, timeout=30)
         conn.request("PUT", "/" + bucket, headers={"Authorization": ANY_AUTH})
