@@ -72,7 +72,7 @@ class MpiTest : public FanoutTest {
   // mpirun --oversubscribe -np `np` <before...> fanout <args...>, on loopback.
   std::vector<std::string> MpirunArgv(int np, const std::vector<std::string>& args,
                                       const std::vector<std::string>& before = {}) const {
-    std::vector<std::string> argv = {mpirun_, "--oversubscribe", "-np", std::to_string(np),
+    std::vector<std::string> argv = {mpirun_, "--oversubscribe", "--bind-to", "none", "-np", std::to_string(np),
                                      "--mca", "btl", "self,tcp", "--mca", "btl_tcp_if_include", "lo",
                                      "--mca", "oob_tcp_if_include", "lo"};
     argv.insert(argv.end(), before.begin(), before.end());
