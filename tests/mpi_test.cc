@@ -314,11 +314,11 @@ TEST_F(MpiTest, InterruptedRanksExit130WithNothingPartial) {
   // The ranks stop as above; mpirun, itself interrupted, exits 1 (Open MPI's
   // code for a job it aborted), never 0.
   Child again = StartProcess([&] {
-    std::vector<std::string> argv = MpirunArgv(3, {"run", Path("job.yaml"), "--resume"});
+    std::vector<std::string> argv = MpirunArgv(3, {"run", Path("job.yaml")});
     argv.insert(argv.begin(), "/usr/bin/setsid");
     return argv;
   }(), IoDir(), MpiEnv());
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ASSERT_TRUE(WaitForInFlight(OutPath("_fanout/runs"), 2, 60).is_object());
   kill(-again.pid, SIGINT);
   RunResult second = WaitProcess(again, std::chrono::seconds(60));
   EXPECT_NE(second.exit_code, 0) << second.Describe();
