@@ -179,14 +179,19 @@ class InputCache {
     had_dir_ = storage_.Exists(dir_);
     dir_checked_ = true;
     if (!storage_.CreateDirs(dir_).ok()) return;
+    const std::string holder = "fanout pid " + std::to_string(getpid()) + " on " + HostName();
     for (;;) {
-      auto lock = storage_.Lock(file_ + ".lock", "fanout pid " + std::to_string(getpid()) + " on " + HostName());
+      auto lock = storage_.Lock(file_ + ".lock", holder);
       if (lock.ok()) {
         lock_ = std::move(lock).value();
         locked_ = true;
         return;
       }
       if (lock.status().code() != Status::Code::kBusy) return;
+      // This process holds it (a load not sealed yet, e.g. Job::Load):
+      // waiting would never end; build as before the lock existed.
+      auto current = storage_.ReadFile(file_ + ".lock");
+      if (current.ok() && *current == holder) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }

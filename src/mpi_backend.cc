@@ -3,6 +3,8 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <chrono>
 #include <deque>
 #include <optional>
@@ -181,6 +183,8 @@ class Coordinator : public Backend {
   std::vector<int> in_flight_;             // per rank: handed out, no outcome yet
   bool cancel_sent_ = false;
   double give_up_at_ = 0;
+  int64_t handled_ = 0;       // messages (FANOUT_MPI_STATS)
+  double busy_seconds_ = 0;   // spent receiving and handling them
 };
 
 void Coordinator::Post(int to, int tag, const std::string& text) {
@@ -318,7 +322,9 @@ bool Coordinator::Run(const std::vector<Iteration>& iterations, std::vector<Iter
     int source = 0, tag = 0;
     std::string text;
     bool got = false;
-    while (Receive(MPI_ANY_SOURCE, &source, &tag, &text)) got = true, Handle(source, tag, text);
+    const double t0 = NowSeconds();
+    while (Receive(MPI_ANY_SOURCE, &source, &tag, &text)) got = true, Handle(source, tag, text), ++handled_;
+    if (got) busy_seconds_ += NowSeconds() - t0;
     Cancel();
     Reap();
     if (Finished(local_done)) break;
@@ -331,6 +337,9 @@ bool Coordinator::Run(const std::vector<Iteration>& iterations, std::vector<Iter
   for (Posted& p : posted_) MPI_Request_free(&p.request), (void)p.text.release();
   posted_.clear();
   ReportUnfinished();
+  if (std::getenv("FANOUT_MPI_STATS") && handled_ > 0)
+    fprintf(stderr, "fanout: mpi stats: rank 0: %lld messages handled, %.1f us each (receive, answer or record)\n",
+            static_cast<long long>(handled_), 1e6 * busy_seconds_ / static_cast<double>(handled_));
   return cluster_.cancel().load();
 }
 
@@ -349,6 +358,7 @@ class Worker : public Backend, private EventSink {
   struct Ask {
     std::optional<size_t> answer;
     bool answered = false;
+    double sent_at = 0;  // the message loop's only
     CondVar cv;
   };
   // A pool thread: blocks until rank 0 answered.
@@ -365,7 +375,16 @@ class Worker : public Backend, private EventSink {
   std::deque<Ask*> unsent_ GUARDED_BY(mu_);  // asks not sent yet
   std::deque<Ask*> sent_ GUARDED_BY(mu_);    // sent, in order: rank 0 answers in order
   std::deque<std::string> outcomes_ GUARDED_BY(mu_);
+  std::vector<double> round_trips_ GUARDED_BY(mu_);  // request sent -> answer, seconds
 };
+
+// FANOUT_MPI_STATS=1 (bench/mpi): each rank's request round trips on stderr.
+void PrintRoundTrips(int rank, std::vector<double> rtt) {
+  if (!std::getenv("FANOUT_MPI_STATS") || rtt.empty()) return;
+  std::sort(rtt.begin(), rtt.end());
+  fprintf(stderr, "fanout: mpi stats: rank %d: %zu requests, round trip to rank 0 median %.3f ms, p90 %.3f ms\n",
+          rank, rtt.size(), 1000 * rtt[rtt.size() / 2], 1000 * rtt[rtt.size() * 9 / 10]);
+}
 
 std::optional<size_t> Worker::Pull() {
   Ask ask;
@@ -389,7 +408,8 @@ bool Worker::Flush() {
     MutexLock lock(&mu_);
     outcomes.swap(outcomes_);
     asks = unsent_.size();
-    while (!unsent_.empty()) sent_.push_back(unsent_.front()), unsent_.pop_front();
+    const double now = NowSeconds();
+    while (!unsent_.empty()) unsent_.front()->sent_at = now, sent_.push_back(unsent_.front()), unsent_.pop_front();
   }
   // Outcomes first: rank 0 counts the rank's iterations in flight down.
   for (const std::string& o : outcomes) Send(0, kResult, o);
@@ -402,6 +422,7 @@ void Worker::Answer(const std::string& text) {
   if (sent_.empty()) return;
   Ask* ask = sent_.front();
   sent_.pop_front();
+  round_trips_.push_back(NowSeconds() - ask->sent_at);
   if (!text.empty()) {
     const size_t i = std::strtoull(text.c_str(), nullptr, 10);
     if (i < reports_->size()) {
@@ -440,6 +461,8 @@ bool Worker::Run(const std::vector<Iteration>& iterations, std::vector<Iteration
   }
   pool.join();
   Send(0, kBye, cluster_.cancel().load() ? "1" : "0");
+  MutexLock lock(&mu_);
+  PrintRoundTrips(cluster_.rank(), round_trips_);
   return cluster_.cancel().load();
 }
 

@@ -39,6 +39,8 @@ Runner::Runner(const JobSpec& spec, const RunOptions& options, std::shared_ptr<O
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) == 0) report_.host = host;
   if (cluster_) {  // one run: rank 0's id on every rank
+    // Before the collective below: no rank has loaded yet.
+    cache_dir_existed_ = !spec.cache.enabled || files_->Exists(spec.cache.dir);
     report_.run_id = cluster_->Share(report_.run_id);
     backend_ = [cluster](const BackendContext& context) { return cluster->NewBackend(context); };
   }
@@ -94,6 +96,12 @@ void Runner::Abandon() {
   }
   if (began_) (void)store_->EndRun();
   began_ = false;
+  if (cluster_) {
+    // Every rank has undone its cache files: the folder goes if this run
+    // made it (only rmdir: it must be empty).
+    (void)cluster_->Agree(Status::Ok());
+    if (Owner() && !cache_dir_existed_) (void)files_->RemoveDir(spec_.cache.dir);
+  }
 }
 
 Status Runner::Load() {

@@ -79,6 +79,9 @@ class Runner {
   std::shared_ptr<Storage> files_;
   BackendFactory backend_;
   Cluster* cluster_ = nullptr;
+  // On a cluster: whether the input cache's folder existed before any rank
+  // loaded (a refused run removes it again when it made it).
+  bool cache_dir_existed_ = true;
   RunReport report_;
   std::string manifest_name_;  // in the store's runs: <run-id>.json
   bool began_ = false;         // BeginRun succeeded: EndRun is due

@@ -72,7 +72,7 @@ class MpiTest : public FanoutTest {
   // mpirun --oversubscribe -np `np` <before...> fanout <args...>, on loopback.
   std::vector<std::string> MpirunArgv(int np, const std::vector<std::string>& args,
                                       const std::vector<std::string>& before = {}) const {
-    std::vector<std::string> argv = {mpirun_, "--oversubscribe", "-np", std::to_string(np),
+    std::vector<std::string> argv = {mpirun_, "--oversubscribe", "--bind-to", "none", "-np", std::to_string(np),
                                      "--mca", "btl", "self,tcp", "--mca", "btl_tcp_if_include", "lo",
                                      "--mca", "oob_tcp_if_include", "lo"};
     argv.insert(argv.end(), before.begin(), before.end());
@@ -314,11 +314,11 @@ TEST_F(MpiTest, InterruptedRanksExit130WithNothingPartial) {
   // The ranks stop as above; mpirun, itself interrupted, exits 1 (Open MPI's
   // code for a job it aborted), never 0.
   Child again = StartProcess([&] {
-    std::vector<std::string> argv = MpirunArgv(3, {"run", Path("job.yaml"), "--resume"});
+    std::vector<std::string> argv = MpirunArgv(3, {"run", Path("job.yaml")});
     argv.insert(argv.begin(), "/usr/bin/setsid");
     return argv;
   }(), IoDir(), MpiEnv());
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ASSERT_TRUE(WaitForInFlight(OutPath("_fanout/runs"), 2, 60).is_object());
   kill(-again.pid, SIGINT);
   RunResult second = WaitProcess(again, std::chrono::seconds(60));
   EXPECT_NE(second.exit_code, 0) << second.Describe();

@@ -299,7 +299,8 @@ TEST_F(OutputsTest, AKilledRunIsVisibleInStatus) {
   for (int i = 0; i < 3000 && m.value("counts", nlohmann::json::object()).value("committed", 0) < 2; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     auto runs = ListDir(OutPath("_fanout/runs"));
-    if (runs.empty() || runs[0].find(".json") == std::string::npos) continue;
+    // Not a manifest write's temp file (<id>.json.tmp), gone a moment later.
+    if (runs.empty() || runs[0].size() < 5 || runs[0].compare(runs[0].size() - 5, 5, ".json") != 0) continue;
     manifest = OutPath("_fanout/runs/" + runs[0]);
     m = nlohmann::json::parse(ReadFile(manifest), nullptr, false);
     if (m.is_discarded()) m = nlohmann::json::object();
