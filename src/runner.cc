@@ -80,6 +80,9 @@ Status Runner::Check() {
   if (options_.shards > 0 && !spec_.after.empty())
     return Status::Invalid(spec_.after[0].where + ": after: cannot be used with --shard yet (a dependency could be "
                            "in another shard): run the job whole");
+  if (cluster_ && !spec_.after.empty())
+    return Status::Invalid(spec_.after[0].where + ": after: cannot be used with --backend mpi yet (rank 0 hands "
+                           "out iterations without the dependency graph): run the job with --backend local");
   FANOUT_RETURN_IF_ERROR(CheckShardRunId());
   return CheckBeforeLoad(*store_, spec_, options_.only);
 }
