@@ -28,10 +28,12 @@ SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	TSAN_OPTIONS=suppressions=$(CURDIR)/tests/tsan.supp:halt_on_error=1:second_deadlock_stack=1
 check: thread-safety asan tsan fuzz
 
+# The MPI tests (label mpi: mpirun, Slurm, network namespaces) run in
+# `make test` only: under ASan every rank would be an instrumented mpirun child.
 asan: bootstrap
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFANOUT_SANITIZE=address,undefined >/dev/null
 	@cmake --build build-asan -j $(JOBS)
-	cd build-asan && $(SAN_ENV) ctest --output-on-failure -j $(JOBS) -LE 'bench|install'
+	cd build-asan && $(SAN_ENV) ctest --output-on-failure -j $(JOBS) -LE 'bench|install|mpi'
 
 # The concurrency-heavy tests under ThreadSanitizer.
 TSAN_FILTER ?= Scheduler.*:ConcurrencyTest.*:EngineThreads*:Stress*:GroupCommitTest.*:CppFunctionTest.*:CppTransformTest.*
