@@ -344,7 +344,10 @@ Status Runner::Finish() {
 // a warning.
 void Runner::WriteRunReports() {
   const double t0 = NowSeconds();
-  const Manifest m = ManifestOf(report_, report_.finished_at);
+  // Drawn from the manifest as written and read back, so that `fanout report`
+  // redraws the very same page from the file (times keep the file's rounding).
+  Manifest m = ManifestOf(report_, report_.finished_at);
+  if (auto read_back = Manifest::FromJson(m.ToJson()); read_back.ok()) m = std::move(read_back).value();
   std::optional<Manifest> previous = PreviousManifest(*store_, report_.run_id);
   const std::string html = report_.run_id + ".html";
   auto write = [this](const std::string& name, const std::string& text) {

@@ -229,12 +229,14 @@ TEST_F(MpiTest, RefusedCombinations) {
   EXPECT_EQ(DiffSnapshots(staged_before, TakeSnapshot(Path())), "");
 }
 
-// A job whose iterations each take a while (hashing a range), for kills.
-JobText SlowJob(int iterations) {
+// A job whose iterations each take a while (hashing `rows` numbers), for
+// kills: long enough that the live manifest shows one in flight well before
+// the run ends, even on a loaded machine.
+JobText SlowJob(int iterations, int64_t rows) {
   JobText job;
   job.inputs = {"sales: sales.csv"};
   job.sequence = "{range: [1, " + std::to_string(iterations) + "]}";
-  job.transform = "SELECT $n AS n, sum(hash(i + $n)) AS h FROM range(0, 6000000) t(i)";
+  job.transform = "SELECT $n AS n, sum(hash(i + $n)) AS h FROM range(0, " + std::to_string(rows) + ") t(i)";
   job.run = {"max_workers: 1", "threads: 1"};
   return job;
 }
@@ -258,7 +260,7 @@ nlohmann::json WaitForInFlight(const std::string& runs, int rank, double seconds
 
 TEST_F(MpiTest, ALostRankThenResumeWithoutMpiCompletesTheRun) {
   WriteSales();
-  WriteJob(SlowJob(16));
+  WriteJob(SlowJob(16, 20000000));
   // Time for rank 0 to write its final manifest once mpirun stops the job.
   Child c = StartProcess(MpirunArgv(3, {"run", Path("job.yaml"), "--coordinator-only"},
                                     {"--mca", "odls_base_sigkill_timeout", "5"}),
@@ -306,7 +308,7 @@ nlohmann::json LastManifest(const std::string& runs) {
 
 TEST_F(MpiTest, InterruptedRanksExit130WithNothingPartial) {
   WriteSales();
-  WriteJob(SlowJob(30));
+  WriteJob(SlowJob(30, 60000000));
   // SIGTERM to every rank, as Slurm's scancel or a node's shutdown sends:
   // each rank cancels, rank 0 writes the manifest, each exits 130, and so
   // does mpirun.
