@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "fuse.h"
 #include "mutex.h"
 #include "util.h"
 
@@ -121,7 +122,7 @@ Status LoadAndPlanOnce(Loaded& l, const std::shared_ptr<Storage>& storage, const
   auto only = FilterOnly(std::move(its).value(), options.only);
   if (!only.ok()) return only.status();
   l.iterations = std::move(only).value();
-  return Status::Ok();
+  return step(PlanFusion(*l.db, spec, l.iterations, watch.Watcher()));
 }
 
 }  // namespace

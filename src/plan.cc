@@ -6,6 +6,7 @@
 #include <set>
 
 #include "execute.h"
+#include "fuse.h"
 #include "load.h"
 #include "parquet_types.h"
 #include "sql_policy.h"
@@ -240,6 +241,22 @@ void SetFingerprints(const JobSpec& spec, const std::vector<std::string>& identi
   it.fingerprint = HashHex(it.fp_sql + it.fp_params + it.fp_inputs + it.fp_output + it.fp_settings);
 }
 
+// A batch_transform run alone: its first statement gives fanout_sequence
+// this iteration's row.
+Status SetBatchStatements(Iteration& it) {
+  if (it.statements.size() != 1)
+    return Status::Invalid(it.transform_source + ": a batch_transform must be one query (it reads fanout_sequence)");
+  std::vector<std::string> refs;
+  SplitStatements(it.statements[0], &refs);
+  if (!refs.empty())
+    return Status::Invalid(it.transform_source + ": a batch_transform reads its params as columns of fanout_sequence: "
+                           "write fanout_sequence." + refs[0] + " instead of $" + refs[0]);
+  it.batch = true;
+  it.reusable_session = false;
+  it.statements.insert(it.statements.begin(), SequenceTableStatement(it.params));
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::vector<Iteration>> PlanIterations(const JobSpec& spec, Connection& con,
@@ -264,6 +281,7 @@ Result<std::vector<Iteration>> PlanIterations(const JobSpec& spec, Connection& c
                              "): add transforms." + kind + " or a default transform");
     FANOUT_RETURN_IF_ERROR(SetStatements(*t, it, state));
     FANOUT_RETURN_IF_ERROR(SetParams(spec, it));
+    if (t->batch) FANOUT_RETURN_IF_ERROR(SetBatchStatements(it));
     SetFingerprints(spec, identities, *t, it, state);
     out.push_back(std::move(it));
   }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,8 @@
 #include "fanout/job_spec.h"
 
 namespace fanout {
+
+struct FusedForm;  // fuse.h
 
 struct Iteration {
   size_t index = 0;        // position in the sequence
@@ -28,6 +31,11 @@ struct Iteration {
   // Fingerprint parts (hashes) and their combination.
   // settings: the engine settings results depend on (time zone, engine version).
   std::string fp_sql, fp_params, fp_inputs, fp_output, fp_settings, fingerprint;
+  bool batch = false;  // a batch_transform: statements[0] fills fanout_sequence with this iteration's row
+  // Set by PlanFusion: runs in a fused batch with the iterations sharing it
+  // (null: alone), and why it does or does not (fanout plan).
+  std::shared_ptr<const FusedForm> fused;
+  std::string fuse_note;
 };
 
 // Resolves the sequence (running its SQL on `con` when it has one) and builds

@@ -171,6 +171,7 @@ struct PlannedIteration {
   std::string sql;
   std::string run_reason;  // with resume: why it would run, or "up to date"
   bool would_run = true;
+  std::string fuse;  // "fused: ..." or "separate: <why>" (run.fuse)
 };
 // What `fanout plan` prints: the resolved iterations.
 Result<std::vector<PlannedIteration>> PlanJob(const JobSpec& spec, const RunOptions& options,

@@ -22,6 +22,9 @@ struct InputSpec {
 struct TransformSpec {
   std::string sql;     // the SQL text (read from `source` when that is a file)
   std::string source;  // file path, or "<job>:line" for inline SQL
+  // batch_transform: one query for all iterations; reads fanout_sequence
+  // (n, kind and each param as columns) and returns n with each row.
+  bool batch = false;
 };
 
 struct SequenceSpec {
@@ -61,6 +64,10 @@ struct RunSpec {
   // The engine's TimeZone for every statement (the process's TZ never leaks
   // into results); part of every fingerprint.
   std::string timezone = "UTC";
+  // fuse: auto runs iterations of one transform as one query where fanout
+  // can prove each gets the rows it gets alone (src/fuse.cc); off: never.
+  enum class Fuse { kAuto, kOff };
+  Fuse fuse = Fuse::kAuto;
 };
 
 struct CacheSpec {
