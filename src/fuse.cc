@@ -207,6 +207,31 @@ std::string ProveFusable(const Json& statement, const FunctionCatalog& catalog) 
 
 namespace {
 
+bool HasDistinctAggregate(const Json& j, const FunctionCatalog& catalog) {
+  if (j.is_array()) return std::any_of(j.begin(), j.end(), [&](const Json& e) { return HasDistinctAggregate(e, catalog); });
+  if (!j.is_object() || Str(j, "class") == "SUBQUERY") return false;
+  if (Str(j, "class") == "FUNCTION" && catalog.aggregates.count(Str(j, "function_name")) && j.value("distinct", false))
+    return true;
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (HasDistinctAggregate(it.value(), catalog)) return true;
+  return false;
+}
+
+}  // namespace
+
+std::string FusionLoses(const Json& statement, const FunctionCatalog& catalog) {
+  const Json& node = statement["node"];
+  if (node["group_expressions"].empty())
+    return "not a grouped aggregate: fused, every result row is written twice (measured slower; run.fuse: always "
+           "fuses it anyway)";
+  if (HasDistinctAggregate(node, catalog))
+    return "a DISTINCT aggregate: fused, its hash table holds every n's values at once (measured slower; run.fuse: "
+           "always fuses it anyway)";
+  return "";
+}
+
+namespace {
+
 Json ColumnRef(const std::vector<std::string>& names, const std::string& alias) {
   return Json{{"class", "COLUMN_REF"},
               {"type", "COLUMN_REF"},

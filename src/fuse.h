@@ -71,6 +71,12 @@ Result<FunctionCatalog> LoadFunctionCatalog(Connection& con);
 // Why `statement` (the engine's serialized tree of one statement) cannot be
 // fused, or "" when it can: see fuse.cc for the rules.
 std::string ProveFusable(const nlohmann::ordered_json& statement, const FunctionCatalog& catalog);
+// Why fusing a proven statement is expected to be slower than running it per
+// iteration (run.fuse: auto then runs it separately), or "". Measured on the
+// bench jobs (BENCHMARKS.md): a grouped aggregate gains (one scan and join
+// for every n); a row-level query loses (its rows are written to a temp
+// result, then copied out per n); so does a DISTINCT aggregate.
+std::string FusionLoses(const nlohmann::ordered_json& statement, const FunctionCatalog& catalog);
 // Rewrites a proven statement into the batch form over kFusedSeqTable with
 // `params` as columns; `names` are the separate query's result column names
 // (aliases for select items that hold a param).

@@ -102,7 +102,7 @@ namespace {
 // table and returns the separate query's columns (names and types) plus n.
 // Returns why not when it cannot fuse.
 Result<std::shared_ptr<FusedForm>> AutoForm(Database& db, const Iteration& it, const FunctionCatalog& catalog,
-                                            std::string* why) {
+                                            bool always, std::string* why) {
   auto no = [why](std::string w) {
     *why = std::move(w);
     return Result<std::shared_ptr<FusedForm>>(std::shared_ptr<FusedForm>());
@@ -113,6 +113,7 @@ Result<std::shared_ptr<FusedForm>> AutoForm(Database& db, const Iteration& it, c
   auto tree = Serialize(**con, sql);
   if (!tree.ok()) return no(tree.status().message());
   if (std::string unsafe = ProveFusable(*tree, catalog); !unsafe.empty()) return no(unsafe);
+  if (std::string loses = always ? "" : FusionLoses(*tree, catalog); !loses.empty()) return no(loses);
   auto separate = DryColumns(**con, sql, it.params);
   if (!separate.ok()) return no("its columns are not known before it runs");
   auto form = std::make_shared<FusedForm>();
@@ -195,7 +196,7 @@ Status PlanFusion(Database& db, const JobSpec& spec, std::vector<Iteration>& ite
         if (!c.ok()) return c.status();
         catalog = std::move(c).value();
       }
-      auto f = AutoForm(db, first, *catalog, &why);
+      auto f = AutoForm(db, first, *catalog, spec.run.fuse == RunSpec::Fuse::kAlways, &why);
       if (!f.ok()) return f.status();
       form = std::move(f).value();
     }

@@ -545,8 +545,10 @@ void ParseRun(const Parser& p, const YAML::Node& node, JobSpec& spec) {
   if (node["order"])
     r.order = p.OneOf(node["order"], "run.order", {"longest_first", "given"}) == "given" ? RunSpec::Order::kGiven
                                                                                         : RunSpec::Order::kLongestFirst;
-  if (node["fuse"])
-    r.fuse = p.OneOf(node["fuse"], "run.fuse", {"auto", "off"}) == "off" ? RunSpec::Fuse::kOff : RunSpec::Fuse::kAuto;
+  if (node["fuse"]) {
+    const std::string fuse = p.OneOf(node["fuse"], "run.fuse", {"auto", "always", "off"});
+    r.fuse = fuse == "off" ? RunSpec::Fuse::kOff : fuse == "always" ? RunSpec::Fuse::kAlways : RunSpec::Fuse::kAuto;
+  }
 }
 
 // cache: false | {dir: path, enabled: bool}

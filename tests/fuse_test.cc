@@ -112,6 +112,7 @@ class FuseTest : public TempDirTest {
   };
   Output Read(const std::string& out) {
     Output o;
+    if (!fs::exists(out)) return o;
     auto db = Database::Open({});
     auto con = (*db)->Connect();
     for (const auto& e : fs::directory_iterator(out)) {
@@ -144,7 +145,7 @@ class FuseTest : public TempDirTest {
 
   // Runs `sql` both ways; returns whether auto fused it.
   bool Differential(const std::string& sql, bool ordered, const std::string& key = "transform") {
-    JobSpec fused = Spec(sql, "auto", dir_ + "/fused", key), separate = Spec(sql, "off", dir_ + "/separate", key);
+    JobSpec fused = Spec(sql, "always", dir_ + "/fused", key), separate = Spec(sql, "off", dir_ + "/separate", key);
     const std::string note = FuseNote(fused);
     RunReport a = RunJob(fused, RunOptions{}), b = RunJob(separate, RunOptions{});
     EXPECT_EQ(a.ExitCode(), 0) << sql << "\n" << a.status.message();
@@ -168,6 +169,140 @@ TEST_P(FuseShapeTest, FusedAndSeparateWriteTheSameRows) {
 
 INSTANTIATE_TEST_SUITE_P(Corpus, FuseShapeTest, ::testing::ValuesIn(kShapes),
                          [](const ::testing::TestParamInfo<Shape>& info) { return std::string(info.param.name); });
+
+// The explicit batch form: written once over fanout_sequence; run alone it
+// sees a one-row fanout_sequence; fused it runs once for all n.
+TEST_F(FuseTest, BatchTransformGivesEachIterationItsRowsFusedOrNot) {
+  const std::string sql =
+      "SELECT s.n, s.scale, count(*) AS c, sum(a.v) AS total FROM fanout_sequence s JOIN a ON a.k <= s.n * 2 "
+      "GROUP BY s.n, s.scale ORDER BY s.n";
+  EXPECT_TRUE(Differential(sql, /*ordered=*/true, "batch_transform"));
+  // n = 4 has its override: the row says so, in its own output only.
+  auto db = Database::Open({});
+  auto con = (*db)->Connect();
+  auto t = (*con)->Query("SELECT n, scale, c FROM read_parquet('" + dir_ + "/fused/iter_4/part-00000.parquet')");
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  ASSERT_EQ(t->rows.size(), 1u);
+  EXPECT_EQ(t->rows[0][1].ToString(), "2.5");
+  EXPECT_EQ(t->rows[0][2].ToString(), "8");
+}
+
+TEST_F(FuseTest, BatchTransformWithoutNIsRefusedBeforeAnythingIsWritten) {
+  JobSpec spec = Spec("SELECT count(*) AS c FROM fanout_sequence", "auto", dir_ + "/out", "batch_transform");
+  RunReport r = RunJob(spec, RunOptions{});
+  EXPECT_EQ(r.ExitCode(), 2);
+  EXPECT_NE(r.status.message().find("must return a column n"), std::string::npos) << r.status.message();
+  EXPECT_FALSE(fs::exists(dir_ + "/out"));
+}
+
+TEST_F(FuseTest, BatchTransformReadsParamsFromTheSequenceTableNotAsDollarNames) {
+  JobSpec spec = Spec("SELECT n FROM fanout_sequence WHERE n > $scale", "auto", dir_ + "/out", "batch_transform");
+  auto plan = PlanJob(spec, RunOptions{});
+  ASSERT_FALSE(plan.ok());
+  EXPECT_NE(plan.status().message().find("fanout_sequence.scale instead of $scale"), std::string::npos)
+      << plan.status().message();
+}
+
+TEST_F(FuseTest, BatchTransformAndTransformTogetherAreRefusedWithTheLine) {
+  auto spec = ParseJobSpec("inputs: {a: a.csv}\nsequence: [1]\ntransform: SELECT 1 AS x\n"
+                           "batch_transform: SELECT n FROM fanout_sequence\n", dir_ + "/job.yaml");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_NE(spec.status().message().find("job.yaml:4:"), std::string::npos) << spec.status().message();
+}
+
+TEST_F(FuseTest, AutoFusesAGroupedAggregateAndSaysWhyNotARowLevelQuery) {
+  EXPECT_EQ(FuseNote(Spec("SELECT g, sum(v) AS s FROM a WHERE k < $n GROUP BY g", "auto", dir_ + "/o")),
+            "fused: 6 iterations share one query");
+  const std::string rows = FuseNote(Spec("SELECT k FROM a WHERE k < $n", "auto", dir_ + "/o"));
+  EXPECT_EQ(rows.rfind("separate: not a grouped aggregate", 0), 0u) << rows;
+  const std::string distinct = FuseNote(Spec("SELECT g, count(DISTINCT k) AS c FROM a WHERE k < $n GROUP BY g", "auto", dir_ + "/o"));
+  EXPECT_EQ(distinct.rfind("separate: a DISTINCT aggregate", 0), 0u) << distinct;
+  EXPECT_EQ(FuseNote(Spec("SELECT g, sum(v) AS s FROM a WHERE k < $n GROUP BY g", "off", dir_ + "/o")),
+            "separate: run.fuse: off");
+}
+
+// Fingerprints do not depend on the mode: a fused run resumes a separate one
+// and the other way round.
+TEST_F(FuseTest, FusedAndSeparateRunsResumeEachOther) {
+  const std::string sql = "SELECT g, sum(v) * $scale AS s FROM a WHERE k <= $n GROUP BY g ORDER BY g";
+  for (const char* first : {"off", "auto"}) {
+    const std::string second = std::string(first) == "off" ? "auto" : "off";
+    const std::string out = dir_ + "/out_" + first;
+    ASSERT_EQ(RunJob(Spec(sql, first, out), RunOptions{}).ExitCode(), 0);
+    RunOptions resume;
+    resume.resume = true;
+    RunReport again = RunJob(Spec(sql, second, out), resume);
+    ASSERT_EQ(again.ExitCode(), 0);
+    for (const IterationReport& r : again.iterations)
+      EXPECT_EQ(r.status, IterationStatus::kSkipped) << first << " then " << second << ": n = " << r.n.ToString();
+  }
+}
+
+// One n fails at run time inside a fused batch: the batch reruns separately,
+// so only that n fails, with its own error; the others commit.
+TEST_F(FuseTest, AFailureInAFusedBatchFailsOnlyItsIteration) {
+  const std::string sql =
+      "SELECT g, count(*) AS c, CAST(CASE WHEN $n = 3 THEN 'three' ELSE '1' END AS INTEGER) AS one FROM a "
+      "GROUP BY g ORDER BY g";
+  JobSpec spec = Spec(sql, "auto", dir_ + "/out");
+  ASSERT_EQ(FuseNote(spec), "fused: 6 iterations share one query");
+  RunReport r = RunJob(spec, RunOptions{});
+  EXPECT_EQ(r.ExitCode(), 1);
+  for (const IterationReport& it : r.iterations) {
+    if (it.n.ToString() == "3") {
+      EXPECT_EQ(it.status, IterationStatus::kFailed);
+      EXPECT_NE(it.error.find("three"), std::string::npos) << it.error;
+    } else {
+      EXPECT_EQ(it.status, IterationStatus::kCommitted) << it.n.ToString() << ": " << it.error;
+    }
+  }
+  EXPECT_FALSE(fs::exists(dir_ + "/out/iter_3"));
+}
+
+TEST_F(FuseTest, KindsAndTheirTransformsFuseByKind) {
+  Write("kinds.csv", "n,kind\n1,lo\n2,lo\n3,lo\n4,lo\n5,hi\n6,hi\n7,hi\n8,hi\n9,hi\n");
+  for (const char* fuse : {"always", "off"}) {
+    std::ostringstream y;
+    y << "inputs: {a: a.csv, kinds: kinds.csv}\nparams: {scale: 2}\n"
+      << "sequence: {sql: 'SELECT n, kind FROM kinds ORDER BY n'}\n"
+      << "transforms:\n  lo: SELECT $kind AS kind, g, sum(v) * $scale AS s FROM a WHERE k <= $n GROUP BY g ORDER BY g\n"
+      << "  hi: SELECT k, $n AS n FROM a WHERE k % $n = 1 ORDER BY k\n"
+      << "output: {dir: " << dir_ << "/" << fuse << ", name: '{kind}_{n}'}\nrun: {fuse: " << fuse << "}\ncache: false\n";
+    auto spec = ParseJobSpec(y.str(), dir_ + "/job.yaml");
+    ASSERT_TRUE(spec.ok()) << spec.status().message();
+    ASSERT_EQ(RunJob(*spec, RunOptions{}).ExitCode(), 0);
+  }
+  Output fused = Read(dir_ + "/always"), separate = Read(dir_ + "/off");
+  EXPECT_EQ(fused.rows.size(), 9u);
+  EXPECT_EQ(fused.rows, separate.rows);
+  EXPECT_TRUE(fused.bytes == separate.bytes);
+}
+
+// A generated corpus: random combinations of predicates, joins, grouping and
+// ordering from a fixed seed (FANOUT_FUSE_SEED picks another), each run both
+// ways.
+TEST_F(FuseTest, GeneratedShapesWriteTheSameRowsFusedOrNot) {
+  const char* env = std::getenv("FANOUT_FUSE_SEED");
+  std::mt19937 rng(env ? static_cast<unsigned>(std::stoul(env)) : 17u);
+  const std::vector<std::string> preds = {"a.k % $n = 0", "a.k <= $n * 2", "a.v > $n / 2.0", "a.g = $st.g",
+                                          "list_contains($lst, a.k % 5)", "a.d > CAST($day AS DATE) - CAST($n AS INTEGER)",
+                                          "a.v * $scale < 10", "a.k BETWEEN $n AND $n + 4"};
+  auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+  for (int i = 0; i < 10; ++i) {
+    std::string where = pick(preds) + (rng() % 2 ? " AND " + pick(preds) : "");
+    const bool join = rng() % 2, grouped = rng() % 2, ordered = rng() % 2;
+    std::string from = join ? "a JOIN b ON a.k = b.k AND b.w > $n" : "a";
+    std::string sql = grouped ? "SELECT a.g, count(*) AS c, round(sum(a.v), 3) AS s FROM " + from + " WHERE " + where +
+                                    " GROUP BY a.g" + (rng() % 2 ? " HAVING count(*) >= $n % 3" : "") +
+                                    (ordered ? " ORDER BY a.g" : "")
+                              : std::string("SELECT a.k, a.g, a.v") + (join ? ", b.w" : "") + " FROM " + from +
+                                    " WHERE " + where + (ordered ? (join ? " ORDER BY 1, 2, 3, 4" : " ORDER BY 1, 2, 3") : "");
+    SCOPED_TRACE(sql);
+    fs::remove_all(dir_ + "/fused");
+    fs::remove_all(dir_ + "/separate");
+    EXPECT_TRUE(Differential(sql, ordered)) << FuseNote(Spec(sql, "always", dir_ + "/x"));
+  }
+}
 
 }  // namespace
 }  // namespace fanout

@@ -65,8 +65,10 @@ struct RunSpec {
   // into results); part of every fingerprint.
   std::string timezone = "UTC";
   // fuse: auto runs iterations of one transform as one query where fanout
-  // can prove each gets the rows it gets alone (src/fuse.cc); off: never.
-  enum class Fuse { kAuto, kOff };
+  // can prove each gets the rows it gets alone (src/fuse.cc) and expects it
+  // to be faster (a grouped aggregate); always: wherever it is proven safe;
+  // off: never.
+  enum class Fuse { kAuto, kAlways, kOff };
   Fuse fuse = Fuse::kAuto;
 };
 
