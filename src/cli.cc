@@ -219,6 +219,7 @@ int PlanCommand(const std::string& job, const std::vector<std::string>& sets, fa
       e["params"] = nlohmann::json::parse(fanout::Value(fanout::ValueMap(p.params.begin(), p.params.end())).ToJson());
       e["sql"] = p.sql;
       if (!p.after.empty()) e["after"] = p.after;
+      e["fuse"] = p.fuse;
       if (options.resume) e["would_run"] = p.would_run, e["reason"] = p.run_reason;
       a.push_back(e);
     }
@@ -242,6 +243,7 @@ int PlanCommand(const std::string& job, const std::vector<std::string>& sets, fa
     if (std::find(shown.begin(), shown.end(), p.sql) != shown.end()) continue;
     shown.push_back(p.sql);
     printf("\nSQL%s (params bound as $name):\n%s", p.kind.empty() ? "" : (" for kind " + p.kind).c_str(), p.sql.c_str());
+    if (!p.fuse.empty()) printf("-- %s\n", p.fuse.c_str());
   }
   return 0;
 }

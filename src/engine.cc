@@ -981,6 +981,17 @@ Result<std::vector<ResultColumn>> PreparedStatement::ResultColumns() const {
   return out;
 }
 
+std::string PreparedStatement::ParamTypeSql(const std::string& name) const {
+  idx_t index = 0;
+  if (duckdb_bind_parameter_index(impl_->stmt, &index, name.c_str()) == DuckDBError) return "";
+  OwnedType type(duckdb_param_logical_type(impl_->stmt, index));
+  if (!type.get()) return "";
+  duckdb_type id = duckdb_get_type_id(type.get());
+  if (id == DUCKDB_TYPE_INVALID || id == DUCKDB_TYPE_ANY || id == DUCKDB_TYPE_SQLNULL) return "";
+  ColumnType described = Describe(type.get());
+  return described.id == TypeId::kInvalid || described.id == TypeId::kOther ? "" : described.sql;
+}
+
 Result<Table> PreparedStatement::Execute() {
   OwnedResult r;
   duckdb_state state = duckdb_execute_prepared(impl_->stmt, r.get());

@@ -149,6 +149,9 @@ class PreparedStatement {
   // A type the C API does not report (TIME_NS in DuckDB 1.4.4, also inside a
   // LIST or STRUCT) is TypeId::kInvalid, its sql "INVALID".
   Result<std::vector<ResultColumn>> ResultColumns() const;
+  // The type the engine resolved for parameter $name when preparing (DuckDB's
+  // spelling, as ColumnType::sql); "" when it waits for the bound value's type.
+  std::string ParamTypeSql(const std::string& name) const;
   Result<Table> Execute();
 
  private:

@@ -1,6 +1,7 @@
 #include "execute.h"
 
 #include "backend.h"
+#include "fuse_run.h"
 
 #include <algorithm>
 
@@ -75,17 +76,34 @@ std::string CopyStatement(const OutputSpec& output, const std::string& query) {
   return "COPY (\n" + query + "\n) TO $fanout_target (" + opts + ")";
 }
 
-std::string EngineExecutor::SingleFile() const {
-  if (output_.max_file_bytes > 0) return "";
-  std::string ext = "." + output_.format;
-  if (output_.format != "parquet" && output_.compression == "gzip") ext += ".gz";
-  if (output_.format != "parquet" && output_.compression == "zstd") ext += ".zst";
+std::string SingleFile(const OutputSpec& output) {
+  if (output.max_file_bytes > 0) return "";
+  std::string ext = "." + output.format;
+  if (output.format != "parquet" && output.compression == "gzip") ext += ".gz";
+  if (output.format != "parquet" && output.compression == "zstd") ext += ".zst";
   return "part-00000" + ext;
 }
 
-std::string EngineExecutor::CopyTarget(const std::string& staging) const {
-  std::string single = SingleFile();
+std::string CopyTarget(const OutputSpec& output, const std::string& staging) {
+  std::string single = SingleFile(output);
   return single.empty() ? staging : staging + "/" + single;
+}
+
+Marker IterationMarker(const Iteration& it, const std::string& run_id, int64_t rows, int attempt, double started) {
+  Marker marker;
+  marker.run_id = run_id;
+  marker.n = it.n;
+  marker.kind = it.kind;
+  marker.rows = rows;
+  marker.attempt = attempt;
+  marker.started_at = FormatUtc(started);
+  marker.committed_at = FormatUtc(NowSeconds());
+  marker.seconds = NowSeconds() - started;
+  marker.fingerprint = it.fingerprint;
+  marker.fingerprint_parts = {it.fp_sql, it.fp_params, it.fp_inputs, it.fp_output, it.fp_settings};
+  marker.params = it.params;
+  marker.engine = "duckdb " + Database::Version();
+  return marker;
 }
 
 Result<std::unique_ptr<EngineExecutor::Session>> EngineExecutor::OpenSession(bool reuse) {
@@ -119,7 +137,7 @@ Result<int64_t> EngineExecutor::Transform(const Iteration& it, Session& session,
       stmt = prepared.get();
     }
     for (const std::string& name : stmt->param_names()) {
-      Status st = name == "fanout_target" ? stmt->Bind(name, Value(CopyTarget(staging)))
+      Status st = name == "fanout_target" ? stmt->Bind(name, Value(CopyTarget(output_, staging)))
                                           : stmt->Bind(name, it.params.at(name));
       if (!st.ok()) return st;
     }
@@ -189,20 +207,7 @@ Status EngineExecutor::RunAttempt(const Iteration& it, int attempt, Interrupter&
   // The engine's work is done: the next iteration may compute while this one
   // commits.
   slot.Release();
-  Marker marker;
-  marker.run_id = run_id_;
-  marker.n = it.n;
-  marker.kind = it.kind;
-  marker.rows = *rows;
-  marker.attempt = attempt;
-  marker.started_at = FormatUtc(started);
-  marker.committed_at = FormatUtc(NowSeconds());
-  marker.seconds = NowSeconds() - started;
-  marker.fingerprint = it.fingerprint;
-  marker.fingerprint_parts = {it.fp_sql, it.fp_params, it.fp_inputs, it.fp_output, it.fp_settings};
-  marker.params = it.params;
-  marker.engine = "duckdb " + Database::Version();
-  auto commit = store_.Publish(*staging, std::move(marker), SingleFile());
+  auto commit = store_.Publish(*staging, IterationMarker(it, run_id_, *rows, attempt, started), SingleFile(output_));
   if (!commit.ok()) return commit.status().WithPrefix("commit");  // staging removed
   trace.published = NowSeconds();
   report.commit_seconds = (staged - started) + (trace.published - computed);
@@ -220,13 +225,19 @@ namespace {
 class LocalBackend : public Backend {
  public:
   LocalBackend(Database& db, OutputStore& store, const OutputSpec& output, std::string run_id, int workers)
-      : executor_(db, store, output, std::move(run_id), workers) {}
+      : db_(db), store_(store), output_(output), run_id_(run_id), executor_(db, store, output, run_id, workers) {}
+  // Fused batches first (fuse_run.h); what they leave pending runs separately.
   bool Run(const std::vector<Iteration>& iterations, std::vector<IterationReport>& reports,
            const std::vector<size_t>& order, const SchedulerOptions& options) override {
+    RunFusedBatches(db_, store_, output_, run_id_, iterations, reports, order, options);
     return RunIterations(iterations, reports, order, executor_, options);
   }
 
  private:
+  Database& db_;
+  OutputStore& store_;
+  const OutputSpec& output_;
+  std::string run_id_;
   EngineExecutor executor_;
 };
 

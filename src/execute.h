@@ -28,6 +28,12 @@ namespace fanout {
 // COPY (\n<query>\n) TO $fanout_target (<output options>): how the last
 // statement of a transform is written. The target is bound when it runs.
 std::string CopyStatement(const OutputSpec& output, const std::string& query);
+// The one file the engine writes for an iteration (part-00000.<ext>); empty
+// for split output (max_file_bytes). Where $fanout_target points in `staging`.
+std::string SingleFile(const OutputSpec& output);
+std::string CopyTarget(const OutputSpec& output, const std::string& staging);
+// The _SUCCESS of an attempt of `it` that wrote `rows`, begun at `started`.
+Marker IterationMarker(const Iteration& it, const std::string& run_id, int64_t rows, int attempt, double started);
 
 // A fixed set of threads that run the calls given to Run, one at a time each.
 // The engine keeps a cache of freed memory per thread that touched it (its
@@ -86,9 +92,6 @@ class EngineExecutor : public IterationExecutor {
                           std::string* failed_sql) EXCLUDES(mu_);
   Result<int64_t> Transform(const Iteration& it, Session& session, const std::string& staging,
                             std::string* failed_sql);
-  // The one file the engine writes (part-00000.<ext>); empty for split output.
-  std::string SingleFile() const;
-  std::string CopyTarget(const std::string& staging) const;
 
   Database& db_;
   OutputStore& store_;

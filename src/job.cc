@@ -142,7 +142,7 @@ Result<std::vector<PlannedIteration>> Job::Plan(std::vector<std::string>* warnin
   FANOUT_RETURN_IF_ERROR(RefuseForeignTargets(store, TargetsOf((*loaded)->iterations)));
   std::vector<PlannedIteration> out;
   for (const Iteration& it : (*loaded)->iterations) {
-    PlannedIteration p{it.n, it.kind, it.target, it.params, "", "", true, {}};
+    PlannedIteration p{it.n, it.kind, it.target, it.params, "", "", true, {}, it.fuse_note};
     for (const auto& s : it.statements) p.sql += s + ";\n";
     if (it.cpp) p.sql = "-- C++ transform " + it.cpp->name + " (version " + it.cpp->transform.version + ")\n";
     for (const Dependency& d : it.deps) p.after.push_back(d.key);

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "deps.h"
+#include "fuse.h"
 #include "mutex.h"
 #include "sequence.h"
 #include "s3_inputs.h"
@@ -129,7 +130,7 @@ Status LoadAndPlanOnce(Loaded& l, const std::shared_ptr<Storage>& storage, const
   auto only = FilterOnly(std::move(its).value(), options.only);
   if (!only.ok()) return only.status();
   l.iterations = std::move(only).value();
-  return Status::Ok();
+  return step(PlanFusion(*l.db, spec, l.iterations, watch.Watcher()));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "cpp_transform.h"
 #include "deps.h"
 #include "execute.h"
+#include "fuse.h"
 #include "load.h"
 #include "parquet_types.h"
 #include "sequence.h"
@@ -289,6 +290,22 @@ void SetFingerprints(const JobSpec& spec, const std::vector<std::string>& identi
   it.fingerprint = CombinedFingerprint(it);
 }
 
+// A batch_transform run alone: its first statement gives fanout_sequence
+// this iteration's row.
+Status SetBatchStatements(Iteration& it) {
+  if (it.statements.size() != 1)
+    return Status::Invalid(it.transform_source + ": a batch_transform must be one query (it reads fanout_sequence)");
+  std::vector<std::string> refs;
+  SplitStatements(it.statements[0], &refs);
+  if (!refs.empty())
+    return Status::Invalid(it.transform_source + ": a batch_transform reads its params as columns of fanout_sequence: "
+                           "write fanout_sequence." + refs[0] + " instead of $" + refs[0]);
+  it.batch = true;
+  it.reusable_session = false;
+  it.statements.insert(it.statements.begin(), SequenceTableStatement(it.params));
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string CombinedFingerprint(const Iteration& it) {
@@ -319,6 +336,7 @@ Result<std::vector<Iteration>> PlanIterations(const JobSpec& spec, Connection& c
                              "): add transforms." + it.kind + " or a default transform");
     FANOUT_RETURN_IF_ERROR(SetStatements(spec, *t, it, state));
     FANOUT_RETURN_IF_ERROR(SetParams(spec, item.params, it));
+    if (t->batch) FANOUT_RETURN_IF_ERROR(SetBatchStatements(it));
     FANOUT_RETURN_IF_ERROR(SetTarget(spec, it, state));
     SetFingerprints(spec, identities, *t, it, state);
     out.push_back(std::move(it));

@@ -23,6 +23,7 @@ struct CppBinding;  // cpp_transform.h
 struct Dependency {
   std::string key, target, fingerprint;
 };
+struct FusedForm;  // fuse.h
 
 struct Iteration {
   size_t index = 0;        // position in the sequence
@@ -43,6 +44,11 @@ struct Iteration {
   // inputs: the inputs it reads, and its dependencies' fingerprints.
   std::string fp_sql, fp_params, fp_inputs, fp_output, fp_settings, fingerprint;
   std::vector<Dependency> deps;  // after: (src/deps.h), dependencies first in the plan's order
+  bool batch = false;  // a batch_transform: statements[0] fills fanout_sequence with this iteration's row
+  // Set by PlanFusion: runs in a fused batch with the iterations sharing it
+  // (null: alone), and why it does or does not (fanout plan).
+  std::shared_ptr<const FusedForm> fused;
+  std::string fuse_note;
 };
 
 // The fingerprint of its parts.

@@ -669,7 +669,7 @@ void ParseOutput(const Parser& p, const YAML::Node& node, JobSpec& spec) {
 }
 
 void ParseRun(const Parser& p, const YAML::Node& node, JobSpec& spec) {
-  p.CheckKeys(node, "run", {"max_workers", "threads", "memory_limit", "retries", "retry_backoff", "timeout", "on_failure", "order", "timezone"});
+  p.CheckKeys(node, "run", {"max_workers", "threads", "memory_limit", "retries", "retry_backoff", "timeout", "on_failure", "order", "timezone", "fuse"});
   RunSpec& r = spec.run;
   if (node["max_workers"]) r.max_workers = p.AutoOrPositive(node["max_workers"], "run.max_workers");
   if (node["threads"]) r.threads = p.AutoOrPositive(node["threads"], "run.threads");
@@ -692,6 +692,10 @@ void ParseRun(const Parser& p, const YAML::Node& node, JobSpec& spec) {
   if (node["order"])
     r.order = p.OneOf(node["order"], "run.order", {"longest_first", "given"}) == "given" ? RunSpec::Order::kGiven
                                                                                         : RunSpec::Order::kLongestFirst;
+  if (node["fuse"]) {
+    const std::string fuse = p.OneOf(node["fuse"], "run.fuse", {"auto", "always", "off"});
+    r.fuse = fuse == "off" ? RunSpec::Fuse::kOff : fuse == "always" ? RunSpec::Fuse::kAlways : RunSpec::Fuse::kAuto;
+  }
 }
 
 // cache: false | {dir: path, enabled: bool}
@@ -823,7 +827,7 @@ JobSpec Parse(const YAML::Node& root, const std::string& path, const std::vector
   DuplicateKeyCheck(p).Walk(root);
   p.CheckKeys(root, "the job file",
               {"name", "inputs", "params", "prepare", "sequence", "transform", "transforms", "overrides", "output", "run",
-               "cache", "after"});
+               "cache", "after", "batch_transform"});
   spec.name = root["name"] ? p.Str(root["name"], "name") : fs::path(path).stem().string();
   spec.output.dir = (fs::path(spec.base_dir) / "out").string();
   if (root["inputs"]) ParseInputs(p, root["inputs"], spec);
@@ -840,6 +844,12 @@ JobSpec Parse(const YAML::Node& root, const std::string& path, const std::vector
       p.Check(kv.first, kinds.Add(kind, p.Where(kv.first)));
       spec.transforms[kind] = ParseTransform(p, kv.second, "transforms." + kind);
     }
+  }
+  if (root["batch_transform"]) {
+    if (spec.transform || !spec.transforms.empty())
+      p.Fail(root["batch_transform"], "batch_transform runs every iteration: give it or transform(s), not both");
+    spec.transform = ParseTransform(p, root["batch_transform"], "batch_transform");
+    spec.transform->batch = true;
   }
   if (!spec.transform && spec.transforms.empty())
     p.Fail(root, "the job needs a transform: inline SQL or a .sql file (or transforms: per kind)");

@@ -190,6 +190,7 @@ struct PlannedIteration {
   std::string run_reason;  // with resume: why it would run, or "up to date"
   bool would_run = true;
   std::vector<std::string> after;  // the n of each iteration it waits for (after:)
+  std::string fuse;  // "fused: ..." or "separate: <why>" (run.fuse)
 };
 // What `fanout plan` prints: the resolved iterations.
 Result<std::vector<PlannedIteration>> PlanJob(const JobSpec& spec, const RunOptions& options,

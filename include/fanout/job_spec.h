@@ -25,6 +25,9 @@ struct TransformSpec {
   // A C++ transform's name (`transform: {cpp: name}`, RunOptions::transforms):
   // then sql is empty and source is where the job names it.
   std::string cpp = {};
+  // batch_transform: one query for all iterations; reads fanout_sequence
+  // (n, kind and each param as columns) and returns n with each row.
+  bool batch = false;
 };
 
 // One axis of a grid: its values, or a query whose rows are its values
@@ -91,6 +94,12 @@ struct RunSpec {
   // The engine's TimeZone for every statement (the process's TZ never leaks
   // into results); part of every fingerprint.
   std::string timezone = "UTC";
+  // fuse: auto runs iterations of one transform as one query where fanout
+  // can prove each gets the rows it gets alone (src/fuse.cc) and expects it
+  // to be faster (a grouped aggregate); always: wherever it is proven safe;
+  // off: never.
+  enum class Fuse { kAuto, kAlways, kOff };
+  Fuse fuse = Fuse::kAuto;
 };
 
 struct CacheSpec {

@@ -1,0 +1,200 @@
+#include "fuse_run.h"
+
+#include <algorithm>
+#include <map>
+
+#include "execute.h"
+#include "util.h"
+
+namespace fanout {
+
+namespace {
+
+constexpr const char* kResultTable = "__fanout_result";
+
+std::string SequenceSelect(const FusedForm& form) {
+  std::string select;
+  for (size_t i = 0; i < form.columns.size(); ++i) {
+    const FusedForm::Column& c = form.columns[i];
+    std::string p = "$fanout_p" + std::to_string(i);
+    if (!c.type_sql.empty()) p = "CAST(" + p + " AS " + c.type_sql + ")";
+    select += (i ? ", " : "") + p + " AS " + QuoteIdentifier(c.name);
+  }
+  return select;
+}
+
+Status BindRow(PreparedStatement& stmt, const FusedForm& form, const Iteration& it) {
+  for (size_t i = 0; i < form.columns.size(); ++i) {
+    auto v = it.params.find(form.columns[i].param);
+    if (v == it.params.end()) return Status::Invalid("n = " + it.key + " has no param " + form.columns[i].param);
+    FANOUT_RETURN_IF_ERROR(stmt.Bind("fanout_p" + std::to_string(i), v->second));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status CreateSequenceTable(Connection& con, const FusedForm& form, const std::vector<const Iteration*>& members) {
+  const std::string table = QuoteIdentifier(form.seq_table), select = SequenceSelect(form);
+  for (size_t i = 0; i < members.size(); ++i) {
+    auto stmt = con.Prepare(i == 0 ? "CREATE OR REPLACE TEMP TABLE " + table + " AS SELECT " + select
+                                   : "INSERT INTO " + table + " SELECT " + select);
+    if (!stmt.ok()) return stmt.status();
+    FANOUT_RETURN_IF_ERROR(BindRow(**stmt, form, *members[i]));
+    auto done = (*stmt)->Execute();
+    if (!done.ok()) return done.status();
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+// Runs each batch (a pseudo-iteration of the pool: its index is the batch's)
+// and commits its iterations one by one.
+class BatchExecutor : public IterationExecutor {
+ public:
+  BatchExecutor(Database& db, OutputStore& store, const OutputSpec& output, std::string run_id,
+                const std::vector<Iteration>& its, std::vector<IterationReport>& reports,
+                std::vector<std::vector<size_t>> batches, EventSink* events)
+      : db_(db), store_(store), output_(output), run_id_(std::move(run_id)), its_(its), reports_(reports),
+        batches_(std::move(batches)), events_(events) {}
+
+  Status RunAttempt(const Iteration& batch, int attempt, Interrupter& stop, ComputeSlot& slot,
+                    IterationReport& report) override {
+    (void)attempt, (void)slot, (void)report;
+    const std::vector<size_t>& members = batches_[batch.index];
+    const FusedForm& form = *its_[members[0]].fused;
+    auto con = db_.Connect();
+    if (!con.ok()) return con.status();
+    Connection* c = con->get();
+    if (!stop.Arm([c] { c->Interrupt(); })) return stop.why();
+    const double started = NowSeconds();
+    Status st = Compute(*c, form, members);
+    auto copy = st.ok() ? c->Prepare(CopyStatement(output_, RowsOfOne(form))) : Result<std::unique_ptr<PreparedStatement>>(st);
+    const double share = (NowSeconds() - started) / static_cast<double>(members.size());
+    for (size_t k = 0; copy.ok() && k < members.size() && !stop.fired(); ++k)
+      if (reports_[members[k]].status == IterationStatus::kPending) CommitOne(**copy, members[k], share);
+    stop.Disarm();
+    if (stop.fired()) return stop.why();
+    return copy.status();
+  }
+
+ private:
+  // The sequence table and the batch's rows in a temp result.
+  Status Compute(Connection& con, const FusedForm& form, const std::vector<size_t>& members) {
+    std::vector<const Iteration*> rows;
+    for (size_t i : members) rows.push_back(&its_[i]);
+    FANOUT_RETURN_IF_ERROR(CreateSequenceTable(con, form, rows));
+    return con.Execute(std::string("CREATE OR REPLACE TEMP TABLE ") + kResultTable + " AS " + form.sql);
+  }
+
+  static std::string RowsOfOne(const FusedForm& form) {
+    const std::string n = QuoteIdentifier(form.n_column);
+    return std::string("SELECT *") + (form.drop_n ? " EXCLUDE (" + n + ")" : "") + " FROM " + kResultTable +
+           " WHERE " + n + " = $fanout_n";
+  }
+
+  void CommitOne(PreparedStatement& copy, size_t i, double share);
+
+  Database& db_;
+  OutputStore& store_;
+  const OutputSpec& output_;
+  const std::string run_id_;
+  const std::vector<Iteration>& its_;
+  std::vector<IterationReport>& reports_;
+  const std::vector<std::vector<size_t>> batches_;
+  EventSink* events_;
+};
+
+// Writes iteration i's rows into its own staging folder and publishes it as
+// a separate attempt would. On any failure it stays pending (run separately
+// later, with its own error).
+void BatchExecutor::CommitOne(PreparedStatement& copy, size_t i, double share) {
+  const Iteration& it = its_[i];
+  IterationReport& r = reports_[i];
+  const double started = NowSeconds();
+  auto staging = store_.Stage(it.target, 1);
+  if (!staging.ok()) return;
+  const double staged = NowSeconds();
+  Status st = copy.Bind("fanout_n", it.n);
+  if (st.ok()) st = copy.Bind("fanout_target", Value(CopyTarget(output_, staging->dir)));
+  Result<Table> written = st.ok() ? copy.Execute() : Result<Table>(st);
+  if (!written.ok()) return store_.Discard(*staging);
+  int64_t rows = 0;
+  if (!written->rows.empty() && !written->rows[0].empty())
+    if (auto* n = std::get_if<int64_t>(&written->rows[0][0].v)) rows = *n;
+  const double computed = NowSeconds();
+  auto commit = store_.Publish(*staging, IterationMarker(it, run_id_, rows, 1, started - share), SingleFile(output_));
+  if (!commit.ok()) return;
+  AttemptTrace a;
+  a.attempt = 1;
+  a.status = ToString(IterationStatus::kCommitted);
+  a.queued = a.started = started - share;
+  a.staged = staged;
+  a.engine_done = computed;
+  a.published = a.finished = NowSeconds();
+  a.rows = rows, a.bytes = commit->bytes, a.files = static_cast<int>(commit->files.size());
+  r.trace = {a};
+  r.attempts = 1;
+  r.started_at = a.started;
+  r.rows = rows, r.bytes = commit->bytes, r.files = a.files;
+  r.commit_seconds = (staged - started) + (a.published - computed);
+  if (events_) events_->OnStarted(r);
+  r.status = IterationStatus::kCommitted;
+  r.finished_at = a.finished;
+  if (events_) events_->OnFinished(r);
+}
+
+// The pending iterations with a fused form, in `order`, grouped by form and
+// cut into batches: at least one per worker, at most kMaxBatch each. A form
+// with fewer than kMinFused pending (a resume, --only) runs separately.
+std::vector<std::vector<size_t>> Batches(const std::vector<Iteration>& its, const std::vector<IterationReport>& reports,
+                                         const std::vector<size_t>& order, int workers) {
+  std::vector<const FusedForm*> forms;
+  std::map<const FusedForm*, std::vector<size_t>> groups;
+  for (size_t i : order) {
+    if (reports[i].status != IterationStatus::kPending || !its[i].fused) continue;
+    auto [g, fresh] = groups.try_emplace(its[i].fused.get());
+    if (fresh) forms.push_back(its[i].fused.get());
+    g->second.push_back(i);
+  }
+  std::vector<std::vector<size_t>> out;
+  for (const FusedForm* f : forms) {
+    const std::vector<size_t>& g = groups[f];
+    if (g.size() < kMinFused) continue;
+    size_t per = std::min(kMaxBatch, (g.size() + static_cast<size_t>(workers) - 1) / static_cast<size_t>(workers));
+    per = std::max(per, kMinFused);
+    for (size_t k = 0; k < g.size(); k += per)
+      out.emplace_back(g.begin() + static_cast<std::ptrdiff_t>(k), g.begin() + static_cast<std::ptrdiff_t>(std::min(g.size(), k + per)));
+  }
+  return out;
+}
+
+}  // namespace
+
+void RunFusedBatches(Database& db, OutputStore& store, const OutputSpec& output, const std::string& run_id,
+                     const std::vector<Iteration>& iterations, std::vector<IterationReport>& reports,
+                     const std::vector<size_t>& order, const SchedulerOptions& options) {
+  auto batches = Batches(iterations, reports, order, std::max(1, options.workers));
+  if (batches.empty()) return;
+  std::vector<Iteration> units(batches.size());
+  std::vector<IterationReport> unit_reports(batches.size());
+  std::vector<size_t> unit_order;
+  size_t largest = 0;
+  for (size_t b = 0; b < batches.size(); ++b) {
+    units[b].index = b;
+    units[b].key = "batch " + std::to_string(b + 1);
+    unit_order.push_back(b);
+    largest = std::max(largest, batches[b].size());
+  }
+  SchedulerOptions opt = options;
+  opt.retries = 0;  // a failed batch reruns its iterations separately, with their own retries
+  opt.committers = 0;
+  opt.stop_on_failure = false;
+  opt.events = nullptr;
+  opt.timeout_seconds = options.timeout_seconds * static_cast<double>(largest);
+  BatchExecutor executor(db, store, output, run_id, iterations, reports, std::move(batches), options.events);
+  RunIterations(units, unit_reports, unit_order, executor, opt);
+}
+
+}  // namespace fanout
