@@ -169,7 +169,7 @@ Result<int64_t> EngineExecutor::Compute(const Iteration& it, int attempt, Interr
   // after: its dependencies' committed outputs, as views on its own connection.
   Status views = it.deps.empty() ? Status::Ok() : DependencyViews(*c, store_, output_, it);
   Result<int64_t> rows = !views.ok() ? Result<int64_t>(views)
-                         : it.cpp   ? RunCppTransform(it, attempt, *c, stop, output_, CopyTarget(staging), failed_sql)
+                         : it.cpp   ? RunCppTransform(it, attempt, *c, stop, output_, CopyTarget(output_, staging), failed_sql)
                                     : Transform(it, **session, staging, failed_sql);
   stop.Disarm();
   if (reuse && rows.ok() && !stop.fired()) {
