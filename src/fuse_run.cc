@@ -4,6 +4,7 @@
 #include <map>
 
 #include "execute.h"
+#include "s3_client.h"
 #include "util.h"
 
 namespace fanout {
@@ -112,6 +113,7 @@ class BatchExecutor : public IterationExecutor {
 void BatchExecutor::CommitOne(PreparedStatement& copy, size_t i, double share) {
   const Iteration& it = its_[i];
   IterationReport& r = reports_[i];
+  S3IoScope s3_io(&r.s3);  // an S3 store's requests for this commit, in the manifest
   const double started = NowSeconds();
   auto staging = store_.Stage(it.target, 1);
   if (!staging.ok()) return;

@@ -304,5 +304,40 @@ TEST_F(FuseTest, GeneratedShapesWriteTheSameRowsFusedOrNot) {
   }
 }
 
+// An iteration in an after: graph (waiting or waited for) never fuses: a
+// batch would run it before its dependencies or commit it outside the order
+// its dependants wait on. The others still share one query, and the run
+// writes what a separate run writes.
+TEST_F(FuseTest, IterationsInAnAfterGraphRunSeparately) {
+  const std::string sql = "SELECT g, sum(v) * $scale AS s FROM a WHERE k <= $n GROUP BY g ORDER BY g";
+  auto with_after = [&](const std::string& fuse, const std::string& out) {
+    JobSpec spec = Spec(sql, fuse, out);
+    std::ostringstream y;
+    y << "inputs: {a: a.csv, b: b.csv}\n"
+      << "params: {scale: 1.5}\nsequence: {range: [1, 6]}\n"
+      << "transform: |\n  " << sql << "\n"
+      << "after: {6: [1]}\n"
+      << "output: {dir: " << out << "}\nrun: {fuse: " << fuse << ", max_workers: 2}\ncache: false\n";
+    auto parsed = ParseJobSpec(y.str(), dir_ + "/job.yaml");
+    EXPECT_TRUE(parsed.ok()) << parsed.status().message();
+    return parsed.ok() ? *parsed : spec;
+  };
+  JobSpec fused = with_after("always", dir_ + "/fused");
+  auto plan = PlanJob(fused, RunOptions{});
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  for (const PlannedIteration& p : *plan) {
+    const std::string n = p.n.ToString();
+    if (n == "1" || n == "6")
+      EXPECT_EQ(p.fuse, "separate: in an after: graph") << "n = " << n;
+    else
+      EXPECT_EQ(p.fuse, "fused: 4 iterations share one query") << "n = " << n;
+  }
+  RunReport a = RunJob(fused, RunOptions{});
+  RunReport b = RunJob(with_after("off", dir_ + "/separate"), RunOptions{});
+  ASSERT_EQ(a.ExitCode(), 0) << a.status.message();
+  ASSERT_EQ(b.ExitCode(), 0) << b.status.message();
+  EXPECT_EQ(Read(dir_ + "/fused").rows, Read(dir_ + "/separate").rows);
+}
+
 }  // namespace
 }  // namespace fanout
