@@ -25,7 +25,13 @@ test: build
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	TSAN_OPTIONS=suppressions=$(CURDIR)/tests/tsan.supp:halt_on_error=1:second_deadlock_stack=1
+	TSAN_OPTIONS=suppressions=$(CURDIR)/tests/tsan.supp:halt_on_error=1:detect_deadlocks=0
+# TSan: data races on. Its lock-order (deadlock) detector is off: DuckDB
+# (not instrumented) unlocks some mutexes on another thread than the one that
+# locked them, so a long-lived engine thread's held-lock set overflows the
+# detector's 64 slots ("CHECK failed: sanitizer_deadlock_detector.h:67" inside
+# duckdb::PhysicalBatchCopyToFile), at random. Lock discipline in fanout's own
+# code is checked by `make thread-safety` instead.
 check: thread-safety asan tsan fuzz
 
 # The MPI tests (label mpi: mpirun, Slurm, network namespaces) run in
