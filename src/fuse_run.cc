@@ -64,23 +64,39 @@ class BatchExecutor : public IterationExecutor {
                     IterationReport& report) override {
     (void)attempt, (void)slot, (void)report;
     const std::vector<size_t>& members = batches_[batch.index];
-    const FusedForm& form = *its_[members[0]].fused;
     auto con = db_.Connect();
     if (!con.ok()) return con.status();
     Connection* c = con->get();
     if (!stop.Arm([c] { c->Interrupt(); })) return stop.why();
-    const double started = NowSeconds();
-    Status st = Compute(*c, form, members);
-    auto copy = st.ok() ? c->Prepare(CopyStatement(output_, RowsOfOne(form))) : Result<std::unique_ptr<PreparedStatement>>(st);
-    const double share = (NowSeconds() - started) / static_cast<double>(members.size());
-    for (size_t k = 0; copy.ok() && k < members.size() && !stop.fired(); ++k)
-      if (reports_[members[k]].status == IterationStatus::kPending) CommitOne(**copy, members[k], share);
+    Status st = RunMembers(*c, members, stop);
     stop.Disarm();
     if (stop.fired()) return stop.why();
-    return copy.status();
+    return st;
   }
 
  private:
+  // Computes `members` as one query and commits each. A batch that runs out
+  // of memory is split in halves, each run as a batch of its own, down to
+  // kMinFused (memory sizes the batch: the engine says when it is too big).
+  Status RunMembers(Connection& con, const std::vector<size_t>& members, Interrupter& stop) {
+    const FusedForm& form = *its_[members[0]].fused;
+    const double started = NowSeconds();
+    Status st = Compute(con, form, members);
+    if (st.kind() == ErrorKind::kOutOfMemory && members.size() >= 2 * kMinFused && !stop.fired()) {
+      (void)con.Execute(std::string("DROP TABLE IF EXISTS ") + kResultTable);
+      const auto half = members.begin() + static_cast<std::ptrdiff_t>(members.size() / 2);
+      Status first = RunMembers(con, std::vector<size_t>(members.begin(), half), stop);
+      Status second = stop.fired() ? first : RunMembers(con, std::vector<size_t>(half, members.end()), stop);
+      return first.ok() ? second : first;
+    }
+    auto copy = st.ok() ? con.Prepare(CopyStatement(output_, RowsOfOne(form))) : Result<std::unique_ptr<PreparedStatement>>(st);
+    const double share = (NowSeconds() - started) / static_cast<double>(members.size());
+    for (size_t k = 0; copy.ok() && k < members.size() && !stop.fired(); ++k)
+      if (reports_[members[k]].status == IterationStatus::kPending) CommitOne(**copy, members[k], share);
+    (void)con.Execute(std::string("DROP TABLE IF EXISTS ") + kResultTable);
+    return copy.status();
+  }
+
   // The sequence table and the batch's rows in a temp result.
   Status Compute(Connection& con, const FusedForm& form, const std::vector<size_t>& members) {
     std::vector<const Iteration*> rows;
@@ -148,8 +164,11 @@ void BatchExecutor::CommitOne(PreparedStatement& copy, size_t i, double share) {
 }
 
 // The pending iterations with a fused form, in `order`, grouped by form and
-// cut into batches: at least one per worker, at most kMaxBatch each. A form
-// with fewer than kMinFused pending (a resume, --only) runs separately.
+// dealt into batches: at least one per worker, at most kMaxBatch each. They
+// are dealt in turn (the k-th to batch k mod count), not cut in runs, so a
+// sequence whose cost grows with n (or one in longest-first order) gives
+// every batch a like share and no worker idles while another ends its batch.
+// A form with fewer than kMinFused pending (a resume, --only) runs separately.
 std::vector<std::vector<size_t>> Batches(const std::vector<Iteration>& its, const std::vector<IterationReport>& reports,
                                          const std::vector<size_t>& order, int workers) {
   std::vector<const FusedForm*> forms;
@@ -166,8 +185,9 @@ std::vector<std::vector<size_t>> Batches(const std::vector<Iteration>& its, cons
     if (g.size() < kMinFused) continue;
     size_t per = std::min(kMaxBatch, (g.size() + static_cast<size_t>(workers) - 1) / static_cast<size_t>(workers));
     per = std::max(per, kMinFused);
-    for (size_t k = 0; k < g.size(); k += per)
-      out.emplace_back(g.begin() + static_cast<std::ptrdiff_t>(k), g.begin() + static_cast<std::ptrdiff_t>(std::min(g.size(), k + per)));
+    const size_t count = (g.size() + per - 1) / per, first = out.size();
+    out.resize(first + count);
+    for (size_t k = 0; k < g.size(); ++k) out[first + k % count].push_back(g[k]);
   }
   return out;
 }
