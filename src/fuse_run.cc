@@ -92,7 +92,8 @@ class BatchExecutor : public IterationExecutor {
     auto copy = st.ok() ? con.Prepare(CopyStatement(output_, RowsOfOne(form))) : Result<std::unique_ptr<PreparedStatement>>(st);
     const double share = (NowSeconds() - started) / static_cast<double>(members.size());
     for (size_t k = 0; copy.ok() && k < members.size() && !stop.fired(); ++k)
-      if (reports_[members[k]].status == IterationStatus::kPending) CommitOne(**copy, members[k], share);
+      if (reports_[members[k]].status == IterationStatus::kPending)
+        CommitOne(**copy, members[k], share, static_cast<int>(members.size()));
     (void)con.Execute(std::string("DROP TABLE IF EXISTS ") + kResultTable);
     return copy.status();
   }
@@ -111,7 +112,7 @@ class BatchExecutor : public IterationExecutor {
            " WHERE " + n + " = $fanout_n";
   }
 
-  void CommitOne(PreparedStatement& copy, size_t i, double share);
+  void CommitOne(PreparedStatement& copy, size_t i, double share, int fused);
 
   Database& db_;
   OutputStore& store_;
@@ -126,7 +127,7 @@ class BatchExecutor : public IterationExecutor {
 // Writes iteration i's rows into its own staging folder and publishes it as
 // a separate attempt would. On any failure it stays pending (run separately
 // later, with its own error).
-void BatchExecutor::CommitOne(PreparedStatement& copy, size_t i, double share) {
+void BatchExecutor::CommitOne(PreparedStatement& copy, size_t i, double share, int fused) {
   const Iteration& it = its_[i];
   IterationReport& r = reports_[i];
   S3IoScope s3_io(&r.s3);  // an S3 store's requests for this commit, in the manifest
@@ -146,6 +147,7 @@ void BatchExecutor::CommitOne(PreparedStatement& copy, size_t i, double share) {
   if (!commit.ok()) return;
   AttemptTrace a;
   a.attempt = 1;
+  a.fused = fused;
   a.status = ToString(IterationStatus::kCommitted);
   a.queued = a.started = started - share;
   a.staged = staged;

@@ -285,6 +285,7 @@ Json AttemptJson(const AttemptTrace& a) {
   if (!a.error.empty()) t["error"] = a.error;
   if (!a.retry_reason.empty()) t["retry_reason"] = a.retry_reason;
   if (!a.sql.empty()) t["sql"] = a.sql;
+  if (a.fused > 0) t["fused"] = a.fused;
   return t;
 }
 
@@ -307,6 +308,7 @@ void ReadTrace(Fields& f, std::vector<AttemptTrace>* out) {
     e.String("error", &a.error);
     e.String("retry_reason", &a.retry_reason);
     e.String("sql", &a.sql);
+    e.Int("fused", &a.fused);
     if (!e.status().ok()) return f.Take(e);
     out->push_back(std::move(a));
   }

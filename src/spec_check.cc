@@ -35,9 +35,23 @@ bool IsReservedParam(const std::string& name) {
   return l == "n" || l == "kind";
 }
 
+namespace {
+// fanout's own names in the SQL a job runs (fuse.h): a batch transform's
+// sequence table, and the rewritten query's tables and columns.
+std::string FanoutOwnName(const std::string& name, const char* what) {
+  const std::string l = Lower(name);
+  if (l == "fanout_sequence")
+    return std::string(what) + " '" + name + "' is reserved: fanout_sequence is the table a batch_transform reads; " +
+           "rename it";
+  if (l.rfind("__fanout_", 0) == 0)
+    return std::string(what) + " '" + name + "' is reserved: names starting with __fanout_ are fanout's own; rename it";
+  return "";
+}
+}  // namespace
+
 std::string InputName(const std::string& name) {
-  if (IsIdentifier(name)) return "";
-  return "input name '" + name + "' must be a plain identifier (letters, digits, _)";
+  if (!IsIdentifier(name)) return "input name '" + name + "' must be a plain identifier (letters, digits, _)";
+  return FanoutOwnName(name, "input name");
 }
 
 std::string ReaderOption(const std::string& name) {
@@ -49,6 +63,7 @@ std::string ParamName(const std::string& name) {
     return "param name '" + name + "' must be a plain identifier (letters, digits, _) to be used as $" + name;
   if (IsReservedParam(name))
     return "'" + name + "' is reserved: $n and $kind are bound by fanout (SQL names are case-insensitive)";
+  if (Lower(name).rfind("__fanout_", 0) == 0) return FanoutOwnName(name, "param name");
   return "";
 }
 

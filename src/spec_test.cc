@@ -240,6 +240,16 @@ TEST_F(SpecTest, NamesThatDifferOnlyInCaseAreRejected) {
     EXPECT_ERROR("params: {" + reserved + ": 1}\nsequence: [1]\ntransform: SELECT 1\n",
                  job + ":1:10: '" + reserved + "' is reserved: $n and $kind are bound by fanout");
 
+  // fanout's own SQL names (a batch transform's fanout_sequence, the fused
+  // query's __fanout_ tables and columns) cannot be taken by an input or a param.
+  for (std::string own : {"fanout_sequence", "Fanout_Sequence"})
+    EXPECT_ERROR("inputs:\n  " + own + ": data.csv\nsequence: [1]\ntransform: SELECT 1\n",
+                 job + ":2:3: input name '" + own + "' is reserved: fanout_sequence is the table a batch_transform reads");
+  EXPECT_ERROR("inputs:\n  __FANOUT_seq: data.csv\nsequence: [1]\ntransform: SELECT 1\n",
+               job + ":2:3: input name '__FANOUT_seq' is reserved: names starting with __fanout_ are fanout's own");
+  EXPECT_ERROR("params: {__fanout_p0: 1}\nsequence: [1]\ntransform: SELECT 1\n",
+               job + ":1:10: param name '__fanout_p0' is reserved: names starting with __fanout_ are fanout's own");
+
   // An inline param overrides an included one of the same name; a case
   // variant is a second name for it.
   Write("p.json", "{\n  \"Scale\": 1.0\n}\n");

@@ -156,7 +156,13 @@ class FuseTest : public TempDirTest {
     if (ordered) {
       EXPECT_TRUE(fo.bytes == so.bytes) << sql << ": the files differ";
     }
-    return note.rfind("fused", 0) == 0;
+    // What the plan says is what ran: each iteration's attempt says whether
+    // a fused batch computed it.
+    const bool fuses = note.rfind("fused", 0) == 0;
+    for (const IterationReport& r : a.iterations)
+      EXPECT_EQ(!r.trace.empty() && r.trace.back().fused > 0, fuses) << sql << ": n = " << r.n.ToString();
+    for (const IterationReport& r : b.iterations) EXPECT_TRUE(r.trace.empty() || r.trace.back().fused == 0);
+    return fuses;
   }
 };
 
@@ -257,6 +263,33 @@ TEST_F(FuseTest, AFailureInAFusedBatchFailsOnlyItsIteration) {
     }
   }
   EXPECT_FALSE(fs::exists(dir_ + "/out/iter_3"));
+}
+
+// A batch too big for run.memory_limit is split in halves, each a batch of
+// its own (measured: 8 of these iterations at once do not fit in 64 MB, 4
+// do); every iteration commits, fused, with the rows it gets alone.
+TEST_F(FuseTest, ABatchThatRunsOutOfMemoryIsSplitInHalves) {
+  std::ostringstream y;
+  y << "sequence: {range: [1, 8]}\n"
+    << "transform: |\n  SELECT r.range % 4 AS g, $n AS n, length(string_agg(CAST(r.range AS VARCHAR), ',')) AS len\n"
+    << "  FROM range(0, 600000) r WHERE r.range % $n >= 0 GROUP BY g ORDER BY g\n"
+    << "output: {dir: " << dir_ << "/out}\n"
+    << "run: {fuse: always, max_workers: 1, threads: 1, memory_limit: 64MB}\n";
+  auto spec = ParseJobSpec(y.str(), dir_ + "/job.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  ASSERT_EQ(FuseNote(*spec), "fused: 8 iterations share one query");
+  RunReport r = RunJob(*spec, RunOptions{});
+  ASSERT_EQ(r.ExitCode(), 0) << r.status.message();
+  for (const IterationReport& it : r.iterations) {
+    ASSERT_EQ(it.status, IterationStatus::kCommitted) << it.n.ToString() << ": " << it.error;
+    ASSERT_EQ(it.trace.size(), 1u);
+    EXPECT_EQ(it.trace[0].fused, 4) << "n = " << it.n.ToString();
+    EXPECT_EQ(it.rows, 4);
+  }
+  Output o = Read(dir_ + "/out");
+  ASSERT_EQ(o.rows.size(), 8u);
+  // Four groups in each output, as alone.
+  for (const auto& [name, rows] : o.rows) EXPECT_EQ(rows.size(), 5u) << name;  // the columns line and 4 rows
 }
 
 TEST_F(FuseTest, KindsAndTheirTransformsFuseByKind) {

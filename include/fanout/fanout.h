@@ -47,6 +47,7 @@ struct AttemptTrace {
   std::string error;         // the whole error text
   std::string retry_reason;  // why another attempt follows: "transient I/O", "timeout", "out of memory"
   std::string sql;           // the statement that failed, when one did
+  int fused = 0;             // computed in a fused batch of this many iterations (run.fuse); 0: alone
   bool operator==(const AttemptTrace&) const = default;
 };
 
