@@ -7,6 +7,7 @@
 //
 //   fanout_engine_floor --input NAME=FILE.csv ... --sql FILE.sql (--sequence 2,3,4 | --range 1:64)
 //                       --workers N --out DIR [--param NAME=VALUE ...] [--threads N]
+//                       [--compression zstd|snappy|uncompressed]   (default zstd, as fanout)
 //
 // Prints one line: `floor: iterations=9 rows=... bytes=... load_s=... run_s=...`.
 // The transform must be a single query; its $n is the iteration and every other
@@ -45,6 +46,7 @@ struct Flags {
   std::vector<int64_t> sequence;
   int workers = 1;
   int threads = 0;  // 0: all cores, as fanout's run.threads: auto
+  std::string compression = "zstd";  // fanout's default output.compression
 };
 
 std::pair<std::string, std::string> SplitAt(const std::string& s, char sep, const char* flag) {
@@ -89,6 +91,9 @@ Flags ParseFlags(int argc, char** argv) {
       f.threads = std::atoi(value.c_str());
     } else if (flag == "--out") {
       f.out_dir = value;
+    } else if (flag == "--compression") {
+      if (value != "zstd" && value != "snappy" && value != "uncompressed") Die("--compression: zstd, snappy or uncompressed");
+      f.compression = value;
     } else {
       Die("unknown flag " + flag);
     }
@@ -244,7 +249,7 @@ int main(int argc, char** argv) {
   Flags f = ParseFlags(argc, argv);
   // As in fanout, the target path is a bound parameter like every param.
   std::string copy_sql =
-      "COPY (\n" + ReadText(f.sql_file) + "\n) TO $floor_target (FORMAT parquet, COMPRESSION zstd)";
+      "COPY (\n" + ReadText(f.sql_file) + "\n) TO $floor_target (FORMAT parquet, COMPRESSION " + f.compression + ")";
   fs::create_directories(f.out_dir);
   double started = Now();
   Engine engine(f);
