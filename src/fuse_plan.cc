@@ -99,17 +99,36 @@ Result<std::vector<FusedForm::Column>> SequenceColumns(Connection& con, const st
 
 namespace {
 
+using Watch = std::function<void(Connection*)>;
+
+// A planning connection that Ctrl-C interrupts while it is in use.
+class Watched {
+ public:
+  Watched(const Watch& watch, Connection* con) : watch_(watch) {
+    if (watch_) watch_(con);
+  }
+  ~Watched() {
+    if (watch_) watch_(nullptr);
+  }
+  Watched(const Watched&) = delete;
+  Watched& operator=(const Watched&) = delete;
+
+ private:
+  const Watch& watch_;
+};
+
 // The batch form of `it`'s single query, checked: it binds over a sequence
 // table and returns the separate query's columns (names and types) plus n.
 // Returns why not when it cannot fuse.
 Result<std::shared_ptr<FusedForm>> AutoForm(Database& db, const Iteration& it, const FunctionCatalog& catalog,
-                                            bool always, std::string* why) {
+                                            bool always, const Watch& watch, std::string* why) {
   auto no = [why](std::string w) {
     *why = std::move(w);
     return Result<std::shared_ptr<FusedForm>>(std::shared_ptr<FusedForm>());
   };
   auto con = db.Connect();
   if (!con.ok()) return con.status();
+  Watched watched(watch, con->get());
   const std::string& sql = it.statements[0];
   auto tree = Serialize(**con, sql);
   if (!tree.ok()) return no(tree.status().message());
@@ -148,7 +167,7 @@ Result<std::shared_ptr<FusedForm>> AutoForm(Database& db, const Iteration& it, c
 }
 
 // A batch_transform: checked to return n; fuses unless run.fuse: off.
-Result<std::shared_ptr<FusedForm>> BatchForm(Database& db, const Iteration& it) {
+Result<std::shared_ptr<FusedForm>> BatchForm(Database& db, const Iteration& it, const Watch& watch) {
   auto form = std::make_shared<FusedForm>();
   form->sql = it.statements.back();
   form->seq_table = kSequenceTable;
@@ -156,6 +175,7 @@ Result<std::shared_ptr<FusedForm>> BatchForm(Database& db, const Iteration& it) 
   form->n_column = "n";
   auto con = db.Connect();
   if (!con.ok()) return con.status();
+  Watched watched(watch, con->get());
   FANOUT_RETURN_IF_ERROR(CreateSequenceTable(**con, *form, {&it}));
   auto cols = DryColumns(**con, form->sql, {});
   if (!cols.ok()) return cols.status();
@@ -192,7 +212,7 @@ Status PlanFusion(Database& db, const JobSpec& spec, std::vector<Iteration>& ite
     std::string why;
     std::shared_ptr<FusedForm> form;
     if (first.batch) {
-      auto f = BatchForm(db, first);
+      auto f = BatchForm(db, first, watch);
       if (!f.ok()) return f.status();
       form = std::move(f).value();
     }
@@ -207,11 +227,12 @@ Status PlanFusion(Database& db, const JobSpec& spec, std::vector<Iteration>& ite
       if (!catalog) {
         auto con = db.Connect();
         if (!con.ok()) return con.status();
+        Watched watched(watch, con->get());
         auto c = LoadFunctionCatalog(**con);
         if (!c.ok()) return c.status();
         catalog = std::move(c).value();
       }
-      auto f = AutoForm(db, first, *catalog, spec.run.fuse == RunSpec::Fuse::kAlways, &why);
+      auto f = AutoForm(db, first, *catalog, spec.run.fuse == RunSpec::Fuse::kAlways, watch, &why);
       if (!f.ok()) return f.status();
       form = std::move(f).value();
     }
@@ -222,7 +243,6 @@ Status PlanFusion(Database& db, const JobSpec& spec, std::vector<Iteration>& ite
                            : "separate: " + why;
     }
   }
-  (void)watch;
   return Status::Ok();
 }
 
