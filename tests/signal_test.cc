@@ -306,10 +306,10 @@ TEST_F(FusedSignalTest, KillDuringAFusedBatchLeavesNothingPartialAndResumeFinish
 
 // SIGINT once a batch has started committing its iterations one by one:
 // a row-level query with large per-n outputs (fuse: always), so each commit
-// (a COPY of 1 M rows out of the batch's result) takes tens of
+// (a COPY of 500 k rows out of the batch's result) takes tens of
 // milliseconds and the signal lands between the first commit and the last.
 TEST_F(FusedSignalTest, SigintWhileAFusedBatchCommitsKeepsWholeOutputsOnly) {
-  const std::string slow = "SELECT i, $n AS n, i * $n AS x FROM range(0, 1000000) r(i) WHERE i % 1000 <> $n";
+  const std::string slow = "SELECT i, $n AS n, i * $n AS x FROM range(0, 500000) r(i) WHERE i % 1000 <> $n";
   WriteFusedJob(slow, "always");
   ExpectAllFused();
   Child child = StartFanout({"run", Path("job.yaml")});
