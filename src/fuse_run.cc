@@ -1,6 +1,7 @@
 #include "fuse_run.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 
 #include "execute.h"
@@ -81,7 +82,11 @@ class BatchExecutor : public IterationExecutor {
   Status RunMembers(Connection& con, const std::vector<size_t>& members, Interrupter& stop) {
     const FusedForm& form = *its_[members[0]].fused;
     const double started = NowSeconds();
+    Say("fused batch of " + std::to_string(members.size()) + " (n = " + Keys(members) + "): computing");
     Status st = Compute(con, form, members);
+    if (st.ok())
+      Say("fused batch of " + std::to_string(members.size()) + " (n = " + Keys(members) + "): computed in " +
+          Seconds2(NowSeconds() - started) + ", committing each n");
     if (st.kind() == ErrorKind::kOutOfMemory && members.size() >= 2 * kMinFused && !stop.fired()) {
       (void)con.Execute(std::string("DROP TABLE IF EXISTS ") + kResultTable);
       const auto half = members.begin() + static_cast<std::ptrdiff_t>(members.size() / 2);
@@ -96,6 +101,22 @@ class BatchExecutor : public IterationExecutor {
         CommitOne(**copy, members[k], share, static_cast<int>(members.size()));
     (void)con.Execute(std::string("DROP TABLE IF EXISTS ") + kResultTable);
     return copy.status();
+  }
+
+  // A batch computes with no iteration started (they start as each commits):
+  // this says on the progress lines and in the log what it is doing.
+  void Say(const std::string& line) {
+    if (events_) events_->OnMessage(line);
+  }
+  static std::string Seconds2(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2fs", s);
+    return buf;
+  }
+  std::string Keys(const std::vector<size_t>& members) const {
+    std::string keys;
+    for (size_t k = 0; k < members.size() && k < 6; ++k) keys += (k ? ", " : "") + its_[members[k]].key;
+    return members.size() > 6 ? keys + ", ..." : keys;
   }
 
   // The sequence table and the batch's rows in a temp result.
@@ -217,8 +238,23 @@ void RunFusedBatches(Database& db, OutputStore& store, const OutputSpec& output,
   opt.stop_on_failure = false;
   opt.events = nullptr;
   opt.timeout_seconds = options.timeout_seconds * static_cast<double>(largest);
-  BatchExecutor executor(db, store, output, run_id, iterations, reports, std::move(batches), options.events);
+  BatchExecutor executor(db, store, output, run_id, iterations, reports, batches, options.events);
   RunIterations(units, unit_reports, unit_order, executor, opt);
+  // Cancelled while a batch ran: what it had not committed was running too
+  // (not "not started", as the separate pass would say of it).
+  for (size_t b = 0; b < batches.size(); ++b) {
+    const IterationReport& u = unit_reports[b];
+    if (u.status != IterationStatus::kCancelled || u.error != "cancelled while running") continue;
+    for (size_t i : batches[b]) {
+      IterationReport& r = reports[i];
+      if (r.status != IterationStatus::kPending) continue;
+      r.status = IterationStatus::kCancelled;
+      r.error = "cancelled while running (in a fused batch of " + std::to_string(batches[b].size()) + ")";
+      r.started_at = u.started_at > 0 ? u.started_at : NowSeconds();
+      r.finished_at = NowSeconds();
+      if (options.events) options.events->OnFinished(r);
+    }
+  }
 }
 
 }  // namespace fanout

@@ -269,6 +269,13 @@ class FusedSignalTest : public FanoutTest {
     RunResult r = WaitProcess(child);
     // The slow batches take about a second each; the signal lands within it.
     EXPECT_EQ(ExpectInterruptedManifest(r), kSlow);
+    // The batch the signal stopped was running: its iterations say so (the
+    // other batch may not have started yet).
+    int in_batch = 0;
+    const nlohmann::json m = OnlyManifest();
+    for (const auto& it : m["iterations"])
+      in_batch += it["error"] == "cancelled while running (in a fused batch of 8)";
+    EXPECT_GE(in_batch, 8) << m["iterations"].dump(1);
     ExpectNothingPartial();
     ExpectResumeMatchesSeparate(SlowAggregate());
   }
