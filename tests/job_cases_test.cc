@@ -113,11 +113,14 @@ class JobCase : public FanoutTest, public ::testing::WithParamInterface<std::str
     for (const std::string& rel : Strings(step["kept"], "")) kept.push_back(TakeSnapshot(Path(rel)));
     Snapshot before = TakeSnapshot(Path());
     RunResult r = Fanout(Strings(step["run"], Path()), Strings(step["env"], Path()));
-    if (step["exit"]) EXPECT_EQ(r.exit_code, step["exit"].as<int>()) << r.Describe();
+    if (step["exit"]) {
+      EXPECT_EQ(r.exit_code, step["exit"].as<int>()) << r.Describe();
+    }
     CheckStream(step, "stdout", r.out, r);
     CheckStream(step, "stderr", r.err, r);
-    if (step["unchanged"] && step["unchanged"].as<bool>())
+    if (step["unchanged"] && step["unchanged"].as<bool>()) {
       EXPECT_EQ(DiffSnapshots(before, TakeSnapshot(Path())), "") << "the work folder changed";
+    }
     std::vector<std::string> kept_paths = Strings(step["kept"], "");
     for (size_t i = 0; i < kept.size(); ++i)
       EXPECT_EQ(DiffSnapshots(kept[i], TakeSnapshot(Path(kept_paths[i]))), "") << kept_paths[i] << " changed";
@@ -137,7 +140,9 @@ class JobCase : public FanoutTest, public ::testing::WithParamInterface<std::str
       EXPECT_EQ(text.find(not_want), std::string::npos) << s << " has: " << not_want << "\n" << r.Describe();
     for (const std::string& re : Strings(step[s + "_regex"], Path()))
       EXPECT_TRUE(std::regex_search(text, std::regex(re))) << s << " does not match: " << re << "\n" << r.Describe();
-    if (step[s + "_is"]) EXPECT_EQ(text, Expand(step[s + "_is"].as<std::string>(), Path())) << r.Describe();
+    if (step[s + "_is"]) {
+      EXPECT_EQ(text, Expand(step[s + "_is"].as<std::string>(), Path())) << r.Describe();
+    }
     if (step[s + "_starts"]) {
       std::string start = Expand(step[s + "_starts"].as<std::string>(), Path());
       EXPECT_EQ(text.rfind(start, 0), 0u) << s << " does not start with: " << start << "\n" << r.Describe();
@@ -227,13 +232,17 @@ class JobCase : public FanoutTest, public ::testing::WithParamInterface<std::str
     nlohmann::json::json_pointer ptr(at);
     ASSERT_TRUE(doc.contains(ptr)) << "nothing at " << at << " in " << doc.dump(2);
     const nlohmann::json& got = doc[ptr];
-    if (check["is"]) EXPECT_EQ(got, ToJson(check["is"], Path()));
+    if (check["is"]) {
+      EXPECT_EQ(got, ToJson(check["is"], Path()));
+    }
     if (check["contains"]) {
       std::string want = Expand(check["contains"].as<std::string>(), Path());
       ASSERT_TRUE(got.is_string()) << got.dump();
       EXPECT_NE(got.get<std::string>().find(want), std::string::npos) << got.dump() << " lacks " << want;
     }
-    if (check["size"]) EXPECT_EQ(got.size(), check["size"].as<size_t>()) << got.dump();
+    if (check["size"]) {
+      EXPECT_EQ(got.size(), check["size"].as<size_t>()) << got.dump();
+    }
     if (check["same_as"]) {
       nlohmann::json other = Document(check["same_as"]["file"].as<std::string>(), r);
       nlohmann::json::json_pointer other_ptr(check["same_as"]["at"].as<std::string>());

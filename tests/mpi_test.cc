@@ -158,7 +158,9 @@ TEST_F(MpiTest, OnlyThenResumeUnderMpi) {
   EXPECT_EQ(m["counts"]["skipped"], 2);
   EXPECT_EQ(m["counts"]["committed"], 6);
   for (const auto& it : m["iterations"])
-    if (it["status"] == "committed") EXPECT_NE(it["rank"], 0) << "--coordinator-only: rank 0 ran " << it.dump();
+    if (it["status"] == "committed") {
+      EXPECT_NE(it["rank"], 0) << "--coordinator-only: rank 0 ran " << it.dump();
+    }
   EXPECT_EQ(RunIdOf("iter_2"), first);  // skipped: still the first run's
   EXPECT_EQ(Targets().size(), 8u);
   for (int n = 1; n <= 8; ++n) EXPECT_EQ(ReadTotals(Iter(n)), ExpectedTotals(sales_, n, 10));

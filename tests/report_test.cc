@@ -72,7 +72,9 @@ TEST_F(ReportTest, EveryAttemptIsTracedInOrderInTheManifestAndTheTsv) {
     EXPECT_LE(it.trace.back().finished, it.finished_at + us);
     for (size_t k = 0; k < it.trace.size(); ++k) {
       ExpectOrdered(it, it.trace[k]);
-      if (k > 0) EXPECT_LE(it.trace[k - 1].finished, it.trace[k].queued) << "a retry waits for the attempt before";
+      if (k > 0) {
+        EXPECT_LE(it.trace[k - 1].finished, it.trace[k].queued) << "a retry waits for the attempt before";
+      }
     }
   }
   const IterationReport& slow = m.iterations[0];

@@ -304,8 +304,12 @@ TEST_P(S3KillTest, AKillBeforeTheMarkerCommitsNothingAndResumeRerunsAndCleansUp)
   const bool before_complete = std::string(GetParam()) == "before-complete";
   // (max_workers: 1 computes one iteration at a time, but the next may
   // compute, and upload, while one commits: another upload may be open.)
-  if (before_complete) EXPECT_GE(s3->ListMultipart("bkt", "jobs/big/")->size(), 1u);
-  if (!before_complete) EXPECT_FALSE(Keys("jobs/big/iter_").empty());  // parts, no marker
+  if (before_complete) {
+    EXPECT_GE(s3->ListMultipart("bkt", "jobs/big/")->size(), 1u);
+  }
+  if (!before_complete) {
+    EXPECT_FALSE(Keys("jobs/big/iter_").empty());  // parts, no marker
+  }
   // The status of the killed run, once its lock expired: killed.
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   RunResult status = Fanout({"status", out});

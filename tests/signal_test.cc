@@ -198,9 +198,10 @@ class FusedSignalTest : public FanoutTest {
   // staging the next run clears) no staging is left.
   void ExpectNothingPartial(bool clean_exit = true) {
     for (const auto& target : Targets()) ExpectCommitted(target);
-    if (clean_exit)
+    if (clean_exit) {
       EXPECT_TRUE(!fs::exists(OutPath(".fanout-staging")) || fs::is_empty(OutPath(".fanout-staging")))
           << "staging left: " << ::testing::PrintToString(ListDir(OutPath(".fanout-staging")));
+    }
     RunResult verify = Fanout({"status", OutPath(), "--verify"});
     EXPECT_EQ(verify.exit_code, 0) << verify.Describe();
   }
