@@ -82,11 +82,10 @@ class BatchExecutor : public IterationExecutor {
   Status RunMembers(Connection& con, const std::vector<size_t>& members, Interrupter& stop) {
     const FusedForm& form = *its_[members[0]].fused;
     const double started = NowSeconds();
-    Say("fused batch of " + std::to_string(members.size()) + " (n = " + Keys(members) + "): computing");
+    const std::string label = "fused batch of " + std::to_string(members.size()) + " (n = " + Keys(members) + ")";
+    Say(label + ": computing");
     Status st = Compute(con, form, members);
-    if (st.ok())
-      Say("fused batch of " + std::to_string(members.size()) + " (n = " + Keys(members) + "): computed in " +
-          Seconds2(NowSeconds() - started) + ", committing each n");
+    if (st.ok()) Say(label + ": computed in " + Seconds2(NowSeconds() - started) + ", committing each n");
     if (st.kind() == ErrorKind::kOutOfMemory && members.size() >= 2 * kMinFused && !stop.fired()) {
       (void)con.Execute(std::string("DROP TABLE IF EXISTS ") + kResultTable);
       const auto half = members.begin() + static_cast<std::ptrdiff_t>(members.size() / 2);
@@ -244,12 +243,12 @@ void RunFusedBatches(Database& db, OutputStore& store, const OutputSpec& output,
   // (not "not started", as the separate pass would say of it).
   for (size_t b = 0; b < batches.size(); ++b) {
     const IterationReport& u = unit_reports[b];
-    if (u.status != IterationStatus::kCancelled || u.error != "cancelled while running") continue;
+    if (u.status != IterationStatus::kCancelled || u.error != kCancelledWhileRunning) continue;
     for (size_t i : batches[b]) {
       IterationReport& r = reports[i];
       if (r.status != IterationStatus::kPending) continue;
       r.status = IterationStatus::kCancelled;
-      r.error = "cancelled while running (in a fused batch of " + std::to_string(batches[b].size()) + ")";
+      r.error = std::string(kCancelledWhileRunning) + " (in a fused batch of " + std::to_string(batches[b].size()) + ")";
       r.started_at = u.started_at > 0 ? u.started_at : NowSeconds();
       r.finished_at = NowSeconds();
       if (options.events) options.events->OnFinished(r);

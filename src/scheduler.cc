@@ -209,8 +209,8 @@ class Pool {
       AttemptTrace& a = r.trace.back();
       a.finished = NowSeconds();
       if (o.st.ok()) return Finish(i, IterationStatus::kCommitted, "");
-      a.error = o.cancelled ? "cancelled while running" : o.error;
-      if (o.cancelled) return Finish(i, IterationStatus::kCancelled, "cancelled while running");
+      a.error = o.cancelled ? kCancelledWhileRunning : o.error;
+      if (o.cancelled) return Finish(i, IterationStatus::kCancelled, kCancelledWhileRunning);
       bool transient = o.timed_out || o.st.kind() == ErrorKind::kTransientIo;
       if (!o.memory && (!transient || attempt > opt_.retries || Cancelled())) {
         if (opt_.stop_on_failure) stopping_ = true;

@@ -17,6 +17,10 @@
 
 namespace fanout {
 
+// The error of an iteration stopped by cancellation while it ran (a batch
+// of fused iterations gets it too: fuse_run.cc tells its iterations).
+inline constexpr const char* kCancelledWhileRunning = "cancelled while running";
+
 // Lets another thread stop the step an attempt is running. Thread-safe.
 class Interrupter {
  public:
