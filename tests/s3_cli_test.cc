@@ -107,7 +107,10 @@ TEST_F(S3CliTest, StatusVerifyAndReportReadTheStoreTheUrlNames) {
   ASSERT_EQ(html_url.rfind(out + "/_fanout/runs/", 0), 0u) << report.out;
   EXPECT_NE(Client()->Get("bkt", html_url.substr(std::string("s3://bkt/").size()))->find("<html"),
             std::string::npos);
-  EXPECT_EQ(Proxy("GET", "stats")["rejected"], 0);
+  {
+    auto stats = Proxy("GET", "stats");
+    EXPECT_EQ(stats["rejected"], 0) << stats.dump();
+  }
   ExpectNoSecretUnder("jobs/out/");
   for (const RunResult* r : {&run, &status, &verify, &json, &bad, &report})
     EXPECT_EQ((r->out + r->err).find(kSecret), std::string::npos);
@@ -336,7 +339,10 @@ TEST_P(S3KillTest, AKillBeforeTheMarkerCommitsNothingAndResumeRerunsAndCleansUp)
       EXPECT_TRUE(listed.count(key)) << key << " is referenced by no marker";
   }
   EXPECT_TRUE(s3->ListMultipart("bkt", "jobs/big/")->empty());
-  EXPECT_EQ(Proxy("GET", "stats")["rejected"], 0);
+  {
+    auto stats = Proxy("GET", "stats");
+    EXPECT_EQ(stats["rejected"], 0) << stats.dump();
+  }
   // The shipped binary has no fault points: the same environment commits.
   const std::string shipped = WriteJob("jobs/shipped", kBigSql, "[1]");
   RunResult ok = Fanout({"run", dir_ + "/job.yaml"}, env);

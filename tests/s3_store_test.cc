@@ -63,7 +63,10 @@ TEST_F(S3StoreTest, PublishWritesPartsThenTheMarkerThatReadersTrust) {
   EXPECT_EQ(*s3->Get("bkt", marker->files[1].key), "3,4\n");
   EXPECT_EQ(*store->ListTargets(), std::vector<std::string>{"iter_1"});
   ASSERT_TRUE(store->EndRun().ok());
-  EXPECT_EQ(Proxy("GET", "stats")["rejected"], 0);
+  {
+    auto stats = Proxy("GET", "stats");
+    EXPECT_EQ(stats["rejected"], 0) << stats.dump();
+  }
 }
 
 TEST_F(S3StoreTest, ReplaceDeletesTheOldObjectsOnlyAfterTheNewMarker) {
@@ -228,7 +231,10 @@ TEST_F(S3StoreTest, TheSameJobLocallyAndOnS3GivesTheSameContent) {
     }
   }
   EXPECT_EQ(store->ListRuns()->size(), 1u);
-  EXPECT_EQ(Proxy("GET", "stats")["rejected"], 0);
+  {
+    auto stats = Proxy("GET", "stats");
+    EXPECT_EQ(stats["rejected"], 0) << stats.dump();
+  }
   // Wrong secret: a clear error before anything runs, nothing written.
   env[1] = "AWS_SECRET_ACCESS_KEY=wrong-secret";
   job.output = {"dir: s3://bkt/jobs/other", "format: csv"};

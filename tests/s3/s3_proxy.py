@@ -15,7 +15,8 @@ proxy of ours that
 
 Prints "PORT <n>" on stdout when ready, then serves until stdin... until it is
 killed (SIGTERM/SIGINT stop moto too). GET /__proxy__/stats answers JSON
-counts: verified, rejected, injected (by kind), forwarded.
+counts: verified, rejected, truncated (a client that died mid-body),
+injected (by kind), forwarded.
 Exits 3 when botocore or moto is missing (the tests skip and say so).
 """
 import argparse
@@ -42,7 +43,7 @@ except ImportError as e:
     sys.exit(3)
 
 LOCK = threading.Lock()
-STATS = {"verified": 0, "rejected": 0, "forwarded": 0, "injected": {}, "requests": 0}
+STATS = {"verified": 0, "rejected": 0, "truncated": 0, "forwarded": 0, "injected": {}, "requests": 0}
 # Faults: "next": [kind, ...] applies to the next requests in order;
 # "rate": {kind: probability} to every request after those; "seed".
 # Kinds: "503" (SlowDown), "500" (InternalError), "reset" (connection closed,
@@ -131,7 +132,8 @@ class Handler(BaseHTTPRequestHandler):
                 FAULTS["rate"] = dict(spec.get("rate", {}))
                 FAULTS["slow_seconds"] = float(spec.get("slow_seconds", 2.0))
                 RNG.seed(spec.get("seed", 1))
-                STATS.update({"verified": 0, "rejected": 0, "forwarded": 0, "injected": {}, "requests": 0})
+                STATS.update({"verified": 0, "rejected": 0, "truncated": 0, "forwarded": 0, "injected": {},
+                              "requests": 0})
             return self.answer(200, b"{}")
         return self.answer(404, b"")
 
@@ -159,6 +161,13 @@ class Handler(BaseHTTPRequestHandler):
     def handle_any(self):
         length = int(self.headers.get("Content-Length", 0) or 0)
         body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            # The client died while sending (a test SIGKILLs fanout in the
+            # middle of an upload): no request to verify or answer.
+            with LOCK:
+                STATS["truncated"] += 1
+            self.close_connection = True
+            return
         if self.path.startswith("/__proxy__"):
             return self.control(body)
         fault = pick_fault(self.path)
@@ -168,6 +177,7 @@ class Handler(BaseHTTPRequestHandler):
         if problem:
             with LOCK:
                 STATS["rejected"] += 1
+                STATS["last_rejected"] = f"{self.command} {self.path}: {problem}"
             code = "InvalidAccessKeyId" if problem == "InvalidAccessKeyId" else "SignatureDoesNotMatch"
             return self.answer(403, error_xml(code, f"The request signature is not valid: {problem}"))
         with LOCK:
