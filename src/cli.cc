@@ -347,13 +347,20 @@ void PrintRun(const fanout::Manifest& m, const std::string& state, const std::st
   printf("%s %s: %s, %.1fs\n", last ? "last run" : "run", m.run_id.c_str(), state.c_str(), m.seconds);
   if (state == "killed")
     printf("  it did not finish: no process holds %s/_fanout/lock (killed, or its machine went down);\n"
-           "  the iterations it committed stay, the pending ones never ran: rerun with --resume\n",
+           "  the iterations it committed stay, the others left nothing visible: rerun with --resume\n",
            out.c_str());
   else if (state == "running")
     printf("  still running (pid %lld): the iterations below are as of %s\n", static_cast<long long>(m.pid),
            m.updated_at.empty() ? "?" : m.updated_at.c_str());
+  int width = 12;
+  for (const auto& it : m.iterations) width = std::max(width, static_cast<int>(it.target.size()));
   for (const auto& it : m.iterations) {
-    printf("  %-12s %-10s %10lld rows %8.2fs  %s\n", it.target.c_str(), fanout::ToString(it.status),
+    // A pending iteration that had started was in flight when the manifest
+    // was last written: running, or (a killed run) stopped while it ran.
+    std::string status = fanout::ToString(it.status);
+    if (it.status == fanout::IterationStatus::kPending && it.started_at > 0)
+      status = state == "running" ? "running" : state == "killed" ? "in flight" : status;
+    printf("  %-*s %-10s %10lld rows %8.2fs  %s\n", width, it.target.c_str(), status.c_str(),
            static_cast<long long>(it.rows), it.seconds(), it.error.substr(0, it.error.find('\n')).c_str());
   }
 }

@@ -59,7 +59,10 @@ class BatchExecutor : public IterationExecutor {
                 const std::vector<Iteration>& its, std::vector<IterationReport>& reports,
                 std::vector<std::vector<size_t>> batches, EventSink* events)
       : db_(db), store_(store), output_(output), run_id_(std::move(run_id)), its_(its), reports_(reports),
-        batches_(std::move(batches)), events_(events) {}
+        batches_(std::move(batches)), events_(events), batch_size_(its.size(), 0) {}
+
+  // The size of the batch (after any split) that iteration i last ran in.
+  size_t BatchSize(size_t i) const { return batch_size_[i]; }
 
   Status RunAttempt(const Iteration& batch, int attempt, Interrupter& stop, ComputeSlot& slot,
                     IterationReport& report) override {
@@ -84,6 +87,7 @@ class BatchExecutor : public IterationExecutor {
     const double started = NowSeconds();
     const std::string label = "fused batch of " + std::to_string(members.size()) + " (n = " + Keys(members) + ")";
     Say(label + ": computing");
+    Started(members, started);
     Status st = Compute(con, form, members);
     if (st.ok()) Say(label + ": computed in " + Seconds2(NowSeconds() - started) + ", committing each n");
     if (st.kind() == ErrorKind::kOutOfMemory && members.size() >= 2 * kMinFused && !stop.fired()) {
@@ -106,6 +110,24 @@ class BatchExecutor : public IterationExecutor {
   // this says on the progress lines and in the log what it is doing.
   void Say(const std::string& line) {
     if (events_) events_->OnMessage(line);
+  }
+  // Every pending member is running from now: the progress lines, the log
+  // and the live manifest (what `fanout status` shows of a killed run) say so.
+  void Started(const std::vector<size_t>& members, double started) {
+    for (size_t i : members) {
+      if (reports_[i].status != IterationStatus::kPending) continue;
+      batch_size_[i] = members.size();
+      if (!events_) continue;
+      IterationReport r = reports_[i];
+      r.attempts = 1;
+      r.started_at = started;
+      AttemptTrace a;
+      a.attempt = 1;
+      a.fused = static_cast<int>(members.size());
+      a.queued = a.started = started;
+      r.trace = {a};
+      events_->OnStarted(r);
+    }
   }
   static std::string Seconds2(double s) {
     char buf[32];
@@ -142,6 +164,8 @@ class BatchExecutor : public IterationExecutor {
   std::vector<IterationReport>& reports_;
   const std::vector<std::vector<size_t>> batches_;
   EventSink* events_;
+  // By iteration; each batch's thread writes only its own members' entries.
+  std::vector<size_t> batch_size_;
 };
 
 // Writes iteration i's rows into its own staging folder and publishes it as
@@ -179,7 +203,6 @@ void BatchExecutor::CommitOne(PreparedStatement& copy, size_t i, double share, i
   r.started_at = a.started;
   r.rows = rows, r.bytes = commit->bytes, r.files = a.files;
   r.commit_seconds = (staged - started) + (a.published - computed);
-  if (events_) events_->OnStarted(r);
   r.status = IterationStatus::kCommitted;
   r.finished_at = a.finished;
   if (events_) events_->OnFinished(r);
@@ -248,7 +271,8 @@ void RunFusedBatches(Database& db, OutputStore& store, const OutputSpec& output,
       IterationReport& r = reports[i];
       if (r.status != IterationStatus::kPending) continue;
       r.status = IterationStatus::kCancelled;
-      r.error = std::string(kCancelledWhileRunning) + " (in a fused batch of " + std::to_string(batches[b].size()) + ")";
+      const size_t size = executor.BatchSize(i) ? executor.BatchSize(i) : batches[b].size();
+      r.error = std::string(kCancelledWhileRunning) + " (in a fused batch of " + std::to_string(size) + ")";
       r.started_at = u.started_at > 0 ? u.started_at : NowSeconds();
       r.finished_at = NowSeconds();
       if (options.events) options.events->OnFinished(r);

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 
 #include "fanout/record.h"
@@ -224,15 +225,21 @@ void ConsoleProgress::Line(const std::string& text) {
   fflush(out_);
 }
 
+int ConsoleProgress::Busy() const {
+  double busy = 0;
+  for (const auto& [target, share] : running_) busy += share;
+  return static_cast<int>(std::ceil(busy - 1e-9));
+}
+
 void ConsoleProgress::Redraw() {
   ProgressCounts c;
   c.total = total_;
   c.done = committed_ + failed_ + other_;
-  c.running = running_;
+  c.running = static_cast<int>(running_.size());
   c.failed = failed_;
   const double now = NowSeconds();
   c.elapsed = now - t0_;
-  c.eta = c.done == c.total ? 0 : eta_.Eta(now, std::max(running_, most_running_));
+  c.eta = c.done == c.total ? 0 : eta_.Eta(now, std::max(Busy(), most_running_));
   fprintf(out_, "\r\x1b[K%s", FormatStatusLine(format_, c).c_str());
   fflush(out_);
   shown_ = true;
@@ -266,11 +273,13 @@ void ConsoleProgress::OnEstimates(const std::map<std::string, double>& past_seco
 
 void ConsoleProgress::OnStarted(const IterationReport& it) {
   MutexLock lock(&mu_);
-  if (it.attempts == 1) {
-    ++running_;
-    most_running_ = std::max(most_running_, running_);
-    eta_.Started(it.target, NowSeconds());
-  }
+  // A retry, or a fused batch's member run separately after its batch
+  // failed, starts again: counted once, with its latest share.
+  const bool fresh = !running_.count(it.target);
+  const int fused = it.trace.empty() ? 0 : it.trace.back().fused;
+  running_[it.target] = fused > 1 ? 1.0 / fused : 1.0;
+  most_running_ = std::max(most_running_, Busy());
+  if (fresh) eta_.Started(it.target, NowSeconds());
   bool show = smart_ ? verbosity_ == Verbosity::kVerbose : verbosity_ != Verbosity::kQuiet;
   if (show) Line("start  n=" + it.n.ToString() + (it.attempts > 1 ? " attempt " + std::to_string(it.attempts) : ""));
 }
@@ -284,7 +293,7 @@ void ConsoleProgress::OnRetry(const IterationReport& it, const std::string& erro
 
 void ConsoleProgress::OnFinished(const IterationReport& it) {
   MutexLock lock(&mu_);
-  if (it.attempts > 0) --running_;
+  running_.erase(it.target);
   eta_.Finished(it.target, it.seconds());
   char buf[128];
   switch (it.status) {

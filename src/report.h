@@ -86,6 +86,7 @@ class ConsoleProgress : public EventSink {
  private:
   void Line(const std::string& text) REQUIRES(mu_);
   void Redraw() REQUIRES(mu_);
+  int Busy() const REQUIRES(mu_);  // workers the running iterations take
   void Tick() EXCLUDES(mu_);
   std::string Stamp() const;
   std::string Error(const std::string& error, size_t max) const;
@@ -99,8 +100,10 @@ class ConsoleProgress : public EventSink {
   double t0_;
   EtaEstimator eta_ GUARDED_BY(mu_);
   int total_ GUARDED_BY(mu_) = 0;
-  int running_ GUARDED_BY(mu_) = 0;
-  int most_running_ GUARDED_BY(mu_) = 0;
+  // Started and not finished, by target, each with its share of a worker:
+  // 1, or 1/N for a member of a fused batch of N (which starts all N at once).
+  std::map<std::string, double> running_ GUARDED_BY(mu_);
+  int most_running_ GUARDED_BY(mu_) = 0;  // most workers busy at once
   int committed_ GUARDED_BY(mu_) = 0;
   int failed_ GUARDED_BY(mu_) = 0;
   int other_ GUARDED_BY(mu_) = 0;

@@ -2,6 +2,9 @@
 // and two runs on one output folder. The bounds on the time to exit are the
 // README's promise (Ctrl-C stops a run within 2 s; a second one at once):
 // stopping takes milliseconds, so they leave a loaded machine ample room.
+#include <algorithm>
+#include <set>
+
 #include "test_util.h"
 
 namespace fanout::test {
@@ -290,11 +293,39 @@ TEST_F(FusedSignalTest, SigtermWhileAFusedBatchComputesCancelsItsIterationsAndRe
   InterruptWhileComputing(SIGTERM);
 }
 
+// The n of the iterations the live manifest on disk shows running: pending,
+// with a start (a batch's members from the moment it starts computing).
+std::set<int64_t> RunningInLiveManifest(const std::string& runs_dir) {
+  std::set<int64_t> running;
+  for (const auto& name : ListDir(runs_dir)) {
+    if (name.size() < 5 || name.compare(name.size() - 5, 5, ".json") != 0) continue;
+    auto m = nlohmann::json::parse(ReadFile(runs_dir + "/" + name), nullptr, false);
+    if (m.is_discarded() || !m.contains("iterations")) continue;
+    for (const auto& it : m["iterations"])
+      if (it.value("status", "") == "pending" && it.contains("started_at") && !it["started_at"].is_null())
+        running.insert(it["n"].get<int64_t>());
+  }
+  return running;
+}
+
 TEST_F(FusedSignalTest, KillDuringAFusedBatchLeavesNothingPartialAndResumeFinishes) {
-  WriteFusedJob(SlowAggregate(), "always");
+  // Slow batches of about 3 s: the live manifest (rewritten about once a
+  // second) shows one computing before it ends.
+  const std::string slow = "SELECT $n AS n, i % 7 AS g, count(*) AS c, sum(i) AS s FROM range(0, 60000000) r(i) "
+                           "WHERE i % 17 <> $n GROUP BY g ORDER BY g";
+  WriteFusedJob(slow, "always");
   ExpectAllFused();
   Child child = StartFanout({"run", Path("job.yaml")});
   ASSERT_TRUE(WaitFor([&] { return FastCommitted(); })) << "the fast batch never committed";
+  // While a batch computes, its iterations are running in the live manifest
+  // (what `fanout status` reads): a batch of 8 of the slow ones, n > kFast.
+  std::set<int64_t> running;
+  ASSERT_TRUE(WaitFor([&] {
+    running = RunningInLiveManifest(OutPath("_fanout/runs"));
+    return running.size() >= 8;
+  })) << "the live manifest never showed a computing batch's iterations as running: "
+      << ::testing::PrintToString(running);
+  for (int64_t n : running) EXPECT_GT(n, kFast);
   kill(child.pid, SIGKILL);
   EXPECT_EQ(WaitProcess(child).exit_code, 128 + SIGKILL);
   ExpectNothingPartial(/*clean_exit=*/false);
@@ -307,9 +338,19 @@ TEST_F(FusedSignalTest, KillDuringAFusedBatchLeavesNothingPartialAndResumeFinish
   // even when the live manifest had not caught up.
   for (int n = 1; n <= kFast; ++n)
     EXPECT_EQ(IterationOf(last, n).value("status", ""), "committed") << status.out;
+  // The text names what was cut off in flight, not "pending".
   RunResult text = Fanout({"status", OutPath()});
   EXPECT_NE(text.out.find("killed"), std::string::npos) << text.Describe();
-  ExpectResumeMatchesSeparate(SlowAggregate());
+  int in_flight = 0;
+  for (int64_t n : running)
+    if (IterationOf(last, static_cast<int>(n)).value("status", "") == "pending")
+      for (size_t at = 0, end; at < text.out.size(); at = end + 1) {
+        end = std::min(text.out.find('\n', at), text.out.size());
+        const std::string line = text.out.substr(at, end - at);
+        in_flight += line.rfind("  " + Iter(n) + " ", 0) == 0 && line.find(" in flight ") != std::string::npos;
+      }
+  EXPECT_GE(in_flight, 1) << text.out;
+  ExpectResumeMatchesSeparate(slow);
 }
 
 // SIGINT once a batch has started committing its iterations one by one:
