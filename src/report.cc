@@ -92,16 +92,30 @@ std::string FirstLine(const std::string& s, size_t max) {
 }
 }  // namespace
 
+std::string IterationName(const IterationReport& it) {
+  const std::string n = it.n.ToString();
+  return it.target.empty() || it.target == "iter_" + n ? n : it.target;
+}
+
+std::string Named(const IterationReport& it) {
+  const std::string name = IterationName(it);
+  return name == it.n.ToString() ? "n=" + name : name;
+}
+
 std::string FormatSummary(const RunReport& report) {
   std::string out;
   char buf[512];
-  snprintf(buf, sizeof buf, "%-12s %-10s %12s %11s %8s %8s  %s\n", "iteration", "status", "rows", "bytes", "seconds",
-           "attempts", "error");
+  int width = 12;  // the longest name (a folder name is at most 200 bytes)
+  for (const IterationReport& r : report.iterations)
+    width = std::max(width, static_cast<int>(IterationName(r).size()));
+  snprintf(buf, sizeof buf, "%-*s %-10s %12s %11s %8s %8s  %s\n", width, "iteration", "status", "rows", "bytes",
+           "seconds", "attempts", "error");
   out += buf;
   for (const IterationReport& r : report.iterations) {
     std::string err = r.status == IterationStatus::kSkipped ? r.skip_reason : FirstLine(r.error, 100);
-    snprintf(buf, sizeof buf, "%-12s %-10s %12lld %11s %8.2f %8d  %s\n", r.n.ToString().c_str(), ToString(r.status),
-             static_cast<long long>(r.rows), FormatBytes(r.bytes).c_str(), r.seconds(), r.attempts, err.c_str());
+    snprintf(buf, sizeof buf, "%-*s %-10s %12lld %11s %8.2f %8d  %s\n", width, IterationName(r).c_str(),
+             ToString(r.status), static_cast<long long>(r.rows), FormatBytes(r.bytes).c_str(), r.seconds(),
+             r.attempts, err.c_str());
     out += buf;
   }
   int ok = report.Count(IterationStatus::kCommitted) + report.Count(IterationStatus::kSkipped);
@@ -110,7 +124,7 @@ std::string FormatSummary(const RunReport& report) {
   out += buf;
   std::string failed;
   for (const IterationReport& r : report.iterations)
-    if (r.status == IterationStatus::kFailed) failed += (failed.empty() ? "" : ", ") + r.n.ToString();
+    if (r.status == IterationStatus::kFailed) failed += (failed.empty() ? "" : ", ") + IterationName(r);
   if (!failed.empty()) out += " (failed: " + failed + ")";
   int skipped = report.Count(IterationStatus::kSkipped), cancelled = report.Count(IterationStatus::kCancelled);
   if (skipped) out += ", " + std::to_string(skipped) + " skipped";
@@ -281,37 +295,37 @@ void ConsoleProgress::OnStarted(const IterationReport& it) {
   most_running_ = std::max(most_running_, Busy());
   if (fresh) eta_.Started(it.target, NowSeconds());
   bool show = smart_ ? verbosity_ == Verbosity::kVerbose : verbosity_ != Verbosity::kQuiet;
-  if (show) Line("start  n=" + it.n.ToString() + (it.attempts > 1 ? " attempt " + std::to_string(it.attempts) : ""));
+  if (show) Line("start  " + Named(it) + (it.attempts > 1 ? " attempt " + std::to_string(it.attempts) : ""));
 }
 
 void ConsoleProgress::OnRetry(const IterationReport& it, const std::string& error, double delay_s) {
   MutexLock lock(&mu_);
   char buf[64];
   snprintf(buf, sizeof buf, " (retry in %.1fs)", delay_s);
-  if (verbosity_ != Verbosity::kQuiet) Line("retry  n=" + it.n.ToString() + ": " + Error(error, 160) + buf);
+  if (verbosity_ != Verbosity::kQuiet) Line("retry  " + Named(it) + ": " + Error(error, 160) + buf);
 }
 
 void ConsoleProgress::OnFinished(const IterationReport& it) {
   MutexLock lock(&mu_);
   running_.erase(it.target);
   eta_.Finished(it.target, it.seconds());
-  char buf[128];
+  char buf[320];
   switch (it.status) {
     case IterationStatus::kCommitted:
       ++committed_;
-      snprintf(buf, sizeof buf, "ok     n=%s  %lld rows  %s  %.2fs", it.n.ToString().c_str(),
+      snprintf(buf, sizeof buf, "ok     %s  %lld rows  %s  %.2fs", Named(it).c_str(),
                static_cast<long long>(it.rows), FormatBytes(it.bytes).c_str(), it.seconds());
       if (verbosity_ != Verbosity::kQuiet) Line(buf);
       break;
     case IterationStatus::kFailed:
       ++failed_;
-      Line("FAILED n=" + it.n.ToString() + ": " + Error(it.error, 300));
+      Line("FAILED " + Named(it) + ": " + Error(it.error, 300));
       break;
     default: {
       ++other_;
       const std::string& why = it.status == IterationStatus::kSkipped ? it.skip_reason : it.error;
       if (verbosity_ != Verbosity::kQuiet)
-        Line(std::string(ToString(it.status)) + " n=" + it.n.ToString() + (why.empty() ? "" : ": " + why));
+        Line(std::string(ToString(it.status)) + " " + Named(it) + (why.empty() ? "" : ": " + why));
     }
   }
 }

@@ -23,6 +23,13 @@ Manifest ManifestOf(RunReport report, double now);
 // error) and the "SUMMARY: k/N succeeded" line.
 std::string FormatSummary(const RunReport& report);
 
+// How the summary, the progress lines and the log name an iteration: its n
+// ("2"), or its output folder when that is not iter_<n>, as for a grid
+// ("spend_north_0") or a named template ("model_2"). `Named` prefixes an n
+// with "n=" ("n=2"; a folder name as is).
+std::string IterationName(const IterationReport& it);
+std::string Named(const IterationReport& it);
+
 std::string FormatBytes(int64_t bytes);
 
 // What a status line shows.

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "report.h"
 #include "util.h"
 
 namespace fanout {
@@ -60,7 +61,7 @@ void RunLog::OnPlanned(const std::vector<IterationReport>& iterations) {
   for (const IterationReport& r : iterations) {
     if (r.status != IterationStatus::kSkipped) continue;
     ++skipped;
-    Add(Level::kInfo, "skip n=" + r.n.ToString() + ": " + r.skip_reason, &r);
+    Add(Level::kInfo, "skip " + Named(r) + ": " + r.skip_reason, &r);
   }
   Add(Level::kInfo, "planned " + std::to_string(iterations.size()) + " iterations, " + std::to_string(skipped) +
                         " skipped");
@@ -68,17 +69,17 @@ void RunLog::OnPlanned(const std::vector<IterationReport>& iterations) {
 }
 
 void RunLog::OnStarted(const IterationReport& it) {
-  Add(Level::kInfo, "start n=" + it.n.ToString() + " attempt " + std::to_string(it.attempts), &it);
+  Add(Level::kInfo, "start " + Named(it) + " attempt " + std::to_string(it.attempts), &it);
   if (next_) next_->OnStarted(it);
 }
 
 void RunLog::OnRetry(const IterationReport& it, const std::string& error, double delay_s) {
-  Add(Level::kWarn, "retry n=" + it.n.ToString() + " in " + Fixed(delay_s) + "s: " + error, &it);
+  Add(Level::kWarn, "retry " + Named(it) + " in " + Fixed(delay_s) + "s: " + error, &it);
   if (next_) next_->OnRetry(it, error, delay_s);
 }
 
 void RunLog::OnFinished(const IterationReport& it) {
-  const std::string n = "n=" + it.n.ToString();
+  const std::string n = Named(it);
   if (it.status == IterationStatus::kCommitted)
     Add(Level::kInfo, "committed " + n + ": " + std::to_string(it.rows) + " rows, " + std::to_string(it.bytes) +
                           " bytes, " + Fixed(it.seconds()) + "s", &it);
