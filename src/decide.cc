@@ -95,9 +95,12 @@ std::vector<size_t> RunOrder(const std::vector<Iteration>& its, const std::map<s
 // exist (anything at the path, even a dangling link).
 Status CheckNoOutputExists(OutputStore& store, const OutputSpec& output, const std::vector<std::string>& targets) {
   if (output.mode != OutputSpec::Mode::kErrorIfExists) return Status::Ok();
+  std::vector<bool> exists(targets.size());
+  ParallelFor(targets.size(), store.InspectConcurrency(),
+              [&](size_t i) { exists[i] = store.Inspect(targets[i]).kind != TargetState::Kind::kAbsent; });
   std::string list;
-  for (const std::string& target : targets)
-    if (store.Inspect(target).kind != TargetState::Kind::kAbsent) list += (list.empty() ? "" : ", ") + target;
+  for (size_t i = 0; i < targets.size(); ++i)
+    if (exists[i]) list += (list.empty() ? "" : ", ") + targets[i];
   if (list.empty()) return Status::Ok();
   return Status::Invalid("output.mode is error_if_exists and these outputs exist in " + output.dir + ": " + list +
                          " (remove them, or use mode: overwrite or skip_existing)");

@@ -16,6 +16,7 @@
 #include "runner.h"
 #include "s3_store.h"
 #include "storage.h"
+#include "util.h"
 
 namespace fanout {
 
@@ -140,20 +141,23 @@ Result<std::vector<PlannedIteration>> Job::Plan(std::vector<std::string>* warnin
   // What run would refuse, plan refuses too (error_if_exists aside: plan
   // shows what would run).
   FANOUT_RETURN_IF_ERROR(RefuseForeignTargets(store, TargetsOf((*loaded)->iterations)));
+  const std::vector<Iteration>& its = (*loaded)->iterations;
   std::vector<PlannedIteration> out;
-  for (const Iteration& it : (*loaded)->iterations) {
+  for (const Iteration& it : its) {
     PlannedIteration p{it.n, it.kind, it.target, it.params, "", "", true, {}, it.fuse_note};
     for (const auto& s : it.statements) p.sql += s + ";\n";
     if (it.cpp) p.sql = "-- C++ transform " + it.cpp->name + " (version " + it.cpp->transform.version + ")\n";
     for (const Dependency& d : it.deps) p.after.push_back(d.key);
-    if (impl_->options.resume) {
-      Inspected in(store, it);
-      p.run_reason = ResumeReason(store, in, it, impl_->options.verify).text;
-      p.would_run = !p.run_reason.empty();
-      if (!p.would_run) p.run_reason = "up to date";
-    }
     out.push_back(std::move(p));
   }
+  if (impl_->options.resume)
+    ParallelFor(its.size(), store.InspectConcurrency(), [&](size_t i) {
+      Inspected in(store, its[i]);
+      PlannedIteration& p = out[i];
+      p.run_reason = ResumeReason(store, in, its[i], impl_->options.verify).text;
+      p.would_run = !p.run_reason.empty();
+      if (!p.would_run) p.run_reason = "up to date";
+    });
   if (impl_->options.resume) PlanDependencies(store, (*loaded)->iterations, out);
   return out;
 }

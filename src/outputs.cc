@@ -116,9 +116,11 @@ std::string ForeignTargetMessage(const std::string& path, const std::string& wha
 
 Status RefuseForeignTargets(OutputStore& store, const std::vector<std::string>& targets) {
   std::vector<std::string> foreign, newer;
-  for (const std::string& target : targets) {
-    std::string path = store.location() + "/" + target;
-    TargetState s = store.Inspect(target);
+  std::vector<TargetState> states(targets.size());
+  ParallelFor(targets.size(), store.InspectConcurrency(), [&](size_t i) { states[i] = store.Inspect(targets[i]); });
+  for (size_t i = 0; i < targets.size(); ++i) {
+    std::string path = store.location() + "/" + targets[i];
+    const TargetState& s = states[i];
     if (s.kind != TargetState::Kind::kForeign) continue;
     (s.newer ? newer : foreign).push_back(path + " (" + s.what + ")");
   }

@@ -176,8 +176,9 @@ Status Runner::Decide() {
   if (events_)
     for (const std::string& line : loaded_->notes.lines) events_->OnMessage(line);
   if (spec_.output.mode == OutputSpec::Mode::kSkipExisting || options_.resume)
-    for (size_t i = 0; i < loaded_->iterations.size(); ++i)
+    ParallelFor(loaded_->iterations.size(), store_->InspectConcurrency(), [this](size_t i) {
       DecideSkip(*store_, spec_, options_, loaded_->iterations[i], report_.iterations[i]);
+    });
   if (!spec_.after.empty()) DecideDependencies(*store_, loaded_->iterations, report_.iterations);
   if (events_) events_->OnPlanned(report_.iterations);
   manifest_name_ = options_.shards > 0 ? ShardManifestName(report_.run_id, options_.shard, options_.shards)

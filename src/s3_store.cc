@@ -22,6 +22,9 @@ bool IsS3Location(const std::string& location) { return location.rfind("s3://", 
 
 namespace {
 
+// Planning's requests in flight at once (markers read, parts' sizes checked).
+constexpr int kInspectConcurrency = 16;
+
 S3StoreOptions WithHooks(S3StoreOptions options) {
   if (S3Hooks().part_size > 0) options.part_size = S3Hooks().part_size;
   if (S3Hooks().lock_ttl_seconds > 0) options.lock_ttl_seconds = S3Hooks().lock_ttl_seconds;
@@ -105,6 +108,8 @@ class S3Store : public OutputStore {
 
   const std::string& location() const override { return location_; }
 
+  // A GET (and HEADs) per target: planning sends this many at once.
+  int InspectConcurrency() const override { return kInspectConcurrency; }
   TargetState Inspect(const std::string& target) override {
     TargetState state;
     bool missing = false;
@@ -441,11 +446,26 @@ Result<CollectReport> CollectGarbage(OutputStore& out, bool dry_run) {
     ++report.uploads;
   }
   FANOUT_ASSIGN_OR_RETURN(std::vector<S3Object> all, s3->List(bucket, store->prefix()));
+  // A target whose objects are its marker and one attempt's parts holds no
+  // orphan worth a request: its marker is not read (10,000 outputs would be
+  // 10,000 GETs per run). Should that marker name another attempt (its own
+  // parts deleted by hand), the parts stay: only space, never a loss.
+  std::map<std::string, std::set<std::string>> attempts;  // target -> its attempt folders
+  std::set<std::string> marked;                            // targets with a _SUCCESS
+  for (const S3Object& o : all) {
+    const std::string rest = o.key.substr(store->prefix().size()), target = AttemptTarget(rest);
+    if (!target.empty()) attempts[target].insert(rest.substr(0, rest.find('/', target.size() + 1)));
+    const size_t slash = rest.find('/');
+    if (slash != std::string::npos && rest.compare(slash, std::string::npos, "/_SUCCESS") == 0)
+      marked.insert(rest.substr(0, slash));
+  }
   std::map<std::string, std::set<std::string>> referenced;  // target -> keys its marker lists
   std::set<std::string> untouchable;
+  for (const auto& [target, folders] : attempts)
+    if (folders.size() == 1 && marked.count(target)) untouchable.insert(target);
   for (const S3Object& o : all) {
     std::string target = AttemptTarget(o.key.substr(store->prefix().size()));
-    if (target.empty()) continue;
+    if (target.empty() || untouchable.count(target)) continue;
     if (!referenced.count(target)) {
       FANOUT_ASSIGN_OR_RETURN(bool readable, MarkerKeys(*s3, bucket, store->Key(target + "/_SUCCESS"),
                                                         &referenced[target]));

@@ -4,11 +4,14 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <regex>
+#include <thread>
 
 namespace fanout {
 
@@ -199,6 +202,22 @@ std::string FormatUtc(double unix_seconds) {
   size_t len = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
   snprintf(buf + len, sizeof buf - len, ".%03dZ", millis);
   return buf;
+}
+
+void ParallelFor(size_t n, int width, const std::function<void(size_t)>& fn) {
+  const size_t threads = std::min(n, static_cast<size_t>(std::max(width, 1)));
+  if (threads <= 1) {
+    for (size_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  auto loop = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < n;) fn(i);
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(loop);
+  loop();
+  for (std::thread& t : pool) t.join();
 }
 
 std::string HashHex(const std::string& data) {

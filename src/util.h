@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,10 @@ std::string HostName();
 double NowSeconds();                     // unix time, sub-second
 double ThreadCpuSeconds();               // CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID)
 std::string FormatUtc(double unix_seconds);  // 2026-11-23T05:22:16.123Z
+
+// Calls fn(0) .. fn(n - 1), on up to `width` threads at once (on the
+// caller's alone when width <= 1); returns when every call has.
+void ParallelFor(size_t n, int width, const std::function<void(size_t)>& fn);
 
 // 128-bit xxh3 as 32 hex characters.
 std::string HashHex(const std::string& data);

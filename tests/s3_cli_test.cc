@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <iostream>
 #include <thread>
 
@@ -173,6 +174,35 @@ TEST_F(S3CliTest, GcRemovesOnlyWhatNoMarkerReferencesUnderTheLock) {
   RunResult local = Fanout({"gc", dir_});
   EXPECT_EQ(local.exit_code, 2) << local.Describe();
   EXPECT_NE(local.err.find("fanout gc is for s3:// outputs"), std::string::npos) << local.err;
+}
+
+// Planning on S3 is a round trip per output: a resume of an up-to-date run
+// reads each marker twice at most (the check before loading, the decision
+// after locking), the end-of-run garbage collection reads none of a target
+// holding one attempt, and planning sends its requests many at once (with
+// every answer 50 ms late, as from a distant region).
+TEST_F(S3CliTest, PlanningReadsEachMarkerAtMostTwiceAndManyAtOnce) {
+  std::string seq = "[";
+  for (int n = 1; n <= 32; ++n) seq += (n > 1 ? ", " : "") + std::to_string(n);
+  const std::string out = WriteJob("jobs/many", kTotalsSql, seq + "]");
+  ASSERT_EQ(Fanout({"run", dir_ + "/job.yaml"}).exit_code, 0);
+  Faults({{"rate", {{"slow", 1.0}}}, {"slow_seconds", 0.05}});
+  RunResult resumed = Fanout({"run", dir_ + "/job.yaml", "--resume", "--json"});
+  auto stats = Proxy("GET", "stats");
+  Faults(nlohmann::json::object());
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.Describe();
+  auto m = Manifest::FromJson(resumed.out);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->counts.skipped, 32);
+  std::map<std::string, int> marker_reads;
+  for (const auto& line : stats["log"]) {
+    const std::string request = line.get<std::string>();
+    if (request.rfind("GET ", 0) == 0 && request.size() > 9 && request.compare(request.size() - 9, 9, "/_SUCCESS") == 0)
+      ++marker_reads[request];
+  }
+  EXPECT_EQ(marker_reads.size(), 32u) << stats["log"].dump();
+  for (const auto& [request, reads] : marker_reads) EXPECT_LE(reads, 2) << request;
+  EXPECT_GE(stats["max_in_flight"].get<int>(), 4) << "planning sent its requests one by one";
 }
 
 // 10% of the requests answered 503 SlowDown at random: the run still commits

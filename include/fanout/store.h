@@ -63,6 +63,11 @@ class OutputStore {
 
   // --- Reading: any time, no lock needed ---------------------------------
   virtual TargetState Inspect(const std::string& target) = 0;
+  // How many Inspect and Verify calls planning makes at once: 1 for local
+  // folders; more where each is a network round trip (S3), so that planning
+  // 10,000 iterations does not wait for 10,000 round trips one by one.
+  // Inspect and Verify must then be safe to call from several threads.
+  virtual int InspectConcurrency() const { return 1; }
   // "" when OUT/<target> holds exactly the files `marker` lists, with their
   // sizes (and with `checksums`, their xxh3); else what differs, e.g.
   // "part-00000.parquet: size 1234 on disk, 5678 in _SUCCESS".

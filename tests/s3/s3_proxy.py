@@ -16,7 +16,8 @@ proxy of ours that
 Prints "PORT <n>" on stdout when ready, then serves until stdin... until it is
 killed (SIGTERM/SIGINT stop moto too). GET /__proxy__/stats answers JSON
 counts: verified, rejected, truncated (a client that died mid-body),
-injected (by kind), forwarded.
+injected (by kind), forwarded; in_flight and max_in_flight (requests being
+served at once); log (each request's method and path, oldest first).
 Exits 3 when botocore or moto is missing (the tests skip and say so).
 """
 import argparse
@@ -43,7 +44,9 @@ except ImportError as e:
     sys.exit(3)
 
 LOCK = threading.Lock()
-STATS = {"verified": 0, "rejected": 0, "truncated": 0, "forwarded": 0, "injected": {}, "requests": 0}
+STATS = {"verified": 0, "rejected": 0, "truncated": 0, "forwarded": 0, "injected": {}, "requests": 0,
+         "in_flight": 0, "max_in_flight": 0, "log": []}
+LOG_MAX = 20000  # "log": "METHOD /path?query" of the requests since the last reset, oldest first
 # Faults: "next": [kind, ...] applies to the next requests in order;
 # "rate": {kind: probability} to every request after those; "seed".
 # Kinds: "503" (SlowDown), "500" (InternalError), "reset" (connection closed,
@@ -133,7 +136,7 @@ class Handler(BaseHTTPRequestHandler):
                 FAULTS["slow_seconds"] = float(spec.get("slow_seconds", 2.0))
                 RNG.seed(spec.get("seed", 1))
                 STATS.update({"verified": 0, "rejected": 0, "truncated": 0, "forwarded": 0, "injected": {},
-                              "requests": 0})
+                              "requests": 0, "max_in_flight": STATS["in_flight"], "log": []})
             return self.answer(200, b"{}")
         return self.answer(404, b"")
 
@@ -170,6 +173,18 @@ class Handler(BaseHTTPRequestHandler):
             return
         if self.path.startswith("/__proxy__"):
             return self.control(body)
+        with LOCK:
+            STATS["in_flight"] += 1
+            STATS["max_in_flight"] = max(STATS["max_in_flight"], STATS["in_flight"])
+            if len(STATS["log"]) < LOG_MAX:
+                STATS["log"].append(f"{self.command} {self.path}")
+        try:
+            self.serve(body)
+        finally:
+            with LOCK:
+                STATS["in_flight"] -= 1
+
+    def serve(self, body):
         fault = pick_fault(self.path)
         if fault and self.inject(fault):
             return
