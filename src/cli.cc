@@ -482,7 +482,8 @@ int ReportCommand(const std::string& out, std::string run_id, const std::string&
 }
 
 // `fanout gc OUT [--dry-run]`: under OUT's run lock, aborts stale multipart
-// uploads and removes the attempt objects no marker references; prints each.
+// uploads and removes the attempt objects no marker references, and the
+// local staging folders of killed runs; prints each.
 int GcCommand(const std::string& out, bool dry_run) {
   if (!fanout::IsS3Location(out))
     return Fail(fanout::Status::Invalid(out + " is not on S3: fanout gc is for s3:// outputs (a local output's "
@@ -498,9 +499,13 @@ int GcCommand(const std::string& out, bool dry_run) {
   const char* verb = dry_run ? "would abort" : "aborted";
   for (const std::string& u : report->aborted) printf("%s multipart upload of %s\n", verb, u.c_str());
   for (const std::string& o : report->removed) printf("%s %s\n", dry_run ? "would remove" : "removed", o.c_str());
-  printf("%s: %lld objects no marker references %s, %lld stale multipart uploads %s; committed outputs untouched\n",
+  for (const std::string& d : report->staging)
+    printf("%s the local staging folder of a killed run %s\n", dry_run ? "would remove" : "removed", d.c_str());
+  printf("%s: %lld objects no marker references %s, %lld stale multipart uploads %s, %lld local staging folders of "
+         "killed runs %s; committed outputs untouched\n",
          out.c_str(), static_cast<long long>(report->objects), dry_run ? "to remove" : "removed",
-         static_cast<long long>(report->uploads), dry_run ? "to abort" : "aborted");
+         static_cast<long long>(report->uploads), dry_run ? "to abort" : "aborted",
+         static_cast<long long>(report->staging.size()), dry_run ? "to remove" : "removed");
   return 0;
 }
 

@@ -142,6 +142,7 @@ struct S3TestHooks {
   void (*at)(const char* point) = nullptr;  // "before-complete" (multipart), "before-marker"
   int64_t part_size = 0;                    // > 0: stores opened afterwards send parts of this size
   double lock_ttl_seconds = 0;              // > 0: and lock with this expiry
+  int64_t read_chunk = 0;                   // > 0: ranged GETs (verify, input fetch) of this size
 };
 void SetS3TestHooks(const S3TestHooks& hooks);
 const S3TestHooks& S3Hooks();

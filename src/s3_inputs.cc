@@ -1,14 +1,17 @@
 // s3_inputs: s3:// inputs fetched once into the input cache (see s3_inputs.h).
 #include "s3_inputs.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 #include "load.h"
+#include "owner_lock.h"
 #include "s3_client.h"
 #include "s3_store.h"
 #include "util.h"
@@ -18,7 +21,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int64_t kChunk = 64 << 20;  // one ranged GET; the copy is written as they come
+// One ranged GET; the copy is written as they come.
+int64_t Chunk() { return S3Hooks().read_chunk > 0 ? S3Hooks().read_chunk : int64_t{64} << 20; }
 
 // ".csv" of ".../sales.csv" ("" when the last segment has no dot).
 std::string ExtensionOf(const std::string& key) {
@@ -27,16 +31,21 @@ std::string ExtensionOf(const std::string& key) {
 }
 
 // `head`'s version of bucket/key into `path`, under a temporary name renamed
-// when whole (a killed fetch leaves no copy that looks complete).
+// when whole (a killed fetch leaves no copy that looks complete). The
+// temporary file is flocked while it is written: the next fetch removes it
+// only once its writer is gone (RemoveDeadTemps).
 Status Download(S3Client& s3, const std::string& bucket, const std::string& key, const S3Object& head,
                 const std::string& path) {
   const std::string tmp = path + ".tmp-" + std::to_string(getpid());
+  auto owner = HoldOwnerLock(tmp);
+  if (!owner.ok()) return owner.status();
   std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
   if (!out) return Status::Io("cannot write " + tmp);
   Status st;
-  for (int64_t done = 0; done < head.size && st.ok(); done += kChunk) {
+  const int64_t step = Chunk();
+  for (int64_t done = 0; done < head.size && st.ok(); done += step) {
     bool changed = false;
-    auto chunk = s3.GetRange(bucket, key, done, std::min(kChunk, head.size - done), head.etag, &changed);
+    auto chunk = s3.GetRange(bucket, key, done, std::min(step, head.size - done), head.etag, &changed);
     if (!chunk.ok())
       st = changed ? Status::Failed("it changed while it was fetched: run again") : chunk.status();
     else
@@ -49,6 +58,34 @@ Status Download(S3Client& s3, const std::string& bucket, const std::string& key,
   if (st.ok() && ec) st = Status::Io("cannot rename " + tmp + " to " + path + ": " + ec.message());
   if (!st.ok()) fs::remove(tmp, ec);
   return st;
+}
+
+// True when `name` is a fetch's temporary file: <16 hex>-<16 hex>[.ext].tmp-<pid>.
+bool IsTempName(const std::string& name) {
+  const size_t tail = name.rfind(".tmp-");
+  if (name.size() < 33 || name[16] != '-' || tail == std::string::npos || tail < 33 || tail + 5 == name.size())
+    return false;
+  auto all = [&](size_t from, size_t to, int (*is)(int)) {
+    for (size_t i = from; i < to; ++i)
+      if (!is(static_cast<unsigned char>(name[i]))) return false;
+    return true;
+  };
+  return all(0, 16, isxdigit) && all(17, 33, isxdigit) && all(tail + 5, name.size(), isdigit);
+}
+
+// The temporary files of fetches killed midway (a SIGKILL skips the removal):
+// removed once no process holds their flock, so a fetch in flight in another
+// process is never touched. Only fanout's names, regular files of this user.
+void RemoveDeadTemps(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string path = e.path().string();
+    struct stat st;
+    if (!IsTempName(e.path().filename().string()) || ::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
+        st.st_uid != ::geteuid())
+      continue;
+    (void)RemoveIfUnowned(path, [&] { ::unlink(path.c_str()); });
+  }
 }
 
 // Older copies of the same URL (another ETag): removed (best effort).
@@ -106,6 +143,7 @@ Result<FetchedInputs> FetchS3Inputs(const JobSpec& spec) {
       auto config = S3ConfigFromEnvironment();
       if (!config.ok()) return config.status().WithPrefix("input '" + spec.inputs[i].name + "'");
       s3 = std::make_shared<S3Client>(std::move(config).value());
+      RemoveDeadTemps(dir);  // once, before the first fetch
     }
     std::string note;
     FANOUT_ASSIGN_OR_RETURN(out.spec.inputs[i].path, FetchOne(*s3, spec.inputs[i], dir, &out.identities[i], &note));

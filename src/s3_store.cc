@@ -1,9 +1,11 @@
 // s3_store: the OutputStore on S3 (see s3_store.h).
 #include "s3_store.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <atomic>
 #include <map>
@@ -12,6 +14,7 @@
 
 #include "commit.h"
 #include "mutex.h"
+#include "owner_lock.h"
 #include "posix_store.h"
 #include "storage.h"
 #include "util.h"
@@ -25,9 +28,16 @@ namespace {
 // Planning's requests in flight at once (markers read, parts' sizes checked).
 constexpr int kInspectConcurrency = 16;
 
+// The local staging folders: TMPDIR/fanout-s3-staging-<12 hex of the
+// location>-<run id>-<pid>, each holding kStagingOwner, flocked by the
+// process that stages there for as long as its run lasts.
+constexpr char kStagingPrefix[] = "fanout-s3-staging-";
+constexpr char kStagingOwner[] = ".fanout-owner";
+
 S3StoreOptions WithHooks(S3StoreOptions options) {
   if (S3Hooks().part_size > 0) options.part_size = S3Hooks().part_size;
   if (S3Hooks().lock_ttl_seconds > 0) options.lock_ttl_seconds = S3Hooks().lock_ttl_seconds;
+  if (S3Hooks().read_chunk > 0) options.read_chunk = S3Hooks().read_chunk;
   return options;
 }
 
@@ -141,20 +151,35 @@ class S3Store : public OutputStore {
   std::string Verify(const std::string& target, const Marker& marker, bool checksums) override {
     for (const MarkerFile& f : marker.files) {
       const std::string key = f.key.empty() ? Key(target + "/" + f.name) : f.key;
-      std::string problem = VerifyHead(key, f);
-      if (problem.empty() && checksums) problem = VerifyBytes(key, f);
+      S3Object head;
+      std::string problem = VerifyHead(key, f, &head);
+      if (problem.empty() && checksums) problem = VerifyBytes(head, f);
       if (!problem.empty()) return problem;
     }
     return "";
   }
-  std::string VerifyBytes(const std::string& key, const MarkerFile& f) {
-    auto bytes = s3_->Get(bucket_, key);
-    if (!bytes.ok()) return f.name + ": " + bytes.status().message();
-    std::string xxh3 = HashHex(*bytes);
+  // Streamed: ranged GETs of options_.read_chunk bytes, each pinned to the
+  // ETag HEAD saw (If-Match), hashed as they come: memory stays one chunk
+  // whatever the object's size, and an object replaced midway is said to
+  // have changed, never hashed as a mix of two versions.
+  std::string VerifyBytes(const S3Object& head, const MarkerFile& f) {
+    Xxh3Stream hash;
+    for (int64_t done = 0; done < head.size;) {
+      const int64_t length = std::min(options_.read_chunk, head.size - done);
+      bool changed = false;
+      auto chunk = s3_->GetRange(bucket_, head.key, done, length, head.etag, &changed);
+      if (!chunk.ok() && changed)
+        return f.name + ": changed while it was read (ETag " + head.etag + " no longer current at byte " +
+               std::to_string(done) + "): verify again";
+      if (!chunk.ok()) return f.name + ": " + chunk.status().message();
+      hash.Update(*chunk);
+      done += length;
+    }
+    const std::string xxh3 = hash.Hex();
     if (!f.xxh3.empty() && xxh3 != f.xxh3) return f.name + ": xxh3 " + xxh3 + " in the store, " + f.xxh3 + " in _SUCCESS";
     return "";
   }
-  std::string VerifyHead(const std::string& key, const MarkerFile& f) {
+  std::string VerifyHead(const std::string& key, const MarkerFile& f, S3Object* out) {
     auto head = s3_->Head(bucket_, key);
     if (!head.ok()) return f.name + ": " + head.status().message();
     if (head->key.empty()) return f.name + ": missing";
@@ -162,6 +187,7 @@ class S3Store : public OutputStore {
       return f.name + ": size " + std::to_string(head->size) + " in the store, " + std::to_string(f.bytes) +
              " in _SUCCESS";
     if (!f.etag.empty() && head->etag != f.etag) return f.name + ": ETag " + head->etag + ", " + f.etag + " in _SUCCESS";
+    *out = *head;
     return "";
   }
 
@@ -240,9 +266,10 @@ class S3Store : public OutputStore {
  private:
   std::string StagingRoot(const std::string& run_id) const {
     // Local, under TMPDIR; the process id keeps two processes' runs apart.
-    return std::filesystem::temp_directory_path().string() + "/fanout-s3-staging-" +
+    return std::filesystem::temp_directory_path().string() + "/" + kStagingPrefix +
            HashHex(location_).substr(0, 12) + "-" + run_id + "-" + std::to_string(getpid());
   }
+  Status CreateStaging(const std::string& root);
   Result<std::vector<MarkerFile>> Upload(const StagedAttempt& staged, const std::string& single);
 
   const std::string location_;
@@ -252,6 +279,7 @@ class S3Store : public OutputStore {
   std::string bucket_, prefix_;
   Mutex mu_;
   std::string run_id_ GUARDED_BY(mu_);
+  std::unique_ptr<OwnerLock> staging_owner_ GUARDED_BY(mu_);  // held from BeginRun to EndRun
 };
 
 }  // namespace
@@ -282,10 +310,25 @@ Status S3Store::BeginRun(const std::string& run_id) {
     MutexLock lock(&mu_);
     run_id_ = run_id;
   }
-  FANOUT_RETURN_IF_ERROR(files_->RemoveAll(StagingRoot(run_id)));
-  FANOUT_RETURN_IF_ERROR(files_->CreateDirs(StagingRoot(run_id)));
-  auto collected = CollectGarbage(*this);
+  FANOUT_RETURN_IF_ERROR(CreateStaging(StagingRoot(run_id)));
+  auto collected = CollectGarbage(*this);  // and the staging folders of dead runs
   return collected.ok() ? Status::Ok() : collected.status();
+}
+
+// The run's staging folder, owned (its owner file flocked) before anything is
+// staged. A sweeper in another pid namespace may remove the folder before
+// the owner file is there (this pid looks gone to it): then again.
+Status S3Store::CreateStaging(const std::string& root) {
+  Result<std::unique_ptr<OwnerLock>> owner = Status::Io("cannot create " + root);
+  for (int attempt = 0; attempt < 3 && !owner.ok(); ++attempt) {
+    FANOUT_RETURN_IF_ERROR(files_->RemoveAll(root));
+    FANOUT_RETURN_IF_ERROR(files_->CreateDirs(root));
+    owner = HoldOwnerLock(root + "/" + kStagingOwner);
+  }
+  if (!owner.ok()) return owner.status();
+  MutexLock lock(&mu_);
+  staging_owner_ = std::move(owner).value();
+  return Status::Ok();
 }
 
 Result<StagedAttempt> S3Store::Stage(const std::string& target, int attempt) {
@@ -308,7 +351,10 @@ Status S3Store::EndRun() {
     run_id = std::move(run_id_);
     run_id_.clear();
   }
-  return run_id.empty() ? Status::Ok() : files_->RemoveAll(StagingRoot(run_id));
+  Status st = run_id.empty() ? Status::Ok() : files_->RemoveAll(StagingRoot(run_id));
+  MutexLock lock(&mu_);
+  staging_owner_.reset();  // after the removal: no sweeper removes it under us
+  return st;
 }
 
 namespace {
@@ -430,6 +476,54 @@ Result<bool> MarkerKeys(S3Client& s3, const std::string& bucket, const std::stri
   return true;
 }
 
+// True when `name` is a staging folder's: kStagingPrefix, 12 hex digits, a
+// run id, a process id.
+bool IsStagingName(const std::string& name, long* pid) {
+  const size_t head = sizeof kStagingPrefix - 1;
+  if (name.rfind(kStagingPrefix, 0) != 0 || name.size() < head + 13 || name[head + 12] != '-') return false;
+  for (size_t i = head; i < head + 12; ++i)
+    if (!std::isxdigit(static_cast<unsigned char>(name[i]))) return false;
+  const size_t dash = name.rfind('-');
+  if (dash <= head + 13 || dash + 1 == name.size() || name.size() - dash > 11) return false;
+  for (size_t i = dash + 1; i < name.size(); ++i)
+    if (!std::isdigit(static_cast<unsigned char>(name[i]))) return false;
+  *pid = std::atol(name.c_str() + dash + 1);
+  return true;
+}
+
+// The staging folders under TMPDIR of runs that died (any output's; a SIGKILL
+// skips EndRun): removed (`dry_run`: only listed). Only folders named as
+// fanout names them, of this user, not links; one whose owner file a live
+// process holds is in use and kept. A folder without the owner file (killed
+// while creating it, or staged by an older fanout) goes only once no
+// process has its pid. Best effort: what cannot be read is left.
+std::vector<std::string> RemoveDeadStaging(bool dry_run) {
+  std::vector<std::string> removed;
+  std::error_code ec;
+  const std::string tmp = std::filesystem::temp_directory_path(ec).string();
+  if (ec) return removed;
+  for (const auto& entry : std::filesystem::directory_iterator(tmp, ec)) {
+    const std::string dir = entry.path().string();
+    long pid = 0;
+    struct stat st;
+    if (!IsStagingName(entry.path().filename().string(), &pid) || ::lstat(dir.c_str(), &st) != 0 ||
+        !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid())
+      continue;
+    auto remove = [&] {
+      std::error_code ignored;
+      if (!dry_run) std::filesystem::remove_all(dir, ignored);
+    };
+    Ownership owner = RemoveIfUnowned(dir + "/" + kStagingOwner, remove);
+    if (owner == Ownership::kNoLockFile && ProcessGone(pid)) {
+      remove();
+      owner = Ownership::kUnowned;
+    }
+    if (owner == Ownership::kUnowned) removed.push_back(dir);
+  }
+  std::sort(removed.begin(), removed.end());
+  return removed;
+}
+
 }  // namespace
 
 Result<CollectReport> CollectGarbage(OutputStore& out, bool dry_run) {
@@ -476,6 +570,7 @@ Result<CollectReport> CollectGarbage(OutputStore& out, bool dry_run) {
     report.removed.push_back("s3://" + bucket + "/" + o.key);
     ++report.objects;
   }
+  report.staging = RemoveDeadStaging(dry_run);
   return report;
 }
 

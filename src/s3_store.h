@@ -38,6 +38,7 @@ bool IsS3Location(const std::string& location);
 struct S3StoreOptions {
   double lock_ttl_seconds = 60;  // a lock not renewed for this long may be taken over
   int64_t part_size = 64 << 20;  // multipart above this
+  int64_t read_chunk = 64 << 20;  // --verify reads objects back in ranged GETs of this size
 };
 
 std::shared_ptr<OutputStore> NewS3Store(const std::string& location, std::shared_ptr<S3Client> client,
@@ -53,10 +54,15 @@ Result<std::shared_ptr<OutputStore>> OpenS3Store(const std::string& location);
 // a committed output's objects (its marker lists them), a target whose
 // marker cannot be read and anything not fanout's are never touched. The
 // caller holds the run lock (no live attempt then). What was removed.
+//
+// And, on this machine, the local staging folders (TMPDIR/fanout-s3-staging-*,
+// of any output) that runs killed before their end left: only those no live
+// process owns (the owner file each run flocks while it lasts; owner_lock.h).
 struct CollectReport {
   int64_t objects = 0, uploads = 0;
   std::vector<std::string> removed;  // s3://bucket/key of each object
   std::vector<std::string> aborted;  // s3://bucket/key of each upload aborted
+  std::vector<std::string> staging;  // each local staging folder of a dead run
 };
 Result<CollectReport> CollectGarbage(OutputStore& store, bool dry_run = false);
 

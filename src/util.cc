@@ -220,13 +220,23 @@ void ParallelFor(size_t n, int width, const std::function<void(size_t)>& fn) {
   for (std::thread& t : pool) t.join();
 }
 
-std::string HashHex(const std::string& data) {
-  XXH128_hash_t h = XXH3_128bits(data.data(), data.size());
+namespace {
+std::string Hex128(XXH128_hash_t h) {
   char buf[33];
   snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(h.high64),
            static_cast<unsigned long long>(h.low64));
   return buf;
 }
+}  // namespace
+
+std::string HashHex(const std::string& data) { return Hex128(XXH3_128bits(data.data(), data.size())); }
+
+Xxh3Stream::Xxh3Stream() : state_(XXH3_createState()) { XXH3_128bits_reset(static_cast<XXH3_state_t*>(state_)); }
+Xxh3Stream::~Xxh3Stream() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); }
+void Xxh3Stream::Update(const std::string& piece) {
+  XXH3_128bits_update(static_cast<XXH3_state_t*>(state_), piece.data(), piece.size());
+}
+std::string Xxh3Stream::Hex() const { return Hex128(XXH3_128bits_digest(static_cast<XXH3_state_t*>(state_))); }
 
 std::string HostName() {
   char host[256] = "?";

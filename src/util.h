@@ -48,4 +48,19 @@ void ParallelFor(size_t n, int width, const std::function<void(size_t)>& fn);
 // 128-bit xxh3 as 32 hex characters.
 std::string HashHex(const std::string& data);
 
+// The same hash over data given in pieces: Hex() of the pieces equals
+// HashHex of them joined (a file read back in chunks, never whole in memory).
+class Xxh3Stream {
+ public:
+  Xxh3Stream();
+  ~Xxh3Stream();
+  Xxh3Stream(const Xxh3Stream&) = delete;
+  Xxh3Stream& operator=(const Xxh3Stream&) = delete;
+  void Update(const std::string& piece);
+  std::string Hex() const;
+
+ private:
+  void* state_;  // XXH3_state_t (xxhash.h stays out of this header)
+};
+
 }  // namespace fanout

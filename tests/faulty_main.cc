@@ -9,6 +9,7 @@
 //                                       every file sent, no _SUCCESS yet)
 //   FANOUT_S3_PART_SIZE=BYTES           multipart above BYTES (S3 wants >= 5 MiB)
 //   FANOUT_S3_LOCK_TTL=SECONDS          the run lock's expiry (default 60)
+//   FANOUT_S3_READ_CHUNK=BYTES          ranged GETs of BYTES (verify, input fetch; default 64 MiB)
 #include <signal.h>
 #include <unistd.h>
 
@@ -33,6 +34,7 @@ bool S3FaultsFromEnv() {
   fanout::S3TestHooks hooks;
   if (const char* size = std::getenv("FANOUT_S3_PART_SIZE")) hooks.part_size = std::atoll(size);
   if (const char* ttl = std::getenv("FANOUT_S3_LOCK_TTL")) hooks.lock_ttl_seconds = std::atof(ttl);
+  if (const char* chunk = std::getenv("FANOUT_S3_READ_CHUNK")) hooks.read_chunk = std::atoll(chunk);
   const char* spec = std::getenv("FANOUT_FAULT_AT");
   bool s3 = spec && std::strncmp(spec, "s3:", 3) == 0;
   if (s3) {

@@ -3,15 +3,21 @@
 // --json) and `fanout report` read the store the URL names; `fanout gc` aborts
 // stale multipart uploads and removes only unreferenced attempt objects,
 // under the run lock; a SIGKILL between the last part and the marker leaves
-// nothing committed, and --resume reruns that iteration and cleans up.
+// nothing committed, and --resume reruns that iteration and cleans up (on S3
+// and the local staging folder); a killed input fetch's temporary file is
+// removed by the next fetch.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <iostream>
 #include <thread>
 
 #include "fanout/record.h"
+#include "owner_lock.h"
 #include "s3_server.h"
 #include "s3_store.h"
 
@@ -19,6 +25,23 @@ namespace fanout {
 namespace {
 using namespace fanout::test;
 using namespace fanout::s3test;
+
+// The id of a process that has ended (forked, exited, collected).
+long DeadPid() {
+  pid_t pid = fork();
+  if (pid == 0) _exit(0);
+  waitpid(pid, nullptr, 0);
+  return pid;
+}
+
+// The names in `dir` that start with `prefix`, sorted.
+std::vector<std::string> NamesIn(const std::string& dir, const std::string& prefix = "") {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().filename().string().rfind(prefix, 0) == 0) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
 
 class S3CliTest : public S3Test {
  protected:
@@ -312,6 +335,34 @@ TEST_F(S3CliTest, S3InputsAreFetchedOnceAndAChangedObjectRerunsWhatReadsIt) {
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/never"));
 }
 
+// A fetch killed midway leaves its temporary copy (<copy>.tmp-<pid>): the
+// next fetch removes it, but not one a live fetch holds (its flock; the pid
+// in its name has ended), nor a user's file.
+TEST_F(S3CliTest, TheNextFetchRemovesAKilledFetchsTempFileOnly) {
+  ASSERT_TRUE(Client()->Put("bkt", "in/sales.csv", SalesCsv(MakeSales())).ok());
+  JobText job;
+  job.inputs = {"sales: s3://bkt/in/sales.csv"};
+  job.output = {"dir: out", "format: csv"};
+  WriteFile(dir_ + "/job.yaml", job.Render());
+  const std::string cache = dir_ + "/.fanout-cache/s3";
+  std::filesystem::create_directories(cache);
+  const std::string copy = cache + "/0123456789abcdef-fedcba9876543210.csv";
+  const std::string dead = copy + ".tmp-" + std::to_string(DeadPid());
+  const std::string held = copy + ".tmp-" + std::to_string(DeadPid());
+  ASSERT_NE(dead, held);
+  WriteFile(dead, "half");
+  WriteFile(held, "in flight");
+  auto owner = HoldOwnerLock(held);
+  ASSERT_TRUE(owner.ok()) << owner.status().ToString();
+  WriteFile(cache + "/notes.tmp-1", "mine");
+  RunResult run = Fanout({"run", dir_ + "/job.yaml"});
+  ASSERT_EQ(run.exit_code, 0) << run.Describe();
+  EXPECT_FALSE(std::filesystem::exists(dead));
+  EXPECT_EQ(ReadFile(held), "in flight");
+  EXPECT_EQ(ReadFile(cache + "/notes.tmp-1"), "mine");
+  EXPECT_EQ(NamesIn(cache, "").size(), 3u);  // the fetched copy, the held temp file, the user's
+}
+
 // Each iteration writes ~6.6 MB of CSV: with 5 MiB parts, a multipart upload
 // of two parts.
 const char kBigSql[] = "SELECT range AS i, $n AS n, repeat('x', 100) AS pad FROM range(60000)";
@@ -343,6 +394,23 @@ TEST_P(S3KillTest, AKillBeforeTheMarkerCommitsNothingAndResumeRerunsAndCleansUp)
   if (!before_complete) {
     EXPECT_FALSE(Keys("jobs/big/iter_").empty());  // parts, no marker
   }
+  // Its local staging folder stays (a SIGKILL skips every cleanup), beside
+  // the staging folder of a live run of another output (its owner file held;
+  // a pid that has ended: the flock, not the pid, says it is live) and a
+  // user's folders.
+  const std::vector<std::string> left = NamesIn(tmp_, "fanout-s3-staging-");
+  ASSERT_EQ(left.size(), 1u);
+  const std::string live = tmp_ + "/fanout-s3-staging-0123456789ab-20260101T000000.000Z-abcdef-" +
+                           std::to_string(DeadPid());
+  std::filesystem::create_directories(live + "/iter_1.1");
+  WriteFile(live + "/iter_1.1/part-0.csv", "in flight");
+  auto live_owner = HoldOwnerLock(live + "/.fanout-owner");
+  ASSERT_TRUE(live_owner.ok()) << live_owner.status().ToString();
+  for (const char* mine : {"fanout-s3-staging-mine", "fanout-s3-staging-0123456789ab-notes", "notes"}) {
+    std::filesystem::create_directories(tmp_ + "/" + mine);
+    WriteFile(tmp_ + "/" + mine + "/keep.txt", "mine");
+  }
+  const std::vector<std::string> before_resume = NamesIn(tmp_);
   // The status of the killed run, once its lock expired: killed.
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   RunResult status = Fanout({"status", out});
@@ -355,6 +423,11 @@ TEST_P(S3KillTest, AKillBeforeTheMarkerCommitsNothingAndResumeRerunsAndCleansUp)
                                          : "would remove " + out + "/iter_"),
             std::string::npos)
       << dry.out;
+  EXPECT_NE(dry.out.find("would remove the local staging folder of a killed run " + tmp_ + "/" + left[0]),
+            std::string::npos)
+      << dry.out;
+  EXPECT_EQ(dry.out.find(live), std::string::npos) << dry.out;
+  EXPECT_EQ(NamesIn(tmp_), before_resume);
   // --resume takes the expired lock over, reruns both, collects the orphans.
   RunResult resumed = Fanout({"run", dir_ + "/job.yaml", "--resume"}, Env());
   ASSERT_EQ(resumed.exit_code, 0) << resumed.Describe();
@@ -369,6 +442,13 @@ TEST_P(S3KillTest, AKillBeforeTheMarkerCommitsNothingAndResumeRerunsAndCleansUp)
       EXPECT_TRUE(listed.count(key)) << key << " is referenced by no marker";
   }
   EXPECT_TRUE(s3->ListMultipart("bkt", "jobs/big/")->empty());
+  // The killed run's staging is gone (and the resumed run's own, at its
+  // end); the live run's and the user's are untouched.
+  std::vector<std::string> kept = before_resume;
+  kept.erase(std::find(kept.begin(), kept.end(), left[0]));
+  EXPECT_EQ(NamesIn(tmp_), kept);
+  EXPECT_EQ(ReadFile(live + "/iter_1.1/part-0.csv"), "in flight");
+  EXPECT_EQ(ReadFile(tmp_ + "/fanout-s3-staging-mine/keep.txt"), "mine");
   {
     auto stats = Proxy("GET", "stats");
     EXPECT_EQ(stats["rejected"], 0) << stats.dump();

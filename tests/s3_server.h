@@ -10,6 +10,9 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -31,6 +34,12 @@ class S3Test : public TempDirTest {
  protected:
   void SetUp() override {
     TempDirTest::SetUp();
+    // TMPDIR of its own (the S3 store stages there, and sweeps the staging
+    // of dead runs there): for this process and the fanout it starts.
+    tmp_ = dir_ + "/tmp";
+    std::filesystem::create_directories(tmp_);
+    if (const char* was = std::getenv("TMPDIR")) saved_tmpdir_ = was;
+    setenv("TMPDIR", tmp_.c_str(), 1);
     proxy_ = StartProcess({"/usr/bin/env", "python3", std::string(FANOUT_SOURCE_DIR) + "/tests/s3/s3_proxy.py",
                            "--access-key", kKeyId, "--secret-key", kSecret, "--bucket", "bkt"},
                           dir_);
@@ -55,6 +64,11 @@ class S3Test : public TempDirTest {
     if (proxy_.pid > 0) {
       kill(proxy_.pid, SIGTERM);
       waitpid(proxy_.pid, nullptr, 0);
+    }
+    if (saved_tmpdir_) {
+      setenv("TMPDIR", saved_tmpdir_->c_str(), 1);
+    } else {
+      unsetenv("TMPDIR");
     }
     TempDirTest::TearDown();
   }
@@ -86,6 +100,8 @@ class S3Test : public TempDirTest {
 
   Child proxy_;
   std::string port_;
+  std::string tmp_;                          // this test's TMPDIR
+  std::optional<std::string> saved_tmpdir_;  // the process's, restored after
 };
 
 }  // namespace s3test
