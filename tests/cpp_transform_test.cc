@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "fanout/fanout.h"
+#include "fanout/job.h"
 #include "test_util.h"
 
 namespace fanout {
@@ -434,6 +435,43 @@ cache: false
   EXPECT_FALSE(fs::exists(OutPath(Iter(7))));
   EXPECT_FALSE(fs::exists(OutPath(Iter(13))));
   EXPECT_EQ(ReadOut(Iter(8)), (Rows{{int64_t{1}, 16.0}, {int64_t{2}, 16.0}, {int64_t{3}, 16.0}, {int64_t{4}, 16.0}}));
+}
+
+// A Job validated (schema only) before it loads opens two engines: the hook
+// registers the functions on each, once, and on no other.
+TEST_F(CppFunctionTest, OnEngineReadyRunsOncePerEngine) {
+  Write("job.yaml", R"(name: fns
+inputs: {sales: sales.csv}
+params: {w: 1.5}
+sequence: [1, 2]
+transform: SELECT score($n, $w) AS s
+output: {dir: out}
+cache: false
+)");
+  std::atomic<int64_t> calls{0};
+  int ready = 0;
+  RunOptions options;
+  options.on_engine_ready = [&](Engine& e) {
+    ++ready;
+    return Register(e, &calls);
+  };
+  auto spec = LoadJobSpec(Path("job.yaml"));
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  auto job = Job::Open(*spec, options);
+  ASSERT_TRUE(job.ok()) << job.status().message();
+  EXPECT_EQ(ready, 0);  // Open loads nothing
+  ASSERT_TRUE((*job)->Validate().ok());
+  ASSERT_TRUE((*job)->Plan().ok());
+  ASSERT_TRUE((*job)->Validate().ok());
+  EXPECT_EQ(ready, 1);  // one schema-only engine serves all three
+  ASSERT_TRUE((*job)->Load().ok());
+  EXPECT_EQ(ready, 2);  // the engine that runs
+  ASSERT_TRUE((*job)->Plan().ok());
+  ASSERT_TRUE((*job)->Validate().ok());
+  RunReport report = (*job)->Run();
+  EXPECT_EQ(report.Count(IterationStatus::kCommitted), 2) << report.ToJson();
+  EXPECT_EQ(ready, 2);
+  EXPECT_EQ(ReadOut(Iter(2)), (Rows{{3.0}}));
 }
 
 TEST_F(CppFunctionTest, AWrongTypeFromAFunctionIsAnErrorNotACrash) {
