@@ -320,7 +320,35 @@ TEST_F(CppTransformTest, PlanShowsItWithoutRunningIt) {
   ASSERT_EQ(plan->size(), 3u);
   EXPECT_EQ((*plan)[0].sql, "-- C++ transform score (version v1)\n");
   EXPECT_FALSE(ValidateJob(*spec).ok());  // without the registration: refused
+  EXPECT_TRUE(ValidateJob(*spec, options).ok());
   EXPECT_EQ(calls.load(), 0);
+  EXPECT_FALSE(fs::exists(OutPath()));
+}
+
+TEST_F(CppTransformTest, ValidateJobWithOptionsChecksTheRegisteredTransforms) {
+  WriteJob("SELECT 1 AS x", "transforms: {agg: {cpp: score}}\n", "[{n: 1, kind: agg}, {n: 2, kind: other}]");
+  auto spec = LoadJobSpec(Path("job.yaml"));
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  std::atomic<int> calls{0};
+  RunOptions options;
+  options.transforms["score"] = AppendingScore(&calls);
+  Status st = ValidateJob(*spec, options);
+  EXPECT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(calls.load(), 0);  // checked, not run
+  // An unknown name is refused where the job names it, listing what is registered.
+  RunOptions others;
+  others.transforms["segment"] = AppendingScore();
+  others.transforms["rank"] = AppendingScore();
+  st = ValidateJob(*spec, others);
+  EXPECT_EQ(st.code(), Status::Code::kInvalid);
+  EXPECT_NE(st.message().find(Path("job.yaml") + ":8:"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("no C++ transform named 'score' is registered (registered: rank, segment)"),
+            std::string::npos)
+      << st.message();
+  // Without options nothing is registered: the refusal says how to validate.
+  st = ValidateJob(*spec);
+  EXPECT_EQ(st.code(), Status::Code::kInvalid);
+  EXPECT_NE(st.message().find("ValidateJob(spec, options)"), std::string::npos) << st.message();
   EXPECT_FALSE(fs::exists(OutPath()));
 }
 

@@ -183,6 +183,11 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options);
 // transform. Writes nothing.
 // `warnings` (may be null) gets what the job may not do as the user expects
 // (a column Parquet cannot hold exactly, ...).
+// With `options`, as the run would be given them: its C++ transforms
+// (`options.transforms`) are the registered ones, and `on_engine_ready`
+// registers its functions for the check. Without, nothing is registered: a
+// job naming a C++ transform is refused.
+Status ValidateJob(const JobSpec& spec, const RunOptions& options, std::vector<std::string>* warnings = nullptr);
 Status ValidateJob(const JobSpec& spec, std::vector<std::string>* warnings = nullptr);
 
 struct PlannedIteration {
