@@ -352,6 +352,53 @@ TEST_F(CppTransformTest, ValidateJobWithOptionsChecksTheRegisteredTransforms) {
   EXPECT_FALSE(fs::exists(OutPath()));
 }
 
+// A C++ transform's result columns are known only when it runs: a SQL
+// dependant (after:) is not dry-run against a stand-in but noted, and runs.
+TEST_F(CppTransformTest, ADependantOfACppTransformIsNotedNotRefusedByTheDryRun) {
+  Write("job.yaml", R"(name: cppdeps
+inputs: {sales: sales.csv}
+sequence:
+  - {n: fit, kind: fit}
+  - {n: north, kind: score}
+  - {n: all, kind: report}
+transforms:
+  fit: {cpp: totals}
+  score: SELECT $n AS region, sum(total) AS total FROM fit
+  report: SELECT region, total * 2 AS doubled FROM north
+output: {dir: out, name: "{n}"}
+after:
+  north: [fit]
+  all: [north]
+cache: false
+)");
+  std::atomic<int> calls{0};
+  RunOptions options;
+  options.transforms["totals"] = {[&calls](TransformContext& ctx) -> Status {
+                                    ++calls;
+                                    return ctx.SetResultQuery(
+                                        "SELECT customer, sum(amount) AS total FROM sales GROUP BY customer");
+                                  },
+                                  "v1"};
+  auto spec = LoadJobSpec(Path("job.yaml"));
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  auto job = Job::Open(*spec, options);
+  ASSERT_TRUE(job.ok()) << job.status().message();
+  std::vector<std::string> notes;
+  Status st = (*job)->Validate(&notes);
+  ASSERT_TRUE(st.ok()) << st.message();
+  std::string all;
+  for (const std::string& n : notes) all += n + "\n";
+  EXPECT_NE(all.find(Path("job.yaml") + ":9:"), std::string::npos) << all;  // score, after the C++ fit
+  EXPECT_NE(all.find(Path("job.yaml") + ":10:"), std::string::npos) << all;  // report, after score
+  EXPECT_NE(all.find("C++ transform 'totals'"), std::string::npos) << all;
+  auto plan = PlanJob(*spec, options);
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  EXPECT_EQ(calls.load(), 0);
+  RunReport report = RunJob(*spec, options);
+  ASSERT_EQ(report.Count(IterationStatus::kCommitted), 3) << report.ToJson();
+  EXPECT_EQ(ReadOut("all"), (Rows{{"north", 66.0}}));
+}
+
 TEST_F(CppTransformTest, AnUnknownNameIsRefusedWhereTheJobNamesIt) {
   WriteJob("SELECT 1 AS x", "transforms: {agg: {cpp: scorer}}\n");
   RunReport report = RunWith({});
