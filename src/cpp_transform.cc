@@ -29,8 +29,9 @@ Status CheckCppTransforms(const JobSpec& spec, const std::map<std::string, CppTr
     if (known.empty())
       return Status::Invalid(t->source + ": no C++ transform named '" + t->cpp +
                              "' is registered. C++ transforms run only from a program that embeds fanout and "
-                             "registers them (RunOptions::transforms, see docs/cpp_api.md); the fanout command "
-                             "line has none: write this transform in SQL, or run the job from that program");
+                             "registers them (RunOptions::transforms, see docs/cpp_api.md; it validates with "
+                             "ValidateJob(spec, options)); the fanout command line has none: write this transform "
+                             "in SQL, or run the job from that program");
     return Status::Invalid(t->source + ": no C++ transform named '" + t->cpp + "' is registered (registered: " + known +
                            "): fix the name or register it in RunOptions::transforms");
   }

@@ -119,17 +119,22 @@ Result<OwnedValue> ListToDuck(const ValueList& list, const std::string& what) {
       return Status::Invalid(what + ": a list's elements must all have one type (e.g. all numbers or all strings)");
     }
   }
+  // An empty list, or one of nulls only, has no element to take a type
+  // from: VARCHAR (README "params").
   OwnedType varchar(elem_type ? nullptr : duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR));
   if (!elem_type) elem_type = varchar.get();
   std::vector<duckdb_value> raw;
   for (OwnedValue& e : elems) raw.push_back(e.get());
-  duckdb_value out = duckdb_create_list_value(elem_type, raw.data(), raw.size());
+  // The engine refuses a null array even for no elements: an empty vector's
+  // data() may be one.
+  duckdb_value none = nullptr;
+  duckdb_value out = duckdb_create_list_value(elem_type, raw.empty() ? &none : raw.data(), raw.size());
   if (!out) return Status::Invalid(what + ": cannot build a LIST value from these elements");
   return OwnedValue(out);
 }
 
 Result<OwnedValue> MapToDuck(const ValueMap& map, const std::string& what) {
-  if (map.empty()) return Status::Invalid(what + ": an empty map cannot be bound (STRUCT needs a field)");
+  if (map.empty()) return Status::Invalid(what + ": an empty map {} cannot be bound (a STRUCT needs a field): give it one, or use null");
   std::vector<OwnedValue> fields;
   std::vector<duckdb_logical_type> types;
   std::vector<const char*> names;

@@ -177,10 +177,14 @@ RunReport Job::Run() {
   return runner.Run();
 }
 
-Status ValidateJob(const JobSpec& spec, std::vector<std::string>* warnings) {
-  auto job = Job::Open(spec, RunOptions{});
+Status ValidateJob(const JobSpec& spec, const RunOptions& options, std::vector<std::string>* warnings) {
+  auto job = Job::Open(spec, options);
   if (!job.ok()) return job.status();
   return (*job)->Validate(warnings);
+}
+
+Status ValidateJob(const JobSpec& spec, std::vector<std::string>* warnings) {
+  return ValidateJob(spec, RunOptions{}, warnings);
 }
 
 Result<std::vector<PlannedIteration>> PlanJob(const JobSpec& spec, const RunOptions& options,

@@ -441,6 +441,24 @@ Status DryRunOne(Connection& con, const JobSpec& spec, const std::set<std::strin
   return Status::Ok();
 }
 
+// Of each dependency whose result columns the dry run cannot know (by
+// target): the C++ transform they come from. A C++ transform's columns are
+// known only when it runs, and so are those of what reads it.
+using Unseen = std::map<std::string, std::string>;
+
+// The C++ transform behind a dependency of `it` ("" when none): then `it`
+// has no stand-in to be dry-run against.
+std::string UnseenDependency(const Iteration& it, const Unseen& unseen) {
+  for (const Dependency& d : it.deps)
+    if (auto u = unseen.find(d.target); u != unseen.end()) return u->second;
+  return "";
+}
+
+void AddNote(std::vector<std::string>* warnings, std::string note) {
+  if (warnings && std::find(warnings->begin(), warnings->end(), note) == warnings->end())
+    warnings->push_back(std::move(note));
+}
+
 }  // namespace
 
 Status DryRunTransforms(Database& db, const JobSpec& spec, const std::vector<Iteration>& iterations,
@@ -452,9 +470,19 @@ Status DryRunTransforms(Database& db, const JobSpec& spec, const std::vector<Ite
   std::set<std::string> needed;
   for (const Iteration& it : iterations)
     for (const Dependency& d : it.deps) needed.insert(d.target);
+  Unseen unseen;
   for (size_t i : DependencyOrder(iterations)) {  // dependencies first: their columns are known
     const Iteration& it = iterations[i];
-    if (it.cpp) continue;  // C++: nothing to check without running it
+    if (it.cpp) {  // C++: nothing to check without running it
+      unseen[it.target] = "the C++ transform '" + it.cpp->name + "' (n=" + it.key + ")";
+      continue;
+    }
+    if (std::string cpp = UnseenDependency(it, unseen); !cpp.empty()) {
+      unseen[it.target] = cpp;
+      AddNote(warnings, "note: " + it.transform_source + ": not dry-run: what it reads (after:) comes from " + cpp +
+                            ", whose result columns are known only when it runs; it is checked when it runs");
+      continue;
+    }
     std::string shape = it.transform_source;
     for (const auto& [k, v] : it.params) shape += "|" + k + "=" + TypeShape(v);
     for (const Dependency& d : it.deps) shape += "|after " + d.target;
@@ -467,8 +495,7 @@ Status DryRunTransforms(Database& db, const JobSpec& spec, const std::vector<Ite
       std::vector<std::string> found;
       Status st = DependencyStandIns(**dry, it, by_target);
       if (st.ok()) st = DryRunOne(**dry, spec, inputs, it, &found, &seen->second);
-      for (std::string& w : found)
-        if (warnings && std::find(warnings->begin(), warnings->end(), w) == warnings->end()) warnings->push_back(w);
+      for (std::string& w : found) AddNote(warnings, std::move(w));
       if (watch) watch(nullptr);
       FANOUT_RETURN_IF_ERROR(st);
     }

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "fanout/fanout.h"
+#include "fanout/job.h"
 #include "test_util.h"
 
 namespace fanout {
@@ -319,8 +320,83 @@ TEST_F(CppTransformTest, PlanShowsItWithoutRunningIt) {
   ASSERT_EQ(plan->size(), 3u);
   EXPECT_EQ((*plan)[0].sql, "-- C++ transform score (version v1)\n");
   EXPECT_FALSE(ValidateJob(*spec).ok());  // without the registration: refused
+  EXPECT_TRUE(ValidateJob(*spec, options).ok());
   EXPECT_EQ(calls.load(), 0);
   EXPECT_FALSE(fs::exists(OutPath()));
+}
+
+TEST_F(CppTransformTest, ValidateJobWithOptionsChecksTheRegisteredTransforms) {
+  WriteJob("SELECT 1 AS x", "transforms: {agg: {cpp: score}}\n", "[{n: 1, kind: agg}, {n: 2, kind: other}]");
+  auto spec = LoadJobSpec(Path("job.yaml"));
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  std::atomic<int> calls{0};
+  RunOptions options;
+  options.transforms["score"] = AppendingScore(&calls);
+  Status st = ValidateJob(*spec, options);
+  EXPECT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(calls.load(), 0);  // checked, not run
+  // An unknown name is refused where the job names it, listing what is registered.
+  RunOptions others;
+  others.transforms["segment"] = AppendingScore();
+  others.transforms["rank"] = AppendingScore();
+  st = ValidateJob(*spec, others);
+  EXPECT_EQ(st.code(), Status::Code::kInvalid);
+  EXPECT_NE(st.message().find(Path("job.yaml") + ":8:"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("no C++ transform named 'score' is registered (registered: rank, segment)"),
+            std::string::npos)
+      << st.message();
+  // Without options nothing is registered: the refusal says how to validate.
+  st = ValidateJob(*spec);
+  EXPECT_EQ(st.code(), Status::Code::kInvalid);
+  EXPECT_NE(st.message().find("ValidateJob(spec, options)"), std::string::npos) << st.message();
+  EXPECT_FALSE(fs::exists(OutPath()));
+}
+
+// A C++ transform's result columns are known only when it runs: a SQL
+// dependant (after:) is not dry-run against a stand-in but noted, and runs.
+TEST_F(CppTransformTest, ADependantOfACppTransformIsNotedNotRefusedByTheDryRun) {
+  Write("job.yaml", R"(name: cppdeps
+inputs: {sales: sales.csv}
+sequence:
+  - {n: fit, kind: fit}
+  - {n: north, kind: score}
+  - {n: all, kind: report}
+transforms:
+  fit: {cpp: totals}
+  score: SELECT $n AS region, sum(total) AS total FROM fit
+  report: SELECT region, total * 2 AS doubled FROM north
+output: {dir: out, name: "{n}"}
+after:
+  north: [fit]
+  all: [north]
+cache: false
+)");
+  std::atomic<int> calls{0};
+  RunOptions options;
+  options.transforms["totals"] = {[&calls](TransformContext& ctx) -> Status {
+                                    ++calls;
+                                    return ctx.SetResultQuery(
+                                        "SELECT customer, sum(amount) AS total FROM sales GROUP BY customer");
+                                  },
+                                  "v1"};
+  auto spec = LoadJobSpec(Path("job.yaml"));
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  auto job = Job::Open(*spec, options);
+  ASSERT_TRUE(job.ok()) << job.status().message();
+  std::vector<std::string> notes;
+  Status st = (*job)->Validate(&notes);
+  ASSERT_TRUE(st.ok()) << st.message();
+  std::string all;
+  for (const std::string& n : notes) all += n + "\n";
+  EXPECT_NE(all.find(Path("job.yaml") + ":9:"), std::string::npos) << all;  // score, after the C++ fit
+  EXPECT_NE(all.find(Path("job.yaml") + ":10:"), std::string::npos) << all;  // report, after score
+  EXPECT_NE(all.find("C++ transform 'totals'"), std::string::npos) << all;
+  auto plan = PlanJob(*spec, options);
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  EXPECT_EQ(calls.load(), 0);
+  RunReport report = RunJob(*spec, options);
+  ASSERT_EQ(report.Count(IterationStatus::kCommitted), 3) << report.ToJson();
+  EXPECT_EQ(ReadOut("all"), (Rows{{"north", 66.0}}));
 }
 
 TEST_F(CppTransformTest, AnUnknownNameIsRefusedWhereTheJobNamesIt) {
@@ -434,6 +510,43 @@ cache: false
   EXPECT_FALSE(fs::exists(OutPath(Iter(7))));
   EXPECT_FALSE(fs::exists(OutPath(Iter(13))));
   EXPECT_EQ(ReadOut(Iter(8)), (Rows{{int64_t{1}, 16.0}, {int64_t{2}, 16.0}, {int64_t{3}, 16.0}, {int64_t{4}, 16.0}}));
+}
+
+// A Job validated (schema only) before it loads opens two engines: the hook
+// registers the functions on each, once, and on no other.
+TEST_F(CppFunctionTest, OnEngineReadyRunsOncePerEngine) {
+  Write("job.yaml", R"(name: fns
+inputs: {sales: sales.csv}
+params: {w: 1.5}
+sequence: [1, 2]
+transform: SELECT score($n, $w) AS s
+output: {dir: out}
+cache: false
+)");
+  std::atomic<int64_t> calls{0};
+  int ready = 0;
+  RunOptions options;
+  options.on_engine_ready = [&](Engine& e) {
+    ++ready;
+    return Register(e, &calls);
+  };
+  auto spec = LoadJobSpec(Path("job.yaml"));
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  auto job = Job::Open(*spec, options);
+  ASSERT_TRUE(job.ok()) << job.status().message();
+  EXPECT_EQ(ready, 0);  // Open loads nothing
+  ASSERT_TRUE((*job)->Validate().ok());
+  ASSERT_TRUE((*job)->Plan().ok());
+  ASSERT_TRUE((*job)->Validate().ok());
+  EXPECT_EQ(ready, 1);  // one schema-only engine serves all three
+  ASSERT_TRUE((*job)->Load().ok());
+  EXPECT_EQ(ready, 2);  // the engine that runs
+  ASSERT_TRUE((*job)->Plan().ok());
+  ASSERT_TRUE((*job)->Validate().ok());
+  RunReport report = (*job)->Run();
+  EXPECT_EQ(report.Count(IterationStatus::kCommitted), 2) << report.ToJson();
+  EXPECT_EQ(ready, 2);
+  EXPECT_EQ(ReadOut(Iter(2)), (Rows{{3.0}}));
 }
 
 TEST_F(CppFunctionTest, AWrongTypeFromAFunctionIsAnErrorNotACrash) {

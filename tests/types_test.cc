@@ -64,5 +64,53 @@ TEST_F(TypesTest, ColumnsParquetCannotHoldAreReported) {
   EXPECT_EQ(csv.err.find("warning"), std::string::npos) << csv.err;
 }
 
+// An empty list param (in params, an override or --set), or one of nulls
+// only, binds as a VARCHAR[] that list functions take; an empty map cannot be
+// bound and says so, naming the param and where the transform is.
+TEST_F(TypesTest, EmptyAndNullOnlyListParamsBindAsVarcharLists) {
+  Write("t.csv", "id,tag\n1,a\n2,b\n");
+  Write("job.yaml", R"(name: empty-lists
+inputs: {t: t.csv}
+params: {tags: [a], none: []}
+sequence: [1, 2, 3]
+overrides:
+  2: {tags: []}
+  3: {tags: [null, null]}
+transform: |
+  SELECT id, list_contains($tags, tag) AS hit, len($tags) AS n_tags, len($none) AS n_none,
+         typeof($tags) AS type, $tags AS tags
+  FROM t ORDER BY id
+output: {dir: out}
+cache: false
+)");
+  for (const char* cmd : {"validate", "plan"}) {
+    RunResult r = Fanout({cmd, Path("job.yaml")});
+    EXPECT_EQ(r.exit_code, 0) << cmd << "\n" << r.Describe();
+  }
+  RunResult r = Run();
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  auto read = [&](const std::string& target) {
+    return Query("SELECT id, hit, n_tags, n_none, type, tags::VARCHAR FROM read_parquet(" +
+                 SqlQuote(OutPath(target) + "/part-*.parquet") + ") ORDER BY id");
+  };
+  EXPECT_EQ(read("iter_1"), (Rows{{int64_t{1}, true, int64_t{1}, int64_t{0}, "VARCHAR[]", "[a]"},
+                                  {int64_t{2}, false, int64_t{1}, int64_t{0}, "VARCHAR[]", "[a]"}}));
+  EXPECT_EQ(read("iter_2"), (Rows{{int64_t{1}, false, int64_t{0}, int64_t{0}, "VARCHAR[]", "[]"},
+                                  {int64_t{2}, false, int64_t{0}, int64_t{0}, "VARCHAR[]", "[]"}}));
+  EXPECT_EQ(read("iter_3"), (Rows{{int64_t{1}, false, int64_t{2}, int64_t{0}, "VARCHAR[]", "[NULL, NULL]"},
+                                  {int64_t{2}, false, int64_t{2}, int64_t{0}, "VARCHAR[]", "[NULL, NULL]"}}));
+  r = Fanout({"run", Path("job.yaml"), "--set", "tags=[]", "--only", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(read("iter_1")[0][2], Value(int64_t{0}));
+  // An empty map has no STRUCT type: refused before anything is written.
+  Write("job.yaml", "name: empty-map\ninputs: {t: t.csv}\nparams: {cfg: {}}\nsequence: [1]\n"
+                    "transform: SELECT id, $cfg AS cfg FROM t\noutput: {dir: out2}\ncache: false\n");
+  RunResult m = Fanout({"run", Path("job.yaml")});
+  EXPECT_EQ(m.exit_code, 2) << m.Describe();
+  EXPECT_NE(m.err.find(Path("job.yaml") + ":5:"), std::string::npos) << m.err;
+  EXPECT_NE(m.err.find("param cfg: an empty map {} cannot be bound"), std::string::npos) << m.err;
+  EXPECT_FALSE(std::filesystem::exists(Path("out2")));
+}
+
 }  // namespace
 }  // namespace fanout::test

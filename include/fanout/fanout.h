@@ -158,8 +158,11 @@ struct RunOptions {
   // filesystem at output.dir (NewLocalStore); a store given must be of
   // output.dir (its location()).
   std::shared_ptr<OutputStore> store;
-  // Called once with the engine before inputs load and anything runs:
-  // register C++ scalar and table functions there (fanout/engine.h).
+  // Called once per engine, with it, before its inputs load and anything runs
+  // on it: register C++ scalar and table functions there (fanout/engine.h).
+  // A run opens one engine; a Job validated or planned before Load() opens
+  // two (a schema-only one for those, then the one that runs), and the hook
+  // registers the functions on each.
   std::function<Status(Engine&)> on_engine_ready;
   // C++ transforms by name, for `transform: {cpp: name}` (fanout/transform.h).
   std::map<std::string, CppTransform> transforms;
@@ -180,6 +183,11 @@ RunReport RunJob(const JobSpec& spec, const RunOptions& options);
 // transform. Writes nothing.
 // `warnings` (may be null) gets what the job may not do as the user expects
 // (a column Parquet cannot hold exactly, ...).
+// With `options`, as the run would be given them: its C++ transforms
+// (`options.transforms`) are the registered ones, and `on_engine_ready`
+// registers its functions for the check. Without, nothing is registered: a
+// job naming a C++ transform is refused.
+Status ValidateJob(const JobSpec& spec, const RunOptions& options, std::vector<std::string>* warnings = nullptr);
 Status ValidateJob(const JobSpec& spec, std::vector<std::string>* warnings = nullptr);
 
 struct PlannedIteration {
