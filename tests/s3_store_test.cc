@@ -158,14 +158,19 @@ std::string BigBody() {
   return body.substr(0, 7 << 19);
 }
 
+// Verify reads back in 1 MiB ranged GETs (BigBody: 4 of them).
+S3StoreOptions SmallReadChunks() {
+  S3StoreOptions small;
+  small.read_chunk = 1 << 20;
+  return small;
+}
+
 // --verify reads an object back in ranged GETs of read_chunk bytes (the
 // marker's xxh3 is the one-shot hash of the whole file) and finds bytes
 // changed in a later chunk, ETag and size agreeing.
 TEST_F(S3StoreTest, VerifyStreamsTheBytesInChunksAndFindsAChangeInALaterOne) {
   auto s3 = Client();
-  S3StoreOptions small;
-  small.read_chunk = 1 << 20;
-  auto store = Store(s3, small);
+  auto store = Store(s3, SmallReadChunks());
   ASSERT_TRUE(store->BeginRun("run1").ok());
   const std::string body = BigBody();
   auto marker = PublishFiles(*store, "iter_1", 1, {{"part-0.csv", body}});
@@ -195,9 +200,7 @@ TEST_F(S3StoreTest, VerifyStreamsTheBytesInChunksAndFindsAChangeInALaterOne) {
 // held back by the proxy meanwhile): said so, never hashed as a mix.
 TEST_F(S3StoreTest, VerifySaysAnObjectChangedWhileItWasRead) {
   auto s3 = Client();
-  S3StoreOptions small;
-  small.read_chunk = 1 << 20;
-  auto store = Store(s3, small);
+  auto store = Store(s3, SmallReadChunks());
   ASSERT_TRUE(store->BeginRun("run1").ok());
   const std::string body = BigBody();
   auto marker = PublishFiles(*store, "iter_1", 1, {{"part-0.csv", body}});
