@@ -176,7 +176,9 @@ void BatchExecutor::CommitOne(PreparedStatement& copy, size_t i, double share, i
   IterationReport& r = reports_[i];
   S3IoScope s3_io(&r.s3);  // an S3 store's requests for this commit, in the manifest
   const double started = NowSeconds();
-  auto staging = store_.Stage(it.target, 1);
+  // Attempt 0: its own keys and staging, never those of a separate attempt
+  // (1, 2, ...) that runs it again should this commit fail.
+  auto staging = store_.Stage(it.target, 0);
   if (!staging.ok()) return;
   const double staged = NowSeconds();
   Status st = copy.Bind("fanout_n", it.n);

@@ -436,14 +436,31 @@ Result<Marker> S3Store::Publish(const StagedAttempt& staged, Marker marker, cons
   }
   if (S3Hooks().at) S3Hooks().at("before-marker");
   bool lost = false;
-  auto put = s3_->Put(bucket_, Key(staged.target + "/_SUCCESS"), marker.ToJson(), condition, &lost);
+  const std::string marker_key = Key(staged.target + "/_SUCCESS"), text = marker.ToJson();
+  auto put = s3_->Put(bucket_, marker_key, text, condition, &lost);
   if (!put.ok()) {
-    drop_new(marker.files);
-    return lost ? Status::Failed(location_ + "/" + staged.target + ": another writer published it first") : put.status();
+    // The PUT may have taken effect with its answer lost on the way back (a
+    // retry then meets the condition it set itself, or the retries run
+    // out): the marker there decides. Unread, nothing is deleted: the parts
+    // may be referenced (gc collects them if not).
+    bool missing = false;
+    auto there = s3_->Get(bucket_, marker_key, &missing);
+    if (!there.ok() && !missing)
+      return Status::Failed(location_ + "/" + staged.target + ": publishing its marker failed (" +
+                            put.status().message() + ") and whether it took effect cannot be read (" +
+                            there.status().message() + ")");
+    if (!there.ok() || *there != text) {
+      drop_new(marker.files);
+      return lost ? Status::Failed(location_ + "/" + staged.target + ": another writer published it first")
+                  : put.status();
+    }
   }
-  // The new marker is in place: the old output's objects go now.
+  // The new marker is in place: the old output's objects go now (not one the
+  // new marker lists: an attempt published again writes the same keys).
+  std::set<std::string> listed;
+  for (const MarkerFile& f : marker.files) listed.insert(f.key);
   for (const MarkerFile& old : now.marker.files)
-    if (!old.key.empty()) (void)s3_->Delete(bucket_, old.key);
+    if (!old.key.empty() && !listed.count(old.key)) (void)s3_->Delete(bucket_, old.key);
   return marker;
 }
 

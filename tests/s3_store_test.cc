@@ -86,13 +86,36 @@ TEST_F(S3StoreTest, ReplaceDeletesTheOldObjectsOnlyAfterTheNewMarker) {
   EXPECT_TRUE(store->EndRun().ok());
 }
 
-// REVIEW (fails today): a target published twice by the same run with the
-// same attempt number -- a fused batch commits member n with Stage(target, 1)
-// (fuse_run.cc CommitOne); when that Publish reports a failure after its
-// marker PUT took effect (response lost, the retry answered 412: "another
-// writer published it first"), the member runs separately, again as attempt
-// 1 -- uploads to the same keys, then deletes "the old output's objects",
-// which are the keys it has just written: a committed output with no objects.
+// A target published twice by one run with the same attempt number (a
+// fused batch's member, Stage(target, 1), run again separately as attempt 1):
+// the second publish replaces the objects in place and must not delete them
+// as "the old output's".
+// The marker PUT takes effect but its answer is lost; the retry is answered
+// 412 (If-None-Match: the marker exists). The marker there is this publish's
+// own: the output is committed, its objects kept (not "another writer
+// published it first", its parts deleted under a committed marker).
+TEST_F(S3StoreTest, AMarkerPutWhoseAnswerIsLostIsRecognisedAsOurs) {
+  auto s3 = Client();
+  auto store = Store(s3);
+  ASSERT_TRUE(store->BeginRun("run1").ok());
+  for (const char* target : {"iter_1", "iter_2"}) {
+    if (std::string(target) == "iter_2") {  // a replace: If-Match, then 412 too
+      ASSERT_TRUE(PublishFiles(*store, target, 1, {{"part-0.csv", "a\n0\n"}}).ok());
+    }
+    Faults({{"on", {{"PUT /_SUCCESS", "lost"}}}});
+    auto published = PublishFiles(*store, target, 2, {{"part-0.csv", "a\n1\n"}});
+    auto stats = Proxy("GET", "stats");
+    Faults(nlohmann::json::object());
+    EXPECT_EQ(stats["injected"].value("lost", 0), 1) << stats.dump();
+    ASSERT_TRUE(published.ok()) << target << ": " << published.status().ToString();
+    TargetState state = store->Inspect(target);
+    ASSERT_EQ(state.kind, TargetState::Kind::kOurs) << target;
+    EXPECT_EQ(state.marker.files, published->files) << target;
+    EXPECT_EQ(store->Verify(target, state.marker, true), "") << target;
+  }
+  EXPECT_TRUE(store->EndRun().ok());
+}
+
 TEST_F(S3StoreTest, RepublishingTheSameAttemptKeepsItsObjects) {
   auto s3 = Client();
   auto store = Store(s3);

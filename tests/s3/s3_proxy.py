@@ -49,9 +49,12 @@ STATS = {"verified": 0, "rejected": 0, "truncated": 0, "forwarded": 0, "injected
 LOG_MAX = 20000  # "log": "METHOD /path?query" of the requests since the last reset, oldest first
 # Faults: "next": [kind, ...] applies to the next requests in order;
 # "rate": {kind: probability} to every request after those; "seed".
+# "on": {"METHOD suffix": kind} applies once to the first request of that
+# method whose path ends with suffix (e.g. {"PUT /_SUCCESS": "lost"}).
 # Kinds: "503" (SlowDown), "500" (InternalError), "reset" (connection closed,
-# no answer), "slow" (answers after "slow_seconds").
-FAULTS = {"next": [], "rate": {}, "slow_seconds": 2.0}
+# no answer), "slow" (answers after "slow_seconds"), "lost" (the request is
+# carried out, then the connection closes without its answer), "pass" (none).
+FAULTS = {"next": [], "rate": {}, "slow_seconds": 2.0, "on": {}}
 RNG = random.Random(1)
 # moto wants some Authorization header (it checks none): for the proxy's own setup requests.
 ANY_AUTH = "AWS4-HMAC-SHA256 Credential=setup/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"
@@ -68,11 +71,16 @@ def error_xml(code, message):
             f"<Message>{message}</Message></Error>").encode()
 
 
-def pick_fault(path):
+def pick_fault(method, path):
     if path.startswith("/__proxy__"):
         return None
     with LOCK:
         STATS["requests"] += 1
+        for when, kind in list(FAULTS["on"].items()):
+            verb, _, suffix = when.partition(" ")
+            if verb == method and path.split("?")[0].endswith(suffix):
+                del FAULTS["on"][when]
+                return kind
         if FAULTS["next"]:
             return FAULTS["next"].pop(0)
         for kind, p in FAULTS["rate"].items():
@@ -134,6 +142,7 @@ class Handler(BaseHTTPRequestHandler):
                 FAULTS["next"] = list(spec.get("next", []))
                 FAULTS["rate"] = dict(spec.get("rate", {}))
                 FAULTS["slow_seconds"] = float(spec.get("slow_seconds", 2.0))
+                FAULTS["on"] = dict(spec.get("on", {}))
                 RNG.seed(spec.get("seed", 1))
                 STATS.update({"verified": 0, "rejected": 0, "truncated": 0, "forwarded": 0, "injected": {},
                               "requests": 0, "max_in_flight": STATS["in_flight"], "log": []})
@@ -185,7 +194,7 @@ class Handler(BaseHTTPRequestHandler):
                 STATS["in_flight"] -= 1
 
     def serve(self, body):
-        fault = pick_fault(self.path)
+        fault = pick_fault(self.command, self.path)
         if fault and self.inject(fault):
             return
         problem = self.verify(body)
@@ -197,9 +206,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(403, error_xml(code, f"The request signature is not valid: {problem}"))
         with LOCK:
             STATS["verified"] += 1
-        self.forward(body)
+        self.forward(body, answer=fault != "lost")
 
-    def forward(self, body):
+    def forward(self, body, answer=True):
         conn = http.client.HTTPConnection("127.0.0.1", self.server.upstream, timeout=60)
         # The Authorization header goes along: moto treats a request without
         # one as anonymous (403 on HEAD and conditional writes).
@@ -210,6 +219,13 @@ class Handler(BaseHTTPRequestHandler):
         data = resp.read()
         with LOCK:
             STATS["forwarded"] += 1
+        if not answer:  # done upstream; the answer dies on the way back
+            conn.close()
+            self.close_connection = True
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial")
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         keep = [(k, v) for k, v in resp.getheaders()
                 if k.lower() not in ("connection", "transfer-encoding", "server", "date")]
         if self.command == "HEAD":
