@@ -30,12 +30,14 @@ bool StillAt(int fd, const std::string& path) {
 Result<std::unique_ptr<OwnerLock>> HoldOwnerLock(const std::string& path) {
   for (int attempt = 0; attempt < 5; ++attempt) {
     // O_NOFOLLOW: never a lock taken through a link planted at the path.
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    // 0666 less the umask: an input's fetched copy is this file, renamed; a
+    // cache shared by several users stays readable to them as before.
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
     if (fd < 0) return Status::Io("cannot create " + path + ": " + std::strerror(errno));
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       int err = errno;
       ::close(fd);
-      if (err == EWOULDBLOCK) return Status::Busy(path + " is held by another process");
+      if (err == EWOULDBLOCK) return Status::Busy(path + " is in use by another fetch or run (this process or another): let it finish, then run again");
       return Status::Io("cannot lock " + path + ": " + std::strerror(err));
     }
     if (StillAt(fd, path)) return std::make_unique<OwnerLock>(fd);

@@ -162,7 +162,21 @@ class S3Store : public OutputStore {
   // ETag HEAD saw (If-Match), hashed as they come: memory stays one chunk
   // whatever the object's size, and an object replaced midway is said to
   // have changed, never hashed as a mix of two versions.
+  // Planning verifies many targets at once (InspectConcurrency): at most
+  // kReadersAtOnce of them read bytes, so memory stays that many chunks.
   std::string VerifyBytes(const S3Object& head, const MarkerFile& f) {
+    {
+      MutexLock lock(&read_mu_);
+      while (readers_ >= kReadersAtOnce) read_cv_.Wait(read_mu_);
+      ++readers_;
+    }
+    std::string problem = HashAndCompare(head, f);
+    MutexLock lock(&read_mu_);
+    --readers_;
+    read_cv_.Signal();
+    return problem;
+  }
+  std::string HashAndCompare(const S3Object& head, const MarkerFile& f) {
     Xxh3Stream hash;
     for (int64_t done = 0; done < head.size;) {
       const int64_t length = std::min(options_.read_chunk, head.size - done);
@@ -280,6 +294,10 @@ class S3Store : public OutputStore {
   Mutex mu_;
   std::string run_id_ GUARDED_BY(mu_);
   std::unique_ptr<OwnerLock> staging_owner_ GUARDED_BY(mu_);  // held from BeginRun to EndRun
+  static constexpr int kReadersAtOnce = 2;
+  Mutex read_mu_;
+  CondVar read_cv_;
+  int readers_ GUARDED_BY(read_mu_) = 0;  // VerifyBytes reading now
 };
 
 }  // namespace

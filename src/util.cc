@@ -11,6 +11,9 @@
 #include <ctime>
 #include <filesystem>
 #include <regex>
+#include <exception>
+#include <mutex>
+#include <system_error>
 #include <thread>
 
 namespace fanout {
@@ -211,13 +214,26 @@ void ParallelFor(size_t n, int width, const std::function<void(size_t)>& fn) {
     return;
   }
   std::atomic<size_t> next{0};
+  std::mutex mu;
+  std::exception_ptr thrown;  // the first: rethrown on the caller's thread
   auto loop = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < n;) fn(i);
+    try {
+      for (size_t i; (i = next.fetch_add(1)) < n;) fn(i);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!thrown) thrown = std::current_exception();
+      next = n;  // the others stop after their current call
+    }
   };
   std::vector<std::thread> pool;
-  for (size_t t = 1; t < threads; ++t) pool.emplace_back(loop);
+  try {
+    for (size_t t = 1; t < threads; ++t) pool.emplace_back(loop);
+  } catch (const std::system_error&) {
+    // No more threads to be had: those started, and this one, do it all.
+  }
   loop();
   for (std::thread& t : pool) t.join();
+  if (thrown) std::rethrow_exception(thrown);
 }
 
 namespace {

@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <mutex>
 #include <set>
+#include <stdexcept>
+#include <thread>
+#include <vector>
 
 namespace fanout {
 
@@ -65,6 +70,30 @@ TEST(SqlWords, IdentifiersOutsideStringsAndComments) {
   EXPECT_FALSE(words.count("regions"));
   EXPECT_FALSE(words.count("weights"));
   EXPECT_FALSE(words.count("t2"));
+}
+
+// Planning's checks on S3 (16 at once): each index exactly once, on several
+// threads; width 1 on the caller's alone; a throw comes back to the caller
+// (not std::terminate on a pool thread).
+TEST(ParallelForTest, CallsEachIndexOnceAndBringsAThrowBack) {
+  std::vector<std::atomic<int>> calls(1000);
+  std::mutex mu;
+  std::set<std::thread::id> threads;
+  ParallelFor(calls.size(), 8, [&](size_t i) {
+    ++calls[i];
+    std::lock_guard<std::mutex> lock(mu);
+    threads.insert(std::this_thread::get_id());
+  });
+  for (const auto& c : calls) EXPECT_EQ(c.load(), 1);
+  threads.clear();
+  ParallelFor(10, 1, [&](size_t) { threads.insert(std::this_thread::get_id()); });
+  EXPECT_EQ(threads, std::set<std::thread::id>{std::this_thread::get_id()});
+  EXPECT_THROW(ParallelFor(100, 4,
+                           [](size_t i) {
+                             if (i == 37) throw std::runtime_error("bad answer");
+                           }),
+               std::runtime_error);
+  ParallelFor(0, 4, [](size_t) { FAIL() << "called for no index"; });
 }
 
 }  // namespace fanout

@@ -201,7 +201,7 @@ TEST_F(S3CliTest, GcRemovesOnlyWhatNoMarkerReferencesUnderTheLock) {
 
 // Planning on S3 is a round trip per output: a resume of an up-to-date run
 // reads each marker twice at most (the check before loading, the decision
-// after locking), the end-of-run garbage collection reads none of a target
+// after locking), the garbage collection as the run begins reads none of a target
 // holding one attempt, and planning sends its requests many at once (with
 // every answer 50 ms late, as from a distant region).
 TEST_F(S3CliTest, PlanningReadsEachMarkerAtMostTwiceAndManyAtOnce) {
