@@ -42,7 +42,7 @@ asan: bootstrap
 	cd build-asan && $(SAN_ENV) ctest --output-on-failure -j $(JOBS) -LE 'bench|install|mpi'
 
 # The concurrency-heavy tests under ThreadSanitizer.
-TSAN_FILTER ?= Scheduler.*:ConcurrencyTest.*:EngineThreads*:Stress*:GroupCommitTest.*:CppFunctionTest.*:CppTransformTest.*
+TSAN_FILTER ?= Scheduler.*:ConcurrencyTest.*:EngineThreads*:Stress*:GroupCommitTest.*:CppFunctionTest.*:CppTransformTest.*:ParallelForTest.*:S3CliTest.Planning*:S3StoreTest.AMarker*
 tsan: bootstrap
 	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFANOUT_SANITIZE=thread >/dev/null
 	@cmake --build build-tsan -j $(JOBS) --target fanout_tests fanout
